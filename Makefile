@@ -1,0 +1,111 @@
+# weightslock - build, test, benchmark, fuzz.
+#
+#   make            library (static + shared), pkg-config file, program
+#   make check      install missing Debian packages, build with -Werror, run
+#                   every suite, then again under ASan+UBSan
+#   make demo       run the main job on the bundled example project
+#   make bench      benchmarks (ratios against references measured in the same run)
+#   make fuzz       libFuzzer targets (clang), FUZZ_SECONDS per target
+#   make install    PREFIX (default /usr/local) and DESTDIR honoured
+
+PREFIX  ?= /usr/local
+BUILD   ?= build
+CC      ?= cc
+SAN     ?=
+VERSION := 0.1.0
+
+WARN    := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wformat=2 -Wno-format-nonliteral -Werror
+CSTD    := -std=c11 -D_GNU_SOURCE
+OPT     ?= -O2 -g
+ifeq ($(SAN),1)
+OPT     := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+endif
+PKGS    := libcrypto zlib yaml-0.1
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcrypto -lz -lyaml)
+CFLAGS  += $(CSTD) $(WARN) $(OPT) -Iinclude -Ilib $(PKG_CFLAGS) -pthread
+LDLIBS  += $(PKG_LIBS) -pthread
+
+LIB_SRC  := $(sort $(wildcard lib/*.c))
+LIB_OBJ  := $(LIB_SRC:lib/%.c=$(BUILD)/lib/%.o)
+LIB_PIC  := $(LIB_SRC:lib/%.c=$(BUILD)/pic/%.o)
+PROG_SRC := $(sort $(wildcard programs/*.c))
+PROG_OBJ := $(PROG_SRC:programs/%.c=$(BUILD)/programs/%.o)
+UNIT_SRC := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
+TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
+
+.PHONY: all check test deps demo bench fuzz install clean unit-tests
+all: $(BUILD)/libweightslock.a $(BUILD)/libweightslock.so $(BUILD)/weightslock.pc $(BUILD)/weightslock
+
+$(BUILD)/lib/%.o: lib/%.c include/weightslock.h lib/internal.h $(wildcard lib/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/pic/%.o: lib/%.c include/weightslock.h lib/internal.h $(wildcard lib/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -DWL_BUILDING_SHARED -c $< -o $@
+
+$(BUILD)/programs/%.o: programs/%.c include/weightslock.h $(wildcard programs/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libweightslock.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libweightslock.so: $(LIB_PIC)
+	$(CC) $(CFLAGS) -shared -Wl,-soname,libweightslock.so.0 -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/weightslock: $(PROG_OBJ) $(BUILD)/libweightslock.a
+	$(CC) $(CFLAGS) -o $@ $(PROG_OBJ) $(BUILD)/libweightslock.a $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/weightslock.pc: weightslock.pc.in
+	@mkdir -p $(dir $@)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+$(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/harness.h $(BUILD)/libweightslock.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libweightslock.a $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libweightslock.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libweightslock.a $(LDFLAGS) $(LDLIBS)
+
+unit-tests: $(UNIT_BIN) $(TOOL_BIN)
+
+deps:
+	@sh scripts/install-deps.sh
+
+# One build, every suite, one summary line.
+test: all unit-tests
+	@sh tests/run-all.sh $(BUILD)
+
+check: deps
+	@$(MAKE) --no-print-directory all unit-tests
+	@$(MAKE) --no-print-directory BUILD=build/asan SAN=1 all unit-tests
+	@sh tests/run-all.sh build build/asan
+
+demo: all
+	@sh examples/demo.sh $(BUILD)/weightslock
+
+bench: all
+	@sh bench/run.sh $(BUILD)
+
+fuzz:
+	@sh fuzz/run.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \
+		$(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 0755 $(BUILD)/weightslock $(DESTDIR)$(PREFIX)/bin/weightslock
+	install -m 0644 $(BUILD)/libweightslock.a $(DESTDIR)$(PREFIX)/lib/libweightslock.a
+	install -m 0755 $(BUILD)/libweightslock.so $(DESTDIR)$(PREFIX)/lib/libweightslock.so.0
+	ln -sf libweightslock.so.0 $(DESTDIR)$(PREFIX)/lib/libweightslock.so
+	install -m 0644 include/weightslock.h $(DESTDIR)$(PREFIX)/include/weightslock.h
+	install -m 0644 $(BUILD)/weightslock.pc $(DESTDIR)$(PREFIX)/lib/pkgconfig/weightslock.pc
+
+clean:
+	rm -rf build

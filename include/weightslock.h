@@ -1,0 +1,478 @@
+/*
+ * weightslock.h - the whole public API of libweightslock.
+ *
+ * libweightslock reads, checks, rewrites and projects Cog's managed-weights
+ * lockfile (`weights.lock`, format version 1) byte-for-byte as Cog does.
+ *
+ * Conventions (the same everywhere below):
+ *  - Every name starts with `wl_`. Out-parameters come first.
+ *  - A fallible function returns 0 on success or a negative `wl_error_code`.
+ *    The message for the failure is in a thread-local record, read with
+ *    wl_error_last(); it names the file and the byte offset or the JSON
+ *    field at fault, and never ends with a newline.
+ *  - The library never prints, never exits and never reads the environment.
+ *  - Every object has one owner. Each `_new`/`_load`/`_parse` has a `_free`,
+ *    and every `_free(NULL)` is a no-op. Byte buffers returned through
+ *    `char **out, size_t *out_len` are NUL-terminated (the NUL is not
+ *    counted) and are released with wl_free().
+ *  - Strings in the data model are `wl_string`: UTF-8 bytes with an explicit
+ *    length (a decoded JSON string may contain NUL), always followed by a
+ *    NUL byte so `ptr` can also be used as a C string.
+ *  - Sizes are int64_t (as in the format) or size_t (in memory).
+ */
+#ifndef WEIGHTSLOCK_H
+#define WEIGHTSLOCK_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------ */
+/* Constants                                                                */
+/* ------------------------------------------------------------------------ */
+
+/** The lockfile format version this library reads and writes. */
+#define WL_LOCK_VERSION 1
+/** The default lockfile name, next to cog.yaml. */
+#define WL_LOCK_FILENAME "weights.lock"
+/** The library's own version, as a string. */
+#define WL_VERSION_STRING "0.1.0"
+
+/** Returns the version string of the library actually linked. */
+const char *wl_version(void);
+
+/* ------------------------------------------------------------------------ */
+/* Errors                                                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef enum wl_error_code {
+	WL_OK = 0,
+	WL_ENOMEM = -1,    /* out of memory */
+	WL_ENOTFOUND = -2, /* a file (e.g. the lockfile) does not exist */
+	WL_EIO = -3,       /* a system call failed (read, write, fsync, ...) */
+	WL_EPARSE = -4,    /* input is not valid (syntax, type or rule) */
+	WL_EVERSION = -5,  /* the lockfile has an unsupported version */
+	WL_EINVALID = -6,  /* a value breaks a rule of the format or the API */
+	WL_ENOENTRY = -7,  /* no entry or weight of that name */
+	WL_ETIMEOUT = -8,  /* the guard lock was not acquired in time */
+	WL_ECANCELED = -9, /* the wait was cancelled (e.g. by a signal) */
+	WL_EBUSY = -10,    /* a resource is held by someone else */
+} wl_error_code;
+
+typedef struct wl_error {
+	int code;            /* a wl_error_code */
+	int sys_errno;       /* errno of the failing system call, or 0 */
+	const char *message; /* one line, never NULL */
+} wl_error;
+
+/** The last error recorded on this thread. Never NULL; after a success the
+ *  code is whatever the last failure left (check return values first). */
+const wl_error *wl_error_last(void);
+
+/** Resets this thread's error record to WL_OK with an empty message. */
+void wl_error_clear(void);
+
+/** Releases a buffer returned by the library. */
+void wl_free(void *ptr);
+
+/* ------------------------------------------------------------------------ */
+/* Strings and timestamps                                                   */
+/* ------------------------------------------------------------------------ */
+
+typedef struct wl_string {
+	const char *ptr; /* NUL-terminated; NULL only for the empty string */
+	size_t len;
+} wl_string;
+
+/** A wl_string for a C string (no copy). NULL gives the empty string. */
+wl_string wl_str(const char *cstr);
+
+/** True when both strings hold the same bytes. */
+bool wl_string_equal(wl_string a, wl_string b);
+
+/** Byte-wise comparison (memcmp order, shorter first): <0, 0, >0. */
+int wl_string_compare(wl_string a, wl_string b);
+
+/**
+ * A timestamp as Cog stores it: civil fields in the zone of the recorded
+ * offset. The all-zero value is Go's zero time and encodes as
+ * `0001-01-01T00:00:00Z`.
+ */
+typedef struct wl_time {
+	int32_t year;            /* may be negative after a lenient parse */
+	int32_t month;           /* 1..12, or 0 for the zero time */
+	int32_t day;             /* 1..31 */
+	int32_t hour;            /* 0..23 */
+	int32_t minute;          /* 0..59 */
+	int32_t second;          /* 0..59 */
+	int32_t nanosecond;      /* 0..999999999 */
+	int32_t offset_seconds;  /* east of UTC */
+} wl_time;
+
+/** True for the zero time (either spelling). */
+bool wl_time_is_zero(const wl_time *t);
+
+/** Parses RFC 3339 text with Go's rules (SPEC.md §3.2). The text is the
+ *  content between the JSON quotes, not unescaped. WL_EPARSE on failure. */
+int wl_time_parse(wl_time *out, const char *text, size_t len);
+
+/** Formats as Go's RFC 3339 with nanoseconds into buf (at least 40 bytes),
+ *  NUL-terminated. WL_EINVALID when the offset or year cannot be encoded. */
+int wl_time_format(char *buf, size_t buf_size, const wl_time *t);
+
+/** The current UTC wall-clock time with nanoseconds. */
+wl_time wl_time_now(void);
+
+/* ------------------------------------------------------------------------ */
+/* The data model (SPEC.md §2)                                              */
+/* ------------------------------------------------------------------------ */
+
+/** One file of a weight. */
+typedef struct wl_file {
+	wl_string path;   /* relative, '/'-separated */
+	int64_t size;
+	wl_string digest; /* "sha256:<hex>" of the content */
+	wl_string layer;  /* digest of the layer holding the file */
+} wl_file;
+
+/** One packed layer of a weight. */
+typedef struct wl_layer {
+	wl_string digest;
+	wl_string media_type;
+	int64_t size;              /* blob bytes */
+	int64_t size_uncompressed; /* sum of its files' sizes */
+} wl_layer;
+
+/** Where a weight came from. */
+typedef struct wl_source {
+	wl_string uri;
+	wl_string fingerprint;
+	wl_string *include; /* absent and empty are the same */
+	size_t include_count;
+	wl_string *exclude;
+	size_t exclude_count;
+} wl_source;
+
+/**
+ * One weight. In a single-source lockfile (the Cog v0.19.3 shape) every
+ * entry has exactly one source and `sources_present` is true. In a
+ * multi-source lockfile (SPEC.md §13) `sources` is the entry's list, which
+ * may be absent (`null`) or empty. `imported_at` is the import time in both
+ * shapes.
+ */
+typedef struct wl_entry {
+	wl_string name;
+	wl_string target;
+	wl_source *sources;
+	size_t source_count;
+	bool sources_present;
+	wl_time imported_at;
+	wl_string digest;
+	wl_string set_digest;
+	int64_t size;
+	int64_t size_compressed;
+	wl_file *files;
+	size_t file_count;
+	bool files_present; /* false: encodes as null */
+	wl_layer *layers;
+	size_t layer_count;
+	bool layers_present; /* false: encodes as null */
+} wl_entry;
+
+/** The entry's only source in the single-source shape, else NULL. */
+const wl_source *wl_entry_source(const wl_entry *entry);
+
+struct wl_lock_storage;
+
+/** A parsed lockfile. Entries are in lockfile order. */
+typedef struct wl_lock {
+	int64_t version;
+	wl_string envelope_format;
+	wl_entry *entries;
+	size_t entry_count;
+	bool entries_present; /* false: "weights": null */
+	bool multi_source;    /* written in the SPEC.md §13 shape */
+	struct wl_lock_storage *storage; /* private: owns every byte above */
+} wl_lock;
+
+/* ------------------------------------------------------------------------ */
+/* Lockfile: parse, load, marshal, save (SPEC.md §3)                        */
+/* ------------------------------------------------------------------------ */
+
+/** A new empty lockfile: version 1, envelope "", weights absent. */
+int wl_lock_new(wl_lock **out);
+
+/** Releases a lockfile and every string and list it owns. */
+void wl_lock_free(wl_lock *lock);
+
+/**
+ * Decodes and validates lockfile bytes exactly as Cog does (SPEC.md §3.1,
+ * §3.3, §13). `name` is used in messages (NULL: "weights.lock"). The bytes
+ * are copied. WL_EPARSE (syntax, type, duplicates) or WL_EVERSION.
+ */
+int wl_lock_parse(wl_lock **out, const void *data, size_t len, const char *name);
+
+/** Reads and parses a lockfile. WL_ENOTFOUND when the file does not exist,
+ *  WL_EIO when it cannot be read (a directory, permissions). */
+int wl_lock_load(wl_lock **out, const char *path);
+
+/**
+ * Encodes canonically (SPEC.md §3.4), byte-identical to Cog. Normalizes the
+ * lock in place first (files sorted by path, layers by digest, version 0 ->
+ * 1), as Cog does. WL_EINVALID when a timestamp cannot be encoded.
+ */
+int wl_lock_marshal(char **out, size_t *out_len, wl_lock *lock);
+
+/**
+ * Marshals and writes atomically and durably (SPEC.md §3.5): a temporary
+ * file in the same directory, mode 0644, fsync, rename, fsync of the
+ * directory. On failure the file at `path` is left as it was. The caller
+ * should hold the guard lock (wl_guard_acquire).
+ */
+int wl_lock_save(wl_lock *lock, const char *path);
+
+/** Writes bytes to `path` atomically and durably, mode 0644 (the
+ *  mechanism behind wl_lock_save, for other projections). */
+int wl_write_file_atomic(const char *path, const void *data, size_t len);
+
+/* ------------------------------------------------------------------------ */
+/* Entry operations (SPEC.md §4)                                            */
+/* ------------------------------------------------------------------------ */
+
+/** The first entry whose name equals `name`, or NULL. */
+wl_entry *wl_lock_find(const wl_lock *lock, wl_string name);
+
+/** Replaces the first entry of the same name, or appends. The entry is
+ *  deep-copied into the lock. */
+int wl_lock_upsert(wl_lock *lock, const wl_entry *entry);
+
+/** Keeps only the entries whose names are in `names` (order kept); the
+ *  list becomes present even if empty. Returns the number removed. */
+size_t wl_lock_retain(wl_lock *lock, const wl_string *names, size_t count);
+
+/**
+ * Prunes the lockfile at `path` to `keep` (SPEC.md §4.4): a missing file
+ * is left missing, and nothing is written when no entry is removed.
+ * `*removed` (may be NULL) receives the count. Callers hold the guard lock.
+ */
+int wl_prune_lockfile(const char *path, const wl_string *keep, size_t count, size_t *removed);
+
+/** True when every field but the import time agrees (SPEC.md §4.5). */
+bool wl_entries_equal(const wl_entry *a, const wl_entry *b);
+
+/** Sorts `files` by path and `layers` by digest (stable), as marshal does. */
+void wl_entry_normalize(wl_entry *entry);
+
+/* ------------------------------------------------------------------------ */
+/* Digests and fingerprints (SPEC.md §4.6, §4.7)                            */
+/* ------------------------------------------------------------------------ */
+
+/** Length of a digest string "sha256:" + 64 hex digits. */
+#define WL_DIGEST_LEN 71
+
+/** "sha256:<hex>" of `data` into out (WL_DIGEST_LEN + 1 bytes). */
+void wl_sha256_digest(char out[WL_DIGEST_LEN + 1], const void *data, size_t len);
+
+/** True when `s` is "sha256:" followed by 64 lowercase hex digits. */
+bool wl_digest_valid(wl_string s);
+
+/** One (path, digest) pair of a file set. */
+typedef struct wl_dirhash_part {
+	wl_string path;
+	wl_string digest;
+} wl_dirhash_part;
+
+/** The set digest of (path, digest) pairs (SPEC.md §4.6) into out. */
+int wl_dirhash(char out[WL_DIGEST_LEN + 1], const wl_dirhash_part *parts, size_t count);
+
+/** The set digest of the entry's files (normalizes the entry first). */
+int wl_entry_set_digest(char out[WL_DIGEST_LEN + 1], wl_entry *entry);
+
+/** The scheme of a fingerprint (text before the first ':'); false when
+ *  there is no ':' (malformed) or the fingerprint is empty. */
+bool wl_fingerprint_scheme(wl_string *out, wl_string fingerprint);
+
+/** The value of a fingerprint (text after the first ':'). */
+bool wl_fingerprint_value(wl_string *out, wl_string fingerprint);
+
+/* ------------------------------------------------------------------------ */
+/* Paths and messages (SPEC.md §5, Appendix B)                              */
+/* ------------------------------------------------------------------------ */
+
+/** True when `path` is a valid file path inside a weight (SPEC.md §5.1).
+ *  On false, `*why` (may be NULL) says which rule it breaks. */
+bool wl_path_valid(wl_string path, const char **why);
+
+/** Go's path.Clean (SPEC.md §5.3). Returns a new buffer (wl_free). */
+int wl_path_clean(char **out, size_t *out_len, wl_string path);
+
+/** True when `name` is a valid weight name for cog.yaml (SPEC.md §5.2). */
+bool wl_weight_name_valid(wl_string name);
+
+/** Quotes like Go's %q (Appendix B). Returns a new buffer (wl_free). */
+int wl_quote(char **out, size_t *out_len, wl_string s);
+
+/* ------------------------------------------------------------------------ */
+/* Consistency check (CLI `check`)                                          */
+/* ------------------------------------------------------------------------ */
+
+/** One problem found by wl_lock_check: the entry's name and what is wrong. */
+typedef struct wl_problem {
+	wl_string name;
+	char *message;
+} wl_problem;
+
+/**
+ * Checks every entry for internal consistency (set digest, manifest digest,
+ * size sums, layer references, paths; see CLI.md `check`). `*out` receives
+ * the problems in entry order (NULL and 0 when none); release them with
+ * wl_problems_free. Normalizes entries like marshal does.
+ */
+int wl_lock_check(wl_problem **out, size_t *count, wl_lock *lock);
+
+void wl_problems_free(wl_problem *problems, size_t count);
+
+/* ------------------------------------------------------------------------ */
+/* Projections: OCI (SPEC.md §6) and the runtime manifest (SPEC.md §7)      */
+/* ------------------------------------------------------------------------ */
+
+#define WL_MEDIA_TYPE_MANIFEST "application/vnd.oci.image.manifest.v1+json"
+#define WL_MEDIA_TYPE_INDEX "application/vnd.oci.image.index.v1+json"
+#define WL_ARTIFACT_TYPE_WEIGHT "application/vnd.cog.weight.v1"
+#define WL_MEDIA_TYPE_CONFIG "application/vnd.cog.weight.config.v1+json"
+#define WL_MEDIA_TYPE_LAYER_TAR "application/vnd.oci.image.layer.v1.tar"
+#define WL_MEDIA_TYPE_LAYER_TAR_GZIP "application/vnd.oci.image.layer.v1.tar+gzip"
+#define WL_MEDIA_TYPE_LAYER_TAR_ZSTD "application/vnd.oci.image.layer.v1.tar+zstd"
+
+/** The config blob of an entry (SPEC.md §6.2). WL_EINVALID when a
+ *  precondition of SPEC.md §6.4 fails (message as Cog's). */
+int wl_entry_config_blob(char **out, size_t *out_len, const wl_entry *entry);
+
+/** The OCI manifest of an entry (SPEC.md §6.3); its sha256 is the entry's
+ *  `digest` in a consistent lockfile. Preconditions as above. */
+int wl_entry_manifest(char **out, size_t *out_len, const wl_entry *entry);
+
+/** The index descriptor of an entry's manifest (SPEC.md §6.5). With a
+ *  non-NULL `ref_name`, adds `org.opencontainers.image.ref.name` (§6.6). */
+int wl_entry_index_descriptor(char **out, size_t *out_len, const wl_entry *entry,
+                              const char *ref_name);
+
+/** One weight of the runtime manifest. */
+typedef struct wl_runtime_entry {
+	wl_string name;
+	wl_string target;
+	wl_string set_digest;
+} wl_runtime_entry;
+
+/** The runtime manifest `/.cog/weights.json`: one item per entry. */
+typedef struct wl_runtime_manifest {
+	wl_runtime_entry *entries;
+	size_t entry_count;
+} wl_runtime_manifest;
+
+/** Projects the runtime manifest; the strings point into `lock`, which
+ *  must outlive it. Release with wl_runtime_manifest_free. */
+int wl_lock_runtime_manifest(wl_runtime_manifest **out, const wl_lock *lock);
+
+void wl_runtime_manifest_free(wl_runtime_manifest *manifest);
+
+/** The bytes of the runtime manifest, exactly as Cog writes them. */
+int wl_runtime_manifest_marshal(char **out, size_t *out_len, const wl_runtime_manifest *manifest);
+
+/* ------------------------------------------------------------------------ */
+/* cog.yaml (SPEC.md §8.1, §8.2)                                            */
+/* ------------------------------------------------------------------------ */
+
+/** One weight declared in cog.yaml, normalized: URIs normalized, patterns
+ *  trimmed and sorted, target as written. `fingerprint` is always empty. */
+typedef struct wl_config_weight {
+	wl_string name;
+	wl_string target;
+	wl_source *sources;
+	size_t source_count; /* 1 for `source:` as a mapping */
+	bool source_is_list; /* `source:` was written as a sequence */
+} wl_config_weight;
+
+typedef struct wl_config {
+	wl_config_weight *weights;
+	size_t weight_count;
+	struct wl_lock_storage *storage; /* private */
+} wl_config;
+
+/** Parses the `weights:` of cog.yaml bytes with Cog's validation and
+ *  normalization. `name` is used in messages (NULL: "cog.yaml"). */
+int wl_config_parse(wl_config **out, const void *data, size_t len, const char *name);
+
+/** Reads and parses cog.yaml. WL_ENOTFOUND when it does not exist. */
+int wl_config_load(wl_config **out, const char *path);
+
+void wl_config_free(wl_config *config);
+
+/** Cog's NormalizeURI (SPEC.md §8.2). Returns a new buffer (wl_free). */
+int wl_normalize_uri(char **out, size_t *out_len, wl_string uri);
+
+/* ------------------------------------------------------------------------ */
+/* Drift (SPEC.md §8.3, §8.4, §13)                                          */
+/* ------------------------------------------------------------------------ */
+
+typedef enum wl_drift_kind {
+	WL_DRIFT_PENDING,
+	WL_DRIFT_ORPHANED,
+	WL_DRIFT_CONFIG_CHANGED,
+} wl_drift_kind;
+
+/** "pending", "orphaned" or "config-changed". */
+const char *wl_drift_kind_name(wl_drift_kind kind);
+
+typedef struct wl_drift_result {
+	wl_string name;     /* points into the config or lock */
+	wl_drift_kind kind;
+	char *details;      /* "" when there are none */
+} wl_drift_result;
+
+/**
+ * Compares declarations with the lockfile (NULL: no lockfile) in Cog's
+ * result order: declarations in cog.yaml order, then orphans in lockfile
+ * order. `*out` is NULL and `*count` 0 when they agree.
+ */
+int wl_check_drift(wl_drift_result **out, size_t *count, const wl_lock *lock,
+                   const wl_config *config);
+
+void wl_drift_results_free(wl_drift_result *results, size_t count);
+
+/* ------------------------------------------------------------------------ */
+/* The guard lock (SPEC.md §4.8)                                            */
+/* ------------------------------------------------------------------------ */
+
+typedef struct wl_guard wl_guard;
+
+/**
+ * Takes the exclusive flock(2) on `<lockfile>.guard`, creating the
+ * lockfile's directory and the guard file as needed. Waits, retrying every
+ * 100 ms, for at most `timeout_seconds` (< 0: forever) and stops early,
+ * with WL_ECANCELED, as soon as `*cancel` (may be NULL) becomes non-zero;
+ * a signal handler may set it. WL_ETIMEOUT when the time runs out.
+ */
+int wl_guard_acquire(wl_guard **out, const char *lockfile, double timeout_seconds,
+                     const volatile sig_atomic_t *cancel);
+
+/** Releases the lock and frees the guard. Returns WL_EIO if unlocking
+ *  failed; the guard is freed either way. */
+int wl_guard_release(wl_guard *guard);
+
+/** Runs fn(ctx) while holding the guard lock (Cog's WithLock). Returns
+ *  fn's result, or the acquire error, or the release error if fn
+ *  succeeded. */
+int wl_with_lock(const char *lockfile, double timeout_seconds, const volatile sig_atomic_t *cancel,
+                 int (*fn)(void *ctx), void *ctx);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* WEIGHTSLOCK_H */

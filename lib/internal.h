@@ -1,0 +1,114 @@
+/*
+ * internal.h - plumbing shared by the library's modules; not installed.
+ *
+ * Owns: the thread-local error record helpers, the growable byte buffer
+ * used by every encoder, the string storage (arena) behind wl_lock and
+ * wl_config, and small checked-arithmetic helpers.
+ */
+#ifndef WL_INTERNAL_H
+#define WL_INTERNAL_H
+
+#include "weightslock.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__GNUC__)
+#define WL_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#define WL_LIKELY(x) __builtin_expect(!!(x), 1)
+#define WL_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define WL_PRINTF(a, b)
+#define WL_LIKELY(x) (x)
+#define WL_UNLIKELY(x) (x)
+#endif
+
+/* ---- errors (error.c) ---- */
+
+/** Records `code` with a formatted message; returns `code`. */
+int wl__fail(int code, const char *fmt, ...) WL_PRINTF(2, 3);
+/** Like wl__fail, also recording errno `err`; the message gets
+ *  ": <strerror(err)>" appended. */
+int wl__fail_errno(int code, int err, const char *fmt, ...) WL_PRINTF(3, 4);
+/** Records WL_ENOMEM; returns WL_ENOMEM. */
+int wl__nomem(void);
+/** Prefixes the current message with "<prefix>: " (keeps the code). */
+int wl__error_prefix(const char *fmt, ...) WL_PRINTF(1, 2);
+
+/* ---- growable buffer (buf.c) ---- */
+
+typedef struct wl_buf {
+	char *data;
+	size_t len;
+	size_t cap;
+	bool failed; /* an allocation failed; later writes are ignored */
+} wl_buf;
+
+void wl_buf_init(wl_buf *b);
+void wl_buf_release(wl_buf *b);
+/** Makes room for `extra` more bytes; false (and b->failed) on overflow or
+ *  out of memory. */
+bool wl_buf_reserve(wl_buf *b, size_t extra);
+void wl_buf_put(wl_buf *b, const void *p, size_t n);
+void wl_buf_putc(wl_buf *b, char c);
+void wl_buf_puts(wl_buf *b, const char *s);
+void wl_buf_put_str(wl_buf *b, wl_string s);
+void wl_buf_printf(wl_buf *b, const char *fmt, ...) WL_PRINTF(2, 3);
+void wl_buf_put_int64(wl_buf *b, int64_t v);
+/** Hands the bytes (NUL-terminated) to the caller; WL_ENOMEM if any write
+ *  failed (the buffer is released then). */
+int wl_buf_finish(wl_buf *b, char **out, size_t *out_len);
+
+/* ---- JSON string encoding (json_write.c) ---- */
+
+/** Appends `s` as a JSON string with Go's (>= 1.22) escaping: quotes,
+ *  \" \\ \n \r \t \b \f, \u00XX for other controls, \u003c \u003e \u0026,
+ *  \u2028 \u2029, and \ufffd for each byte that is not valid UTF-8. */
+void wl_json_put_string(wl_buf *b, const char *s, size_t n);
+
+/** Decodes one UTF-8 sequence as Go's utf8.DecodeRune does: returns its
+ *  length and stores the code point, or returns 1 and stores 0xFFFD for an
+ *  invalid byte (overlong forms, surrogates and values above U+10FFFF are
+ *  invalid). `n` must be at least 1. */
+size_t wl_utf8_decode(const unsigned char *p, size_t n, uint32_t *cp);
+/** Appends the UTF-8 encoding of `cp` (a valid scalar value). */
+void wl_utf8_put(wl_buf *b, uint32_t cp);
+
+/* ---- string storage (storage.c) ---- */
+
+/** An arena of immutable bytes plus the buffers a lock took ownership of.
+ *  Freed all at once. */
+struct wl_lock_storage;
+typedef struct wl_lock_storage wl_storage;
+
+wl_storage *wl_storage_new(void);
+void wl_storage_free(wl_storage *s);
+/** Allocates n bytes (8-aligned) from the arena; NULL on out of memory. */
+void *wl_storage_alloc(wl_storage *s, size_t n);
+/** Copies bytes (plus a NUL) into the arena. Returns false on ENOMEM. The
+ *  empty string is stored as {NULL, 0}. */
+bool wl_storage_string(wl_storage *s, wl_string *out, const char *p, size_t n);
+/** Takes ownership of a malloc'd buffer, freed with the storage. */
+bool wl_storage_adopt(wl_storage *s, void *buffer);
+
+/* ---- checked arithmetic ---- */
+
+static inline bool wl_add_overflows_i64(int64_t a, int64_t b, int64_t *out)
+{
+	return __builtin_add_overflow(a, b, out);
+}
+
+static inline bool wl_mul_overflows_size(size_t a, size_t b, size_t *out)
+{
+	return __builtin_mul_overflow(a, b, out);
+}
+
+/* ---- files (fileio.c) ---- */
+
+/** Reads a whole file into a malloc'd, NUL-terminated buffer.
+ *  WL_ENOTFOUND if it does not exist; WL_EIO otherwise ("read PATH: ..."). */
+int wl__read_file(char **out, size_t *out_len, const char *path);
+
+#endif

@@ -1,0 +1,64 @@
+"""Helpers shared by the CLI tests."""
+import hashlib
+import os
+import subprocess
+
+BIN = os.environ.get("WL_BIN", "build/weightslock")
+TOOLS = os.environ.get("WL_TOOLS", "build/tools")
+SHARED = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared"))
+EXAMPLES = os.path.join(SHARED, "cog-examples")
+
+
+class Result:
+    def __init__(self, rc, out, err):
+        self.rc, self.out, self.err = rc, out, err
+
+    def __repr__(self):
+        return "Result(rc=%d, out=%r, err=%r)" % (self.rc, self.out[:300], self.err[:300])
+
+
+def run(args, cwd=None, stdin=None, env=None, timeout=60):
+    e = dict(os.environ)
+    if env:
+        e.update(env)
+    p = subprocess.run([BIN] + list(args), cwd=cwd, input=stdin, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, env=e, timeout=timeout)
+    return Result(p.returncode, p.stdout, p.stderr)
+
+
+def expect(cond, msg="", *ctx):
+    if not cond:
+        raise AssertionError(msg + (" " + " ".join(repr(c) for c in ctx) if ctx else ""))
+
+
+def expect_error(r, *parts):
+    """Exit 2, exactly one stderr line starting 'weightslock: ' holding every part."""
+    expect(r.rc == 2, "exit %d, want 2" % r.rc, r)
+    lines = r.err.decode("utf-8", "replace").splitlines()
+    expect(len(lines) == 1 and lines[0].startswith("weightslock: "), "want one 'weightslock: ' line", r)
+    for p in parts:
+        expect(p in lines[0], "message lacks %r" % p, r)
+
+
+def read(p):
+    with open(p, "rb") as f:
+        return f.read()
+
+
+def write(p, data):
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    with open(p, "wb") as f:
+        f.write(data)
+
+
+def sha256(b):
+    return hashlib.sha256(b).hexdigest()
+
+
+def snapshot(path):
+    """(bytes, mtime_ns) of a file, or None if absent: to prove nothing was written."""
+    if not os.path.exists(path):
+        return None
+    st = os.stat(path)
+    return (read(path), st.st_mtime_ns, st.st_ino)
