@@ -1,0 +1,525 @@
+/*
+ * cmd_lock.c - the commands that read one lockfile: fmt, check, show,
+ * runtime-manifest and manifest.
+ */
+#include "cli.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static int expect_operands(const cli_invocation *cli, size_t min, size_t max)
+{
+	if (cli->operand_count < min)
+		return cli_usage_error(cli->command, "missing %s", cli->command->operands);
+	if (cli->operand_count > max)
+		return cli_usage_error(cli->command, "unexpected argument '%s'",
+		                       cli->operands[max]);
+	return -1;
+}
+
+/* The lockfile: the operand if given, else --lock, else the default. */
+static int lockfile_from(const cli_invocation *cli, const char *operand, const char **out)
+{
+	if (operand != NULL && cli->lock_path != NULL && strcmp(operand, cli->lock_path) != 0)
+		return cli_usage_error(cli->command,
+		                       "give the lockfile as LOCKFILE or with --lock, not both");
+	*out = operand != NULL ? operand : cli_lock_path(cli);
+	return -1;
+}
+
+/* ---- fmt ---- */
+
+/* Reads and parses the lockfile, keeping its bytes. Returns 0 or 2. */
+static int read_lock(wl_lock **lock, char **data, size_t *len, const char *path)
+{
+	char why[1024];
+	*lock = NULL;
+	*data = NULL;
+	if (cli_read_file(data, len, path, why, sizeof why) != 0)
+		return cli_error("%s", why);
+	int rc = wl_lock_parse(lock, *data, *len, cli_display_name(path));
+	if (rc != 0) {
+		free(*data);
+		*data = NULL;
+		return cli_lib_error(rc);
+	}
+	return EXIT_OK;
+}
+
+/* Parses and marshals; *same tells whether the file is canonical. */
+static int canonical_form(char **canon, size_t *canon_len, bool *same, const char *path)
+{
+	wl_lock *lock = NULL;
+	char *data = NULL;
+	size_t len = 0;
+	*canon = NULL;
+	int status = read_lock(&lock, &data, &len, path);
+	if (status != EXIT_OK)
+		return status;
+	int rc = wl_lock_marshal(canon, canon_len, lock);
+	if (rc != 0) {
+		status = cli_lib_error(rc);
+	} else {
+		*same = *canon_len == len && memcmp(*canon, data, len) == 0;
+	}
+	wl_lock_free(lock);
+	free(data);
+	return status;
+}
+
+/* Rewrites the lockfile under the guard lock, re-reading it there since
+ * another writer may have replaced it meanwhile. */
+static int rewrite_locked(const cli_invocation *cli, const char *path, bool *written)
+{
+	wl_guard *guard = NULL;
+	int status = cli_acquire_guard(&guard, cli, path);
+	if (status != EXIT_OK)
+		return status;
+	wl_lock *lock = NULL;
+	char *data = NULL;
+	size_t len = 0;
+	status = read_lock(&lock, &data, &len, path);
+	if (status == EXIT_OK) {
+		char *canon = NULL;
+		size_t canon_len = 0;
+		int rc = wl_lock_marshal(&canon, &canon_len, lock);
+		if (rc != 0) {
+			status = cli_lib_error(rc);
+		} else if (canon_len != len || memcmp(canon, data, len) != 0) {
+			rc = wl_lock_save(lock, path);
+			if (rc != 0)
+				status = cli_lib_error(rc);
+			else
+				*written = true;
+		}
+		wl_free(canon);
+	}
+	wl_lock_free(lock);
+	free(data);
+	int released = cli_release_guard(guard);
+	return status != EXIT_OK ? status : released;
+}
+
+int cmd_fmt(cli_invocation *cli)
+{
+	int status = expect_operands(cli, 0, 1);
+	if (status >= 0)
+		return status;
+	if (cli->check && cli->to_stdout)
+		return cli_usage_error(cli->command, "--check and --stdout cannot be combined");
+	const char *path;
+	status = lockfile_from(cli, cli->operand_count ? cli->operands[0] : NULL, &path);
+	if (status >= 0)
+		return status;
+	bool to_stdout = cli->to_stdout || (strcmp(path, "-") == 0 && !cli->check);
+
+	char *canon = NULL;
+	size_t canon_len = 0;
+	bool same = false;
+	status = canonical_form(&canon, &canon_len, &same, path);
+	if (status != EXIT_OK)
+		return status;
+	if (to_stdout) {
+		status = cli_write_stdout(canon, canon_len);
+	} else if (cli->check) {
+		if (same) {
+			if (cli->verbose)
+				cli_note(cli, "%s: canonical", cli_display_name(path));
+		} else {
+			cli_note(cli, "%s: not in canonical form (run 'weightslock fmt' to rewrite it)",
+			         cli_display_name(path));
+			status = EXIT_FOUND;
+		}
+	} else if (same) {
+		if (cli->verbose)
+			cli_note(cli, "%s: already canonical, left untouched", path);
+	} else {
+		bool written = false;
+		status = rewrite_locked(cli, path, &written);
+		if (status == EXIT_OK && written)
+			cli_note(cli, "%s: rewritten in canonical form", path);
+	}
+	wl_free(canon);
+	return status;
+}
+
+/* ---- check ---- */
+
+int cmd_check(cli_invocation *cli)
+{
+	int status = expect_operands(cli, 0, 1);
+	if (status >= 0)
+		return status;
+	const char *path;
+	status = lockfile_from(cli, cli->operand_count ? cli->operands[0] : NULL, &path);
+	if (status >= 0)
+		return status;
+	wl_lock *lock = NULL;
+	status = cli_load_lock(&lock, path);
+	if (status != EXIT_OK)
+		return status;
+	wl_problem *problems = NULL;
+	size_t count = 0;
+	int rc = wl_lock_check(&problems, &count, lock);
+	if (rc != 0) {
+		status = cli_lib_error(rc);
+	} else {
+		cli_buf out = {0};
+		for (size_t i = 0; i < count; i++) {
+			if (wl_weight_name_valid(problems[i].name))
+				cli_buf_put(&out, problems[i].name.ptr, problems[i].name.len);
+			else
+				cli_buf_quoted(&out, problems[i].name);
+			cli_buf_puts(&out, ": ");
+			cli_buf_text(&out, problems[i].message);
+			cli_buf_puts(&out, "\n");
+		}
+		status = cli_flush_stdout(&out);
+		cli_buf_release(&out);
+		if (status == EXIT_OK && count > 0)
+			status = EXIT_FOUND;
+		else if (status == EXIT_OK)
+			cli_note(cli, "%s: %zu %s, all consistent", cli_display_name(path),
+			         lock->entry_count, lock->entry_count == 1 ? "entry" : "entries");
+	}
+	wl_problems_free(problems, count);
+	wl_lock_free(lock);
+	return status;
+}
+
+/* ---- show ---- */
+
+/* True when an operand of `show` names the lockfile (see its --help). */
+static bool looks_like_lockfile(const char *s)
+{
+	size_t n = strlen(s);
+	if (strcmp(s, "-") == 0 || strchr(s, '/') != NULL)
+		return true;
+	if (n >= 5 && strcmp(s + n - 5, ".lock") == 0)
+		return true;
+	struct stat st;
+	return stat(s, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static void human_size(cli_buf *b, int64_t v)
+{
+	static const char *const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+	if (v < 1024) {
+		cli_buf_printf(b, "%" PRId64 " %s", v, v == 1 ? "byte" : "bytes");
+		return;
+	}
+	double x = (double)v / 1024.0;
+	size_t u = 0;
+	while (x >= 1024.0 && u + 1 < sizeof units / sizeof units[0]) {
+		x /= 1024.0;
+		u++;
+	}
+	cli_buf_printf(b, "%.2f %s (%" PRId64 " bytes)", x, units[u], v);
+}
+
+static void label(cli_buf *b, const char *name, size_t index, bool indexed)
+{
+	char text[64];
+	if (indexed)
+		snprintf(text, sizeof text, "%s[%zu]:", name, index);
+	else
+		snprintf(text, sizeof text, "%s:", name);
+	cli_buf_printf(b, "  %-16s", text);
+}
+
+static void pattern_list(cli_buf *b, const wl_string *items, size_t count)
+{
+	cli_buf_puts(b, "[");
+	for (size_t i = 0; i < count; i++) {
+		if (i > 0)
+			cli_buf_puts(b, " ");
+		cli_buf_human(b, items[i]);
+	}
+	cli_buf_puts(b, "]\n");
+}
+
+static void show_text(cli_buf *b, const wl_entry *e)
+{
+	cli_buf_human(b, e->name);
+	cli_buf_puts(b, "\n");
+	label(b, "target", 0, false);
+	cli_buf_human(b, e->target);
+	cli_buf_puts(b, "\n");
+	bool indexed = e->source_count != 1;
+	if (e->source_count == 0) {
+		label(b, "source", 0, false);
+		cli_buf_puts(b, "(none)\n");
+	}
+	for (size_t i = 0; i < e->source_count; i++) {
+		const wl_source *s = &e->sources[i];
+		label(b, "source", i, indexed);
+		cli_buf_human(b, s->uri);
+		cli_buf_puts(b, "\n");
+		label(b, "fingerprint", i, indexed);
+		cli_buf_human(b, s->fingerprint);
+		cli_buf_puts(b, "\n");
+		label(b, "include", i, indexed);
+		pattern_list(b, s->include, s->include_count);
+		label(b, "exclude", i, indexed);
+		pattern_list(b, s->exclude, s->exclude_count);
+	}
+	label(b, "files", 0, false);
+	cli_buf_printf(b, "%zu\n", e->file_count);
+	label(b, "layers", 0, false);
+	cli_buf_printf(b, "%zu\n", e->layer_count);
+	label(b, "size", 0, false);
+	human_size(b, e->size);
+	cli_buf_puts(b, "\n");
+	label(b, "compressed", 0, false);
+	human_size(b, e->size_compressed);
+	cli_buf_puts(b, "\n");
+	label(b, "set digest", 0, false);
+	cli_buf_human(b, e->set_digest);
+	cli_buf_puts(b, "\n");
+	label(b, "digest", 0, false);
+	cli_buf_human(b, e->digest);
+	cli_buf_puts(b, "\n");
+	label(b, "imported at", 0, false);
+	char when[64];
+	if (wl_time_format(when, sizeof when, &e->imported_at) == 0)
+		cli_buf_puts(b, when);
+	else
+		cli_buf_puts(b, "(cannot be encoded)");
+	cli_buf_puts(b, "\n");
+}
+
+static void json_key(cli_buf *b, int indent, const char *key)
+{
+	cli_buf_printf(b, "%*s\"%s\": ", indent, "", key);
+}
+
+static void json_string_list(cli_buf *b, int indent, const wl_string *items, size_t count)
+{
+	if (count == 0) {
+		cli_buf_puts(b, "[]");
+		return;
+	}
+	cli_buf_puts(b, "[\n");
+	for (size_t i = 0; i < count; i++) {
+		cli_buf_printf(b, "%*s", indent + 2, "");
+		cli_buf_json_string(b, items[i]);
+		cli_buf_puts(b, i + 1 < count ? ",\n" : "\n");
+	}
+	cli_buf_printf(b, "%*s]", indent, "");
+}
+
+static void show_json(cli_buf *b, const wl_entry *e)
+{
+	cli_buf_puts(b, "  {\n");
+	json_key(b, 4, "name");
+	cli_buf_json_string(b, e->name);
+	cli_buf_puts(b, ",\n");
+	json_key(b, 4, "target");
+	cli_buf_json_string(b, e->target);
+	cli_buf_puts(b, ",\n");
+	json_key(b, 4, "sources");
+	if (e->source_count == 0) {
+		cli_buf_puts(b, "[],\n");
+	} else {
+		cli_buf_puts(b, "[\n");
+		for (size_t i = 0; i < e->source_count; i++) {
+			const wl_source *s = &e->sources[i];
+			cli_buf_puts(b, "      {\n");
+			json_key(b, 8, "uri");
+			cli_buf_json_string(b, s->uri);
+			cli_buf_puts(b, ",\n");
+			json_key(b, 8, "fingerprint");
+			cli_buf_json_string(b, s->fingerprint);
+			cli_buf_puts(b, ",\n");
+			json_key(b, 8, "include");
+			json_string_list(b, 8, s->include, s->include_count);
+			cli_buf_puts(b, ",\n");
+			json_key(b, 8, "exclude");
+			json_string_list(b, 8, s->exclude, s->exclude_count);
+			cli_buf_puts(b, "\n");
+			cli_buf_puts(b, i + 1 < e->source_count ? "      },\n" : "      }\n");
+		}
+		cli_buf_puts(b, "    ],\n");
+	}
+	json_key(b, 4, "importedAt");
+	char when[64];
+	if (wl_time_format(when, sizeof when, &e->imported_at) == 0)
+		cli_buf_json_string(b, wl_str(when));
+	else
+		cli_buf_puts(b, "null");
+	cli_buf_puts(b, ",\n");
+	json_key(b, 4, "digest");
+	cli_buf_json_string(b, e->digest);
+	cli_buf_puts(b, ",\n");
+	json_key(b, 4, "setDigest");
+	cli_buf_json_string(b, e->set_digest);
+	cli_buf_puts(b, ",\n");
+	json_key(b, 4, "size");
+	cli_buf_printf(b, "%" PRId64 ",\n", e->size);
+	json_key(b, 4, "sizeCompressed");
+	cli_buf_printf(b, "%" PRId64 ",\n", e->size_compressed);
+	json_key(b, 4, "fileCount");
+	cli_buf_printf(b, "%zu,\n", e->file_count);
+	json_key(b, 4, "layerCount");
+	cli_buf_printf(b, "%zu\n", e->layer_count);
+	cli_buf_puts(b, "  }");
+}
+
+int cmd_show(cli_invocation *cli)
+{
+	const char *path = cli_lock_path(cli);
+	size_t first_name = 0;
+	if (cli->lock_path == NULL && cli->operand_count > 0 && looks_like_lockfile(cli->operands[0])) {
+		path = cli->operands[0];
+		first_name = 1;
+	}
+	wl_lock *lock = NULL;
+	int status = cli_load_lock(&lock, path);
+	if (status != EXIT_OK)
+		return status;
+
+	/* The entries to show, in the order asked for. */
+	size_t want = cli->operand_count > first_name ? cli->operand_count - first_name
+	                                              : lock->entry_count;
+	const wl_entry **entries = calloc(want ? want : 1, sizeof *entries);
+	if (entries == NULL) {
+		wl_lock_free(lock);
+		return cli_error("out of memory");
+	}
+	for (size_t i = 0; i < want && status == EXIT_OK; i++) {
+		if (cli->operand_count <= first_name) {
+			entries[i] = &lock->entries[i];
+			continue;
+		}
+		wl_string name = wl_str(cli->operands[first_name + i]);
+		entries[i] = wl_lock_find(lock, name);
+		if (entries[i] == NULL) {
+			cli_buf q = {0};
+			cli_buf_quoted(&q, name);
+			cli_buf_put(&q, "", 1);
+			status = cli_error("%s: no weight named %s", cli_display_name(path),
+			                   q.failed ? "?" : q.data);
+			cli_buf_release(&q);
+		}
+	}
+	if (status == EXIT_OK) {
+		cli_buf out = {0};
+		if (cli->json)
+			cli_buf_puts(&out, want ? "[\n" : "[]\n");
+		for (size_t i = 0; i < want; i++) {
+			if (cli->json) {
+				show_json(&out, entries[i]);
+				cli_buf_puts(&out, i + 1 < want ? ",\n" : "\n]\n");
+			} else {
+				if (i > 0)
+					cli_buf_puts(&out, "\n");
+				show_text(&out, entries[i]);
+			}
+		}
+		status = cli_flush_stdout(&out);
+		cli_buf_release(&out);
+		if (status == EXIT_OK && !cli->json && want == 0)
+			cli_note(cli, "%s: no weights", cli_display_name(path));
+	}
+	free(entries);
+	wl_lock_free(lock);
+	return status;
+}
+
+/* ---- runtime-manifest ---- */
+
+/* Writes `data` to FILE atomically unless FILE already holds it. */
+static int write_if_changed(const cli_invocation *cli, const char *file, const char *data, size_t len)
+{
+	char *old = NULL;
+	size_t old_len = 0;
+	char why[1024];
+	if (cli_read_file(&old, &old_len, file, why, sizeof why) == 0) {
+		bool same = old_len == len && memcmp(old, data, len) == 0;
+		free(old);
+		if (same) {
+			if (cli->verbose)
+				cli_note(cli, "%s: up to date, left untouched", file);
+			return EXIT_OK;
+		}
+	}
+	int rc = wl_write_file_atomic(file, data, len);
+	if (rc != 0)
+		return cli_lib_error(rc);
+	if (cli->verbose)
+		cli_note(cli, "%s: written", file);
+	return EXIT_OK;
+}
+
+int cmd_runtime_manifest(cli_invocation *cli)
+{
+	int status = expect_operands(cli, 0, 1);
+	if (status >= 0)
+		return status;
+	const char *path;
+	status = lockfile_from(cli, cli->operand_count ? cli->operands[0] : NULL, &path);
+	if (status >= 0)
+		return status;
+	if (cli->output != NULL && cli->output[0] == '\0')
+		return cli_usage_error(cli->command, "-o wants a file name");
+	wl_lock *lock = NULL;
+	status = cli_load_lock(&lock, path);
+	if (status != EXIT_OK)
+		return status;
+	wl_runtime_manifest *manifest = NULL;
+	char *bytes = NULL;
+	size_t len = 0;
+	int rc = wl_lock_runtime_manifest(&manifest, lock);
+	if (rc == 0)
+		rc = wl_runtime_manifest_marshal(&bytes, &len, manifest);
+	if (rc != 0)
+		status = cli_lib_error(rc);
+	else if (cli->output == NULL || strcmp(cli->output, "-") == 0)
+		status = cli_write_stdout(bytes, len);
+	else
+		status = write_if_changed(cli, cli->output, bytes, len);
+	wl_free(bytes);
+	wl_runtime_manifest_free(manifest);
+	wl_lock_free(lock);
+	return status;
+}
+
+/* ---- manifest ---- */
+
+int cmd_manifest(cli_invocation *cli)
+{
+	int status = expect_operands(cli, 1, 2);
+	if (status >= 0)
+		return status;
+	const char *path;
+	status = lockfile_from(cli, cli->operand_count > 1 ? cli->operands[1] : NULL, &path);
+	if (status >= 0)
+		return status;
+	wl_lock *lock = NULL;
+	status = cli_load_lock(&lock, path);
+	if (status != EXIT_OK)
+		return status;
+	wl_string name = wl_str(cli->operands[0]);
+	const wl_entry *entry = wl_lock_find(lock, name);
+	if (entry == NULL) {
+		cli_buf q = {0};
+		cli_buf_quoted(&q, name);
+		cli_buf_put(&q, "", 1);
+		status = cli_error("%s: no weight named %s", cli_display_name(path),
+		                   q.failed ? "?" : q.data);
+		cli_buf_release(&q);
+		wl_lock_free(lock);
+		return status;
+	}
+	char *bytes = NULL;
+	size_t len = 0;
+	int rc = cli->config_blob ? wl_entry_config_blob(&bytes, &len, entry)
+	                          : wl_entry_manifest(&bytes, &len, entry);
+	status = rc != 0 ? cli_lib_error(rc) : cli_write_stdout(bytes, len);
+	wl_free(bytes);
+	wl_lock_free(lock);
+	return status;
+}

@@ -1,0 +1,444 @@
+/*
+ * options.c - the command and option tables, the argument parser and the
+ * help texts. Both the parser and --help read the same tables, so an
+ * option cannot be accepted without being documented, or the reverse.
+ */
+#include "cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define LOCK_READERS (CMD_FMT | CMD_CHECK | CMD_SHOW | CMD_RUNTIME_MANIFEST | CMD_MANIFEST)
+
+const cli_option cli_options[] = {
+	{OPT_CHDIR, 'C', NULL, "DIR", CMD_GLOBAL,
+	 "run as if started in DIR (the project directory)"},
+	{OPT_CONFIG, 'f', NULL, "FILE", CMD_GLOBAL,
+	 "the cog.yaml to read (default: DIR/cog.yaml)"},
+	{OPT_LOCK, 0, "lock", "FILE", CMD_GLOBAL,
+	 "the lockfile (default: DIR/weights.lock)"},
+	{OPT_QUIET, 'q', NULL, NULL, CMD_GLOBAL, "no informational messages on stderr"},
+	{OPT_VERBOSE, 'v', NULL, NULL, CMD_GLOBAL, "more informational messages on stderr"},
+	{OPT_HELP, 'h', "help", NULL, CMD_GLOBAL, "show help and exit"},
+	{OPT_CHECK, 0, "check", NULL, CMD_FMT,
+	 "write nothing; exit 1 if the file is not canonical"},
+	{OPT_STDOUT, 0, "stdout", NULL, CMD_FMT,
+	 "print the canonical bytes; never write the file"},
+	{OPT_JSON, 0, "json", NULL, CMD_SHOW | CMD_DRIFT, "print a JSON array instead of text"},
+	{OPT_OUTPUT, 'o', NULL, "FILE", CMD_RUNTIME_MANIFEST,
+	 "write to FILE atomically instead of stdout"},
+	{OPT_CONFIG_BLOB, 0, "config", NULL, CMD_MANIFEST,
+	 "print the config blob instead of the manifest"},
+	{OPT_KEEP, 0, "keep", "NAME", CMD_PRUNE,
+	 "keep entry NAME (repeatable; default: cog.yaml's)"},
+	{OPT_TIMEOUT, 0, "timeout", "SECONDS", CMD_FMT | CMD_PRUNE | CMD_WITH_LOCK,
+	 "wait at most SECONDS for the guard (default: forever)"},
+};
+const size_t cli_option_count = sizeof cli_options / sizeof cli_options[0];
+
+const cli_command cli_commands[] = {
+	{"fmt", CMD_FMT, "[LOCKFILE]", "rewrite a lockfile in canonical form",
+	 "Parse the lockfile and write it back in canonical form, byte for byte as\n"
+	 "Cog writes it. The file is replaced atomically, under the guard lock\n"
+	 "(LOCKFILE.guard), and only if its bytes change; otherwise it is left\n"
+	 "untouched. A LOCKFILE of - reads standard input and implies --stdout.\n"
+	 "Exit status: 0 done; 1 not canonical (--check); 2 error.\n",
+	 cmd_fmt},
+	{"check", CMD_CHECK, "[LOCKFILE]", "check every entry for internal consistency",
+	 "Parse and validate the lockfile, then check every entry: setDigest is the\n"
+	 "set digest of its files, digest is the sha256 of its OCI manifest, size\n"
+	 "and sizeCompressed are the sums over its layers, every file names a layer\n"
+	 "of the entry, every layer holds a file and its sizeUncompressed is the sum\n"
+	 "of its files' sizes, and paths are valid. Prints one line per problem on\n"
+	 "stdout, `NAME: what is wrong`. A NAME that is not a valid cog.yaml weight\n"
+	 "name (e.g. one holding spaces or control characters) is printed quoted\n"
+	 "with Go's %q rules. A LOCKFILE of - reads standard input.\n"
+	 "Exit status: 0 consistent; 1 problems found; 2 error.\n",
+	 cmd_check},
+	{"show", CMD_SHOW, "[LOCKFILE] [NAME...]", "summarize the weights of a lockfile",
+	 "Print, per weight (all of them, or each NAME in the order given): name,\n"
+	 "target, source URIs and fingerprints, include and exclude patterns, file\n"
+	 "and layer counts, sizes, set digest, manifest digest and import time.\n"
+	 "Text that is not plain printable UTF-8 is printed quoted with Go's %q\n"
+	 "rules. With --json, print a JSON array of objects with the keys name,\n"
+	 "target, sources (uri, fingerprint, include, exclude), importedAt, digest,\n"
+	 "setDigest, size, sizeCompressed, fileCount and layerCount.\n"
+	 "The first operand is the LOCKFILE when it is -, contains a /, ends in\n"
+	 ".lock, or names an existing regular file, and --lock is not given;\n"
+	 "otherwise every operand is a NAME. A NAME not in the lockfile is an error.\n"
+	 "Exit status: 0 done; 2 error.\n",
+	 cmd_show},
+	{"runtime-manifest", CMD_RUNTIME_MANIFEST, "[LOCKFILE]",
+	 "print the runtime manifest (/.cog/weights.json)",
+	 "Print the runtime manifest that Cog writes into the image as\n"
+	 "/.cog/weights.json, projected from the lockfile, byte for byte (no added\n"
+	 "newline). With -o FILE, write it to FILE atomically instead (an -o of -\n"
+	 "is stdout); FILE is not rewritten when it already holds these bytes.\n"
+	 "Exit status: 0 done; 2 error.\n",
+	 cmd_runtime_manifest},
+	{"manifest", CMD_MANIFEST, "NAME [LOCKFILE]", "print the OCI manifest of an entry",
+	 "Print the OCI image manifest (with --config, the config blob) that the\n"
+	 "entry NAME projects to, byte for byte (no added newline). The sha256 of\n"
+	 "the manifest bytes is the entry's digest in a consistent lockfile.\n"
+	 "Exit status: 0 done; 2 error (including an unknown NAME).\n",
+	 cmd_manifest},
+	{"drift", CMD_DRIFT, "", "compare cog.yaml with the lockfile",
+	 "Compare the weights declared in cog.yaml (-f) with the lockfile (--lock).\n"
+	 "A missing lockfile means every declared weight is pending. When they\n"
+	 "differ, prints Cog's message on stdout, one bullet per weight; when they\n"
+	 "agree, says so on stderr. With --json, prints a JSON array of\n"
+	 "{\"name\", \"kind\", \"details\"} objects, kind being pending, orphaned or\n"
+	 "config-changed ([] when they agree).\n"
+	 "Exit status: 0 in sync; 1 drift found; 2 error.\n",
+	 cmd_drift},
+	{"prune", CMD_PRUNE, "", "remove lockfile entries that are not kept",
+	 "Remove the lockfile entries whose names are not kept: the --keep names,\n"
+	 "or without --keep the weights declared in cog.yaml. The lockfile is\n"
+	 "rewritten atomically under the guard lock, and only if an entry is\n"
+	 "removed; a missing lockfile is left missing.\n"
+	 "Exit status: 0 done; 2 error.\n",
+	 cmd_prune},
+	{"with-lock", CMD_WITH_LOCK, "[LOCKFILE] -- COMMAND [ARG...]",
+	 "run a command while holding the guard lock",
+	 "Take the guard lock of LOCKFILE (default: --lock, else weights.lock), the\n"
+	 "exclusive flock(2) on LOCKFILE.guard that Cog and weightslock writers\n"
+	 "honour, run COMMAND, and release the lock when COMMAND exits. SIGINT and\n"
+	 "SIGTERM are passed on to COMMAND while it runs.\n"
+	 "Exit status: COMMAND's status (128+N if it died of signal N); 2 on\n"
+	 "timeout, or SIGINT/SIGTERM while waiting (COMMAND is not run), or bad\n"
+	 "usage; 127 if COMMAND cannot be executed.\n",
+	 cmd_with_lock},
+	{"version", CMD_VERSION, "", "print the version", "Print `weightslock VERSION`.\n",
+	 cmd_version},
+	{"help", CMD_HELP, "[COMMAND]", "show help for weightslock or a command",
+	 "Show the list of commands, or the help of COMMAND.\n", cmd_help},
+};
+const size_t cli_command_count = sizeof cli_commands / sizeof cli_commands[0];
+
+const cli_command *cli_find_command(const char *name)
+{
+	for (size_t i = 0; i < cli_command_count; i++)
+		if (strcmp(cli_commands[i].name, name) == 0)
+			return &cli_commands[i];
+	return NULL;
+}
+
+static bool accepts(const cli_command *command, const cli_option *option)
+{
+	if (option->commands & CMD_GLOBAL)
+		return true;
+	return command != NULL && (option->commands & command->bit) != 0;
+}
+
+/* Finds an option by long name (`name` of length n) or short letter. */
+static const cli_option *find_long(const char *name, size_t n)
+{
+	for (size_t i = 0; i < cli_option_count; i++) {
+		const char *l = cli_options[i].long_name;
+		if (l != NULL && strlen(l) == n && memcmp(l, name, n) == 0)
+			return &cli_options[i];
+	}
+	return NULL;
+}
+
+static const cli_option *find_short(char c)
+{
+	for (size_t i = 0; i < cli_option_count; i++)
+		if (cli_options[i].short_name == c)
+			return &cli_options[i];
+	return NULL;
+}
+
+static bool push(const char ***list, size_t *count, const char *value)
+{
+	const char **grown = realloc(*list, (*count + 1) * sizeof **list);
+	if (grown == NULL)
+		return false;
+	grown[(*count)++] = value;
+	*list = grown;
+	return true;
+}
+
+static int parse_timeout(double *out, const char *text)
+{
+	char *end = NULL;
+	errno = 0;
+	double v = strtod(text, &end);
+	if (text[0] == '\0' || end == NULL || *end != '\0' || errno != 0 || !isfinite(v) || v < 0)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* Applies one option with its value. Returns -1 to go on, else an exit
+ * status. */
+static int apply(cli_invocation *cli, const cli_option *option, const char *value)
+{
+	switch (option->id) {
+	case OPT_CHDIR:
+		if (!push(&cli->chdirs, &cli->chdir_count, value))
+			return cli_error("out of memory");
+		break;
+	case OPT_CONFIG: cli->config_path = value; break;
+	case OPT_LOCK: cli->lock_path = value; break;
+	case OPT_QUIET:
+		cli->quiet = true;
+		cli->verbose = false;
+		break;
+	case OPT_VERBOSE:
+		cli->verbose = true;
+		cli->quiet = false;
+		break;
+	case OPT_HELP:
+		return cli->command != NULL ? cli_print_command_help(cli->command) : cli_print_main_help();
+	case OPT_CHECK: cli->check = true; break;
+	case OPT_STDOUT: cli->to_stdout = true; break;
+	case OPT_JSON: cli->json = true; break;
+	case OPT_OUTPUT: cli->output = value; break;
+	case OPT_CONFIG_BLOB: cli->config_blob = true; break;
+	case OPT_KEEP:
+		if (!push(&cli->keep, &cli->keep_count, value))
+			return cli_error("out of memory");
+		break;
+	case OPT_TIMEOUT:
+		if (parse_timeout(&cli->timeout, value) != 0)
+			return cli_usage_error(cli->command,
+			                       "--timeout wants a non-negative number of seconds, not '%s'",
+			                       value);
+		break;
+	}
+	return -1;
+}
+
+static const char *option_spelling(const cli_option *option, char *buf, size_t size)
+{
+	if (option->long_name != NULL)
+		snprintf(buf, size, "--%s", option->long_name);
+	else
+		snprintf(buf, size, "-%c", option->short_name);
+	return buf;
+}
+
+/*
+ * Parses the option or options in argv[*i]; may consume argv[*i + 1] as a
+ * value. `args_only` is false before the command name. Returns -1 to go on,
+ * else an exit status.
+ */
+static int parse_option(cli_invocation *cli, int argc, char **argv, int *i)
+{
+	const char *arg = argv[*i];
+	const cli_command *command = cli->command;
+	char spelled[64];
+	if (arg[1] == '-') {
+		const char *name = arg + 2;
+		const char *eq = strchr(name, '=');
+		size_t n = eq != NULL ? (size_t)(eq - name) : strlen(name);
+		const cli_option *option = find_long(name, n);
+		if (option == NULL || !accepts(command, option))
+			return cli_usage_error(command, "unknown option '%.*s'", (int)(n + 2), arg);
+		option_spelling(option, spelled, sizeof spelled);
+		const char *value = NULL;
+		if (option->arg != NULL) {
+			if (eq != NULL) {
+				value = eq + 1;
+			} else if (*i + 1 < argc) {
+				value = argv[++*i];
+			} else {
+				return cli_usage_error(command, "option '%s' needs a value (%s)", spelled,
+				                       option->arg);
+			}
+		} else if (eq != NULL) {
+			return cli_usage_error(command, "option '%s' takes no value", spelled);
+		}
+		return apply(cli, option, value);
+	}
+	for (const char *p = arg + 1; *p != '\0'; p++) {
+		const cli_option *option = find_short(*p);
+		if (option == NULL || !accepts(command, option))
+			return cli_usage_error(command, "unknown option '-%c'", *p);
+		if (option->arg == NULL) {
+			int rc = apply(cli, option, NULL);
+			if (rc >= 0)
+				return rc;
+			continue;
+		}
+		const char *value;
+		if (p[1] != '\0') {
+			value = p + 1;
+		} else if (*i + 1 < argc) {
+			value = argv[++*i];
+		} else {
+			return cli_usage_error(command, "option '-%c' needs a value (%s)", *p, option->arg);
+		}
+		return apply(cli, option, value);
+	}
+	return -1;
+}
+
+int cli_parse(cli_invocation *cli, int argc, char **argv)
+{
+	memset(cli, 0, sizeof *cli);
+	cli->timeout = -1;
+	int i = 1;
+	/* Global options, then the command name. */
+	for (; i < argc; i++) {
+		const char *arg = argv[i];
+		if (strcmp(arg, "--version") == 0) {
+			cli->command = cli_find_command("version");
+			i++;
+			break;
+		}
+		if (arg[0] == '-' && arg[1] != '\0') {
+			if (strcmp(arg, "--") == 0)
+				return cli_usage_error(NULL, "expected a command before '--'");
+			int rc = parse_option(cli, argc, argv, &i);
+			if (rc >= 0)
+				return rc;
+			continue;
+		}
+		cli->command = cli_find_command(arg);
+		if (cli->command == NULL)
+			return cli_usage_error(NULL, "unknown command '%s'", arg);
+		i++;
+		break;
+	}
+	if (cli->command == NULL)
+		return cli_usage_error(NULL, "no command given");
+	/* The command's options and operands, in any order, up to "--". */
+	for (; i < argc; i++) {
+		const char *arg = argv[i];
+		if (strcmp(arg, "--") == 0) {
+			cli->saw_dashdash = true;
+			i++;
+			break;
+		}
+		if (arg[0] == '-' && arg[1] != '\0') {
+			int rc = parse_option(cli, argc, argv, &i);
+			if (rc >= 0)
+				return rc;
+			continue;
+		}
+		if (!push(&cli->operands, &cli->operand_count, arg))
+			return cli_error("out of memory");
+	}
+	if (cli->command->bit == CMD_WITH_LOCK) {
+		cli->exec_argv = argv + i;
+		cli->exec_argc = (size_t)(argc - i);
+	} else {
+		for (; i < argc; i++)
+			if (!push(&cli->operands, &cli->operand_count, argv[i]))
+				return cli_error("out of memory");
+	}
+	return -1;
+}
+
+void cli_release(cli_invocation *cli)
+{
+	free(cli->chdirs);
+	free(cli->keep);
+	free(cli->operands);
+	memset(cli, 0, sizeof *cli);
+}
+
+/* ---- help ---- */
+
+static void option_label(char *buf, size_t size, const cli_option *option)
+{
+	if (option->short_name != 0 && option->long_name != NULL)
+		snprintf(buf, size, "-%c, --%s%s%s", option->short_name, option->long_name,
+		         option->arg ? " " : "", option->arg ? option->arg : "");
+	else if (option->short_name != 0)
+		snprintf(buf, size, "-%c%s%s", option->short_name, option->arg ? " " : "",
+		         option->arg ? option->arg : "");
+	else
+		snprintf(buf, size, "    --%s%s%s", option->long_name, option->arg ? " " : "",
+		         option->arg ? option->arg : "");
+}
+
+static void print_options(FILE *f, unsigned mask)
+{
+	for (size_t i = 0; i < cli_option_count; i++) {
+		const cli_option *option = &cli_options[i];
+		if ((option->commands & mask) == 0)
+			continue;
+		char label[64];
+		option_label(label, sizeof label, option);
+		fprintf(f, "  %-22s %s\n", label, option->help);
+	}
+}
+
+static int finish_help(FILE *f)
+{
+	if (fflush(f) != 0 || ferror(f))
+		return cli_error("write standard output: %s", strerror(errno));
+	return EXIT_OK;
+}
+
+int cli_print_main_help(void)
+{
+	FILE *f = stdout;
+	fprintf(f, "Usage: weightslock [GLOBAL OPTIONS] COMMAND [OPTIONS] [ARGS]\n\n");
+	fprintf(f, "Read, check, rewrite and project Cog's managed-weights lockfile\n"
+	           "(weights.lock).\n\nCommands:\n");
+	for (size_t i = 0; i < cli_command_count; i++)
+		fprintf(f, "  %-18s %s\n", cli_commands[i].name, cli_commands[i].summary);
+	fprintf(f, "\nGlobal options (also accepted after the command name):\n");
+	print_options(f, CMD_GLOBAL);
+	fprintf(f, "  %-22s %s\n", "    --version", "print the version and exit");
+	fprintf(f, "\nRun 'weightslock help COMMAND' or 'weightslock COMMAND --help' for more.\n"
+	           "Exit status: 0 success; 1 a difference or problem was found; 2 error.\n");
+	return finish_help(f);
+}
+
+int cli_print_command_help(const cli_command *command)
+{
+	FILE *f = stdout;
+	fprintf(f, "Usage: weightslock %s", command->name);
+	for (size_t i = 0; i < cli_option_count; i++) {
+		const cli_option *option = &cli_options[i];
+		if ((option->commands & command->bit) == 0)
+			continue;
+		char spelled[64];
+		option_spelling(option, spelled, sizeof spelled);
+		bool repeat = option->id == OPT_KEEP;
+		fprintf(f, " [%s%s%s]%s", spelled, option->arg ? " " : "", option->arg ? option->arg : "",
+		        repeat ? "..." : "");
+	}
+	if (command->operands[0] != '\0')
+		fprintf(f, " %s", command->operands);
+	fprintf(f, "\n\n%s", command->details);
+	bool any = false;
+	for (size_t i = 0; i < cli_option_count; i++)
+		any = any || (cli_options[i].commands & command->bit) != 0;
+	if (any) {
+		fprintf(f, "\nOptions:\n");
+		print_options(f, command->bit);
+	}
+	fprintf(f, "\nGlobal options:\n");
+	print_options(f, CMD_GLOBAL);
+	return finish_help(f);
+}
+
+int cmd_help(cli_invocation *cli)
+{
+	if (cli->operand_count == 0)
+		return cli_print_main_help();
+	if (cli->operand_count > 1)
+		return cli_usage_error(cli->command, "expected at most one COMMAND");
+	const cli_command *command = cli_find_command(cli->operands[0]);
+	if (command == NULL)
+		return cli_usage_error(cli->command, "unknown command '%s'", cli->operands[0]);
+	return cli_print_command_help(command);
+}
+
+int cmd_version(cli_invocation *cli)
+{
+	if (cli->operand_count != 0)
+		return cli_usage_error(cli->command, "unexpected argument '%s'", cli->operands[0]);
+	char line[64];
+	int n = snprintf(line, sizeof line, "weightslock %s\n", wl_version());
+	return cli_write_stdout(line, (size_t)n);
+}
