@@ -62,3 +62,30 @@ def snapshot(path):
         return None
     st = os.stat(path)
     return (read(path), st.st_mtime_ns, st.st_ino)
+
+
+class held_guard:
+    """Holds the guard lock (flock on LOCKFILE.guard) like another writer would."""
+
+    def __init__(self, lockfile):
+        self.path = lockfile + ".guard"
+
+    def __enter__(self):
+        import fcntl
+        self.f = open(self.path, "a+b")
+        fcntl.flock(self.f.fileno(), fcntl.LOCK_EX)
+        return self
+
+    def __exit__(self, *exc):
+        self.f.close()
+
+
+def guard_is_free(lockfile):
+    """True when nobody holds the guard lock of `lockfile`."""
+    import fcntl
+    with open(lockfile + ".guard", "a+b") as f:
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
