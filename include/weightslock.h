@@ -228,6 +228,18 @@ int wl_lock_load(wl_lock **out, const char *path);
  */
 int wl_lock_marshal(char **out, size_t *out_len, wl_lock *lock);
 
+/** A byte sink for streaming encoders: returns 0, or non-zero to stop
+ *  (reported as WL_EIO). */
+typedef int (*wl_write_fn)(void *ctx, const void *data, size_t len);
+
+/**
+ * Like wl_lock_marshal, but hands the same bytes to `write` in chunks of
+ * about 256 KiB instead of building them in memory, so a large lockfile
+ * costs no output buffer. Everything that can fail in encoding is checked
+ * before the first byte is written.
+ */
+int wl_lock_marshal_to(wl_lock *lock, wl_write_fn write, void *ctx);
+
 /**
  * Marshals and writes atomically and durably (SPEC.md §3.5): a temporary
  * file in the same directory, mode 0644, fsync, rename, fsync of the
