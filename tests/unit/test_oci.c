@@ -5,7 +5,10 @@
  */
 #include "harness.h"
 
+#include <dirent.h>
+
 #include "appendix_a.h"
+#include "shared_cases.h"
 
 /* The projection's bytes and their sha256. */
 static char *got;
@@ -333,8 +336,103 @@ TEST(index_descriptor_refuses_an_entry_that_cannot_be_projected)
 	          "at least one layer is required");
 }
 
-int main(void)
+/* ---- end to end: parsed lockfiles ---- */
+
+TEST(cog_example_digests_are_sha256_of_the_projected_manifests)
 {
+	const char *names[] = {"managed-weights.lock", "resnet.lock", "resnet-multisource.lock"};
+	size_t entries = 0;
+	for (size_t i = 0; i < 3; i++) {
+		char rel[128];
+		snprintf(rel, sizeof rel, "cog-examples/%s", names[i]);
+		wl_lock *lock;
+		CHECK_OK(shared_load(&lock, rel));
+		for (size_t k = 0; k < lock->entry_count; k++) {
+			const wl_entry *e = &lock->entries[k];
+			int rc = project(wl_entry_manifest, e);
+			int same = rc == 0 && wl_string_equal(e->digest, wl_str(got_digest));
+			if (!same)
+				printf("  %s %s: %s\n", names[i], e->name.ptr, rc ? wl_error_last()->message : got_digest);
+			entries += same;
+		}
+		wl_lock_free(lock);
+	}
+	CHECK_INT(entries, 4);
+}
+
+/* Each manifest case lists `<name> <manifest hex> <config hex>` per entry;
+ * the name is everything before the last two spaces. */
+static int check_manifest_case(const char *in, const char *expect_text, size_t *lines)
+{
+	wl_lock *lock;
+	int rc = shared_load(&lock, in);
+	if (rc != 0)
+		return rc;
+	int bad = 0;
+	const char *line = expect_text;
+	while (*line) {
+		const char *end = strchr(line, '\n');
+		size_t len = end ? (size_t)(end - line) : strlen(line);
+		const char *sp2 = NULL, *sp1 = NULL;
+		for (size_t i = 0; i < len; i++)
+			if (line[i] == ' ') {
+				sp1 = sp2;
+				sp2 = line + i;
+			}
+		if (sp1 == NULL) {
+			bad = 1;
+			break;
+		}
+		wl_string name = {line, (size_t)(sp1 - line)};
+		char want_manifest[WL_DIGEST_LEN + 1], want_config[WL_DIGEST_LEN + 1];
+		snprintf(want_manifest, sizeof want_manifest, "sha256:%.*s", (int)(sp2 - sp1 - 1), sp1 + 1);
+		snprintf(want_config, sizeof want_config, "sha256:%.*s", (int)(line + len - sp2 - 1), sp2 + 1);
+		const wl_entry *e = wl_lock_find(lock, name);
+		if (e == NULL || project(wl_entry_manifest, e) != 0 || strcmp(got_digest, want_manifest) != 0 ||
+		    project(wl_entry_config_blob, e) != 0 || strcmp(got_digest, want_config) != 0) {
+			printf("  %s: entry %.*s differs\n", in, (int)name.len, name.ptr);
+			bad = 1;
+		}
+		(*lines)++;
+		line += len + (end != NULL);
+	}
+	wl_lock_free(lock);
+	return bad ? WL_EINVALID : 0;
+}
+
+TEST(conformance_manifest_cases_hash_as_expected)
+{
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof dir, "%s/conformance/cases/manifest", shared_dir);
+	DIR *d = opendir(dir);
+	CHECK(d != NULL);
+	size_t cases = 0, lines = 0, failed = 0;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		size_t len = strlen(de->d_name);
+		if (len < 4 || strcmp(de->d_name + len - 3, ".in") != 0)
+			continue;
+		char in[PATH_MAX], rel[PATH_MAX];
+		snprintf(in, sizeof in, "conformance/cases/manifest/%s", de->d_name);
+		snprintf(rel, sizeof rel, "conformance/cases/manifest/%.*s.expect", (int)(len - 3), de->d_name);
+		char *expect = shared_read(rel, NULL);
+		if (expect == NULL)
+			continue;
+		cases++;
+		if (check_manifest_case(in, expect, &lines) != 0)
+			failed++;
+		free(expect);
+	}
+	closedir(d);
+	CHECK(cases >= 10);
+	CHECK(lines >= cases);
+	CHECK_INT(failed, 0);
+}
+
+int main(int argc, char **argv)
+{
+	(void)argc;
+	int have_shared = shared_find(argv[0]);
 	RUN(config_blob_is_compact_json_of_the_file_index);
 	RUN(config_blob_sorts_files_by_path_without_touching_the_entry);
 	RUN(config_blob_file_sort_is_stable);
@@ -358,6 +456,10 @@ int main(void)
 	RUN(index_descriptor_without_ref_name_has_no_ref_annotation);
 	RUN(index_descriptor_size_annotation_only_when_positive);
 	RUN(index_descriptor_refuses_an_entry_that_cannot_be_projected);
+	if (!have_shared)
+		printf("FAIL shared test material not found beside the source tree\n");
+	RUN(cog_example_digests_are_sha256_of_the_projected_manifests);
+	RUN(conformance_manifest_cases_hash_as_expected);
 	wl_free(got);
-	return harness_summary("oci");
+	return harness_summary("oci") || !have_shared;
 }

@@ -3,7 +3,10 @@
  */
 #include "harness.h"
 
+#include <dirent.h>
+
 #include "appendix_a.h"
+#include "shared_cases.h"
 
 #define A_RUNTIME                                                                                      \
 	"{\n  \"weights\": [\n    {\n      \"name\": \"demo\",\n      \"target\": \"/src/weights/demo\",\n" \
@@ -107,11 +110,73 @@ TEST(runtime_manifest_points_into_the_lock)
 	CHECK(ok);
 }
 
-int main(void)
+/* The runtime manifest of the lockfile `in` must be the bytes of `out`. */
+static int same_as_file(const char *in, const char *out)
 {
+	size_t want_len;
+	char *want = shared_read(out, &want_len);
+	if (want == NULL)
+		return WL_ENOTFOUND;
+	wl_lock *lock;
+	int rc = shared_load(&lock, in);
+	char *bytes = NULL;
+	size_t len = 0;
+	if (rc == 0) {
+		rc = marshal_lock(&bytes, &len, lock);
+		wl_lock_free(lock);
+	}
+	if (rc == 0 && (len != want_len || memcmp(bytes, want, len) != 0)) {
+		printf("  %s: runtime manifest differs from %s\n", in, out);
+		rc = WL_EINVALID;
+	}
+	wl_free(bytes);
+	free(want);
+	return rc;
+}
+
+TEST(cog_example_runtime_manifests_are_reproduced)
+{
+	CHECK_OK(same_as_file("cog-examples/managed-weights.lock", "cog-examples/managed-weights.runtime.json"));
+	CHECK_OK(same_as_file("cog-examples/resnet.lock", "cog-examples/resnet.runtime.json"));
+	CHECK_OK(same_as_file("cog-examples/resnet-multisource.lock",
+	                      "cog-examples/resnet-multisource.runtime.json"));
+}
+
+TEST(conformance_runtime_cases_are_reproduced)
+{
+	char dir[PATH_MAX];
+	snprintf(dir, sizeof dir, "%s/conformance/cases/runtime", shared_dir);
+	DIR *d = opendir(dir);
+	CHECK(d != NULL);
+	size_t cases = 0, failed = 0;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		size_t len = strlen(de->d_name);
+		if (len < 5 || strcmp(de->d_name + len - 4, ".out") != 0)
+			continue;
+		char in[PATH_MAX], out[PATH_MAX];
+		snprintf(in, sizeof in, "conformance/cases/runtime/%.*s.in", (int)(len - 4), de->d_name);
+		snprintf(out, sizeof out, "conformance/cases/runtime/%s", de->d_name);
+		cases++;
+		if (same_as_file(in, out) != 0)
+			failed++;
+	}
+	closedir(d);
+	CHECK(cases >= 10);
+	CHECK_INT(failed, 0);
+}
+
+int main(int argc, char **argv)
+{
+	(void)argc;
+	int have_shared = shared_find(argv[0]);
 	RUN(runtime_manifest_is_indented_json_of_name_target_set_digest);
 	RUN(runtime_manifest_without_entries_is_an_empty_list);
 	RUN(runtime_manifest_keeps_lockfile_order_and_escapes_strings);
 	RUN(runtime_manifest_points_into_the_lock);
-	return harness_summary("runtime");
+	if (!have_shared)
+		printf("FAIL shared test material not found beside the source tree\n");
+	RUN(cog_example_runtime_manifests_are_reproduced);
+	RUN(conformance_runtime_cases_are_reproduced);
+	return harness_summary("runtime") || !have_shared;
 }
