@@ -135,6 +135,9 @@ int cli_print_command_help(const cli_command *command);
 int cli_error(const char *fmt, ...) CLI_PRINTF(1, 2);
 /** The library's last error as a cli_error. */
 int cli_lib_error(int code);
+/** The library's last error, prefixed with "FILE: " unless the message
+ *  already names FILE. */
+int cli_lib_error_in(const char *file, int code);
 /** A usage error: the message and a hint to run `--help`. Returns 2. */
 int cli_usage_error(const cli_command *command, const char *fmt, ...) CLI_PRINTF(2, 3);
 /** An informational line on stderr (nothing when quiet). */

@@ -44,7 +44,7 @@ static int read_lock(wl_lock **lock, char **data, size_t *len, const char *path)
 	if (rc != 0) {
 		free(*data);
 		*data = NULL;
-		return cli_lib_error(rc);
+		return cli_lib_error_in(cli_display_name(path), rc);
 	}
 	return EXIT_OK;
 }
@@ -61,7 +61,7 @@ static int canonical_form(char **canon, size_t *canon_len, bool *same, const cha
 		return status;
 	int rc = wl_lock_marshal(canon, canon_len, lock);
 	if (rc != 0) {
-		status = cli_lib_error(rc);
+		status = cli_lib_error_in(cli_display_name(path), rc);
 	} else {
 		*same = *canon_len == len && memcmp(*canon, data, len) == 0;
 	}
@@ -87,11 +87,11 @@ static int rewrite_locked(const cli_invocation *cli, const char *path, bool *wri
 		size_t canon_len = 0;
 		int rc = wl_lock_marshal(&canon, &canon_len, lock);
 		if (rc != 0) {
-			status = cli_lib_error(rc);
+			status = cli_lib_error_in(path, rc);
 		} else if (canon_len != len || memcmp(canon, data, len) != 0) {
 			rc = wl_lock_save(lock, path);
 			if (rc != 0)
-				status = cli_lib_error(rc);
+				status = cli_lib_error_in(path, rc);
 			else
 				*written = true;
 		}
@@ -165,7 +165,7 @@ int cmd_check(cli_invocation *cli)
 	size_t count = 0;
 	int rc = wl_lock_check(&problems, &count, lock);
 	if (rc != 0) {
-		status = cli_lib_error(rc);
+		status = cli_lib_error_in(cli_display_name(path), rc);
 	} else {
 		cli_buf out = {0};
 		for (size_t i = 0; i < count; i++) {
@@ -448,7 +448,7 @@ static int write_if_changed(const cli_invocation *cli, const char *file, const c
 	}
 	int rc = wl_write_file_atomic(file, data, len);
 	if (rc != 0)
-		return cli_lib_error(rc);
+		return cli_lib_error_in(file, rc);
 	if (cli->verbose)
 		cli_note(cli, "%s: written", file);
 	return EXIT_OK;
@@ -476,7 +476,7 @@ int cmd_runtime_manifest(cli_invocation *cli)
 	if (rc == 0)
 		rc = wl_runtime_manifest_marshal(&bytes, &len, manifest);
 	if (rc != 0)
-		status = cli_lib_error(rc);
+		status = cli_lib_error_in(cli_display_name(path), rc);
 	else if (cli->output == NULL || strcmp(cli->output, "-") == 0)
 		status = cli_write_stdout(bytes, len);
 	else
@@ -518,7 +518,18 @@ int cmd_manifest(cli_invocation *cli)
 	size_t len = 0;
 	int rc = cli->config_blob ? wl_entry_config_blob(&bytes, &len, entry)
 	                          : wl_entry_manifest(&bytes, &len, entry);
-	status = rc != 0 ? cli_lib_error(rc) : cli_write_stdout(bytes, len);
+	if (rc != 0) {
+		cli_buf q = {0};
+		cli_buf_quoted(&q, name);
+		cli_buf_put(&q, "", 1);
+		const wl_error *e = wl_error_last();
+		status = cli_error("%s: weight %s: cannot project the %s: %s", cli_display_name(path),
+		                   q.failed ? "?" : q.data, cli->config_blob ? "config blob" : "manifest",
+		                   e->message[0] != '\0' ? e->message : "invalid entry");
+		cli_buf_release(&q);
+	} else {
+		status = cli_write_stdout(bytes, len);
+	}
 	wl_free(bytes);
 	wl_lock_free(lock);
 	return status;

@@ -16,7 +16,7 @@ static int no_operands(const cli_invocation *cli)
 static int load_config(wl_config **out, const cli_invocation *cli)
 {
 	int rc = wl_config_load(out, cli_config_path(cli));
-	return rc == 0 ? EXIT_OK : cli_lib_error(rc);
+	return rc == 0 ? EXIT_OK : cli_lib_error_in(cli_config_path(cli), rc);
 }
 
 /* Loads the lockfile; a missing one gives *out == NULL. Returns 0 or 2. */
@@ -30,7 +30,7 @@ static int load_optional_lock(wl_lock **out, const char *path)
 		*out = NULL;
 		return EXIT_OK;
 	}
-	return rc == 0 ? EXIT_OK : cli_lib_error(rc);
+	return rc == 0 ? EXIT_OK : cli_lib_error_in(path, rc);
 }
 
 /* ---- drift ---- */
@@ -99,7 +99,7 @@ int cmd_drift(cli_invocation *cli)
 	size_t count = 0;
 	int rc = wl_check_drift(&results, &count, lock, config);
 	if (rc != 0) {
-		status = cli_lib_error(rc);
+		status = cli_lib_error_in(cli_config_path(cli), rc);
 	} else {
 		cli_buf out = {0};
 		if (cli->json)
@@ -144,7 +144,7 @@ static int prune_locked(const cli_invocation *cli, const char *path, const wl_st
 	size_t removed = 0;
 	int rc = wl_prune_lockfile(path, keep, count, &removed);
 	if (rc != 0)
-		status = cli_lib_error(rc);
+		status = cli_lib_error_in(path, rc);
 	int released = cli_release_guard(guard);
 	if (status == EXIT_OK && released == EXIT_OK)
 		cli_note(cli, "%s: removed %zu %s", path, removed, removed == 1 ? "entry" : "entries");

@@ -130,7 +130,7 @@ int cmd_with_lock(cli_invocation *cli)
 	wl_guard *guard = NULL;
 	int rc = wl_guard_acquire(&guard, path, cli->timeout, &cli_cancel);
 	if (rc != 0)
-		return cli_lib_error(rc);
+		return cli_lib_error_in(path, rc);
 	if (cli->verbose)
 		cli_note(cli, "holding the guard lock of %s", path);
 	int status;

@@ -301,6 +301,16 @@ int cli_lib_error(int code)
 	return EXIT_ERROR;
 }
 
+int cli_lib_error_in(const char *file, int code)
+{
+	const wl_error *e = wl_error_last();
+	const char *message = e->message != NULL && e->message[0] != '\0' ? e->message
+	                                                                    : code_text(code);
+	if (strstr(message, file) != NULL)
+		return cli_lib_error(code);
+	return cli_error("%s: %s", file, message);
+}
+
 int cli_usage_error(const cli_command *command, const char *fmt, ...)
 {
 	char text[2048];

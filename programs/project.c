@@ -28,7 +28,7 @@ int cli_load_lock(wl_lock **out, const char *path)
 	*out = NULL;
 	if (strcmp(path, "-") != 0) {
 		int rc = wl_lock_load(out, path);
-		return rc == 0 ? EXIT_OK : cli_lib_error(rc);
+		return rc == 0 ? EXIT_OK : cli_lib_error_in(path, rc);
 	}
 	char *data = NULL;
 	size_t len = 0;
@@ -37,7 +37,7 @@ int cli_load_lock(wl_lock **out, const char *path)
 		return cli_error("%s", why);
 	int rc = wl_lock_parse(out, data, len, cli_display_name(path));
 	free(data);
-	return rc == 0 ? EXIT_OK : cli_lib_error(rc);
+	return rc == 0 ? EXIT_OK : cli_lib_error_in(cli_display_name(path), rc);
 }
 
 volatile sig_atomic_t cli_cancel = 0;
@@ -63,7 +63,7 @@ int cli_acquire_guard(wl_guard **out, const cli_invocation *cli, const char *loc
 	cli_install_cancel_handlers();
 	int rc = wl_guard_acquire(out, lockfile, cli->timeout, &cli_cancel);
 	if (rc != 0)
-		return cli_lib_error(rc);
+		return cli_lib_error_in(lockfile, rc);
 	return EXIT_OK;
 }
 

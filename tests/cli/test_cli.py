@@ -368,6 +368,18 @@ def test_fmt_rewrites_in_canonical_form(tmp):
         expect(r.rc == 0 and r.err == b"" and snapshot(path) == before, "second fmt is a no-op")
 
 
+def test_fmt_unencodable_timestamp_is_an_error(tmp):
+    path = os.path.join(tmp, "weights.lock")
+    write(path, read(MANAGED).replace(b'.414483Z"', b'.414483+24:00"', 1))
+    before = snapshot(path)
+    for command in (["fmt"], ["fmt", "--check"], ["fmt", "--stdout"]):
+        r = run(command, cwd=tmp)
+        expect_error(r, "weights.lock", "importedAt")
+        expect(r.out == b"" and snapshot(path) == before, "nothing written", command)
+    r = run(["show", "--json"], cwd=tmp)
+    expect(r.rc == 0 and json.loads(r.out)[0]["importedAt"] is None, "show copes", r)
+
+
 def test_fmt_quiet(tmp):
     path = os.path.join(tmp, "weights.lock")
     write(path, noncanonical(MANAGED))
@@ -682,7 +694,8 @@ def test_manifest_projection_failure(tmp):
 
     write(path, tampered(RESNET, no_layers))
     name = entries(RESNET)[0]["name"]
-    expect_error(run(["manifest", name], cwd=tmp))
+    expect_error(run(["manifest", name], cwd=tmp), "weights.lock", name, "manifest", "layer")
+    expect_error(run(["manifest", "--config", name], cwd=tmp), "weights.lock", "config blob")
 
 
 # ---- drift ---------------------------------------------------------------
