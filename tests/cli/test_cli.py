@@ -945,7 +945,7 @@ def test_with_lock_signal_while_waiting(tmp):
 
 def test_with_lock_forwards_signals(tmp):
     started = os.path.join(tmp, "started")
-    script = 'trap "exit 9" TERM; touch %s; sleep 10 & wait' % started
+    script = "trap 'kill $pid; exit 9' TERM; sleep 10 & pid=$!; touch %s; wait" % started
     p = subprocess.Popen([BIN, "with-lock", "weights.lock", "--", "sh", "-c", script], cwd=tmp,
                          stderr=subprocess.PIPE)
     deadline = time.monotonic() + 10
