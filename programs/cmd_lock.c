@@ -23,10 +23,10 @@ static int expect_operands(const cli_invocation *cli, size_t min, size_t max)
 /* The lockfile: the operand if given, else --lock, else the default. */
 static int lockfile_from(const cli_invocation *cli, const char *operand, const char **out)
 {
+	*out = operand != NULL ? operand : cli_lock_path(cli);
 	if (operand != NULL && cli->lock_path != NULL && strcmp(operand, cli->lock_path) != 0)
 		return cli_usage_error(cli->command,
 		                       "give the lockfile as LOCKFILE or with --lock, not both");
-	*out = operand != NULL ? operand : cli_lock_path(cli);
 	return -1;
 }
 
@@ -110,7 +110,7 @@ int cmd_fmt(cli_invocation *cli)
 		return status;
 	if (cli->check && cli->to_stdout)
 		return cli_usage_error(cli->command, "--check and --stdout cannot be combined");
-	const char *path;
+	const char *path = NULL;
 	status = lockfile_from(cli, cli->operand_count ? cli->operands[0] : NULL, &path);
 	if (status >= 0)
 		return status;
@@ -153,7 +153,7 @@ int cmd_check(cli_invocation *cli)
 	int status = expect_operands(cli, 0, 1);
 	if (status >= 0)
 		return status;
-	const char *path;
+	const char *path = NULL;
 	status = lockfile_from(cli, cli->operand_count ? cli->operands[0] : NULL, &path);
 	if (status >= 0)
 		return status;
@@ -459,7 +459,7 @@ int cmd_runtime_manifest(cli_invocation *cli)
 	int status = expect_operands(cli, 0, 1);
 	if (status >= 0)
 		return status;
-	const char *path;
+	const char *path = NULL;
 	status = lockfile_from(cli, cli->operand_count ? cli->operands[0] : NULL, &path);
 	if (status >= 0)
 		return status;
@@ -494,7 +494,7 @@ int cmd_manifest(cli_invocation *cli)
 	int status = expect_operands(cli, 1, 2);
 	if (status >= 0)
 		return status;
-	const char *path;
+	const char *path = NULL;
 	status = lockfile_from(cli, cli->operand_count > 1 ? cli->operands[1] : NULL, &path);
 	if (status >= 0)
 		return status;
