@@ -720,8 +720,8 @@ static bool is_null(parser *p)
 static bool mismatch(parser *p, const field_ctx *f)
 {
 	size_t at = p->pos;
-	const char *kind = kind_at(p);
-	if (strcmp(kind, "number") == 0) {
+	int c = peek(p);
+	if (c == '-' || (c >= '0' && c <= '9')) {
 		const char *r;
 		size_t rl;
 		bool integer;
@@ -730,8 +730,11 @@ static bool mismatch(parser *p, const field_ctx *f)
 		type_error(p, f, "number", at);
 		return true;
 	}
+	const char *kind = kind_at(p);
+	if (!skip_value(p)) /* reports characters that start no value */
+		return false;
 	type_error(p, f, kind, at);
-	return skip_value(p);
+	return true;
 }
 
 static bool read_string(parser *p, const field_ctx *f, wl_string *out)
