@@ -888,6 +888,15 @@ def test_with_lock_holds_the_guard_while_running(tmp):
     expect(r.rc == 0 and b".guard" not in r.out, "close-on-exec", r)
 
 
+def test_with_lock_default_lockfile_follows_lock_and_chdir(tmp):
+    os.mkdir(os.path.join(tmp, "p"))
+    r = run(["--lock", "x.lock", "with-lock", "--", "true"], cwd=tmp)
+    expect(r.rc == 0 and os.path.exists(os.path.join(tmp, "x.lock.guard")), "--lock", r)
+    r = run(["-C", "p", "with-lock", "--", "sh", "-c", "pwd > here"], cwd=tmp)
+    expect(r.rc == 0 and os.path.exists(os.path.join(tmp, "p", "weights.lock.guard")), "-C", r)
+    expect(read(os.path.join(tmp, "p", "here")).strip().endswith(b"/p"), "COMMAND runs in DIR")
+
+
 def test_with_lock_creates_the_directory(tmp):
     r = run(["with-lock", "a/b/weights.lock", "--", "true"], cwd=tmp)
     expect(r.rc == 0 and os.path.exists(os.path.join(tmp, "a/b/weights.lock.guard")), "dirs", r)
