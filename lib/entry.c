@@ -1,6 +1,6 @@
 /*
  * entry.c - operations on entries and on the entry list of a lock that do
- * not involve encoding: find, equality, normalization, retain (SPEC.md §4).
+ * not involve encoding: find, equality, normalization (SPEC.md §4).
  */
 #include "internal.h"
 
@@ -131,21 +131,4 @@ void wl_entry_normalize(wl_entry *entry)
 	_Static_assert(sizeof(wl_file) <= 64 && sizeof(wl_layer) <= 64, "insertion sort buffer");
 	stable_sort(entry->files, entry->file_count, sizeof(wl_file), file_cmp);
 	stable_sort(entry->layers, entry->layer_count, sizeof(wl_layer), layer_cmp);
-}
-
-size_t wl_lock_retain(wl_lock *lock, const wl_string *names, size_t count)
-{
-	size_t w = 0, removed = 0;
-	for (size_t i = 0; i < lock->entry_count; i++) {
-		bool keep = false;
-		for (size_t k = 0; k < count && !keep; k++)
-			keep = wl_string_equal(lock->entries[i].name, names[k]);
-		if (keep)
-			lock->entries[w++] = lock->entries[i];
-		else
-			removed++;
-	}
-	lock->entry_count = w;
-	lock->entries_present = true;
-	return removed;
 }
