@@ -42,37 +42,45 @@ all: $(BUILD)/libweightslock.a $(BUILD)/libweightslock.so $(BUILD)/weightslock.p
 
 $(BUILD)/lib/%.o: lib/%.c include/weightslock.h lib/internal.h $(wildcard lib/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	@echo "  CC      $<"
+	@$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/pic/%.o: lib/%.c include/weightslock.h lib/internal.h $(wildcard lib/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -DWL_BUILDING_SHARED -c $< -o $@
+	@echo "  CC(pic) $<"
+	@$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -DWL_BUILDING_SHARED -c $< -o $@
 
 $(BUILD)/programs/%.o: programs/%.c include/weightslock.h $(wildcard programs/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	@echo "  CC      $<"
+	@$(CC) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/libweightslock.a: $(LIB_OBJ)
 	@rm -f $@
-	ar rcs $@ $^
+	@echo "  AR      $@"
+	@ar rcs $@ $^
 
 $(BUILD)/libweightslock.so: $(LIB_PIC)
-	$(CC) $(CFLAGS) -shared -Wl,-soname,libweightslock.so.0 -o $@ $^ $(LDFLAGS) $(LDLIBS)
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) -shared -Wl,-soname,libweightslock.so.0 -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
 $(BUILD)/weightslock: $(PROG_OBJ) $(BUILD)/libweightslock.a
-	$(CC) $(CFLAGS) -o $@ $(PROG_OBJ) $(BUILD)/libweightslock.a $(LDFLAGS) $(LDLIBS)
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) -o $@ $(PROG_OBJ) $(BUILD)/libweightslock.a $(LDFLAGS) $(LDLIBS)
 
 $(BUILD)/weightslock.pc: weightslock.pc.in
 	@mkdir -p $(dir $@)
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+	@sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
 
-$(BUILD)/tests/test_%: tests/unit/test_%.c tests/unit/harness.h $(BUILD)/libweightslock.a
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(wildcard tests/unit/*.h) $(BUILD)/libweightslock.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libweightslock.a $(LDFLAGS) $(LDLIBS)
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libweightslock.a $(LDFLAGS) $(LDLIBS)
 
 $(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libweightslock.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libweightslock.a $(LDFLAGS) $(LDLIBS)
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libweightslock.a $(LDFLAGS) $(LDLIBS)
 
 unit-tests: $(UNIT_BIN) $(TOOL_BIN)
 

@@ -32,6 +32,13 @@
 extern "C" {
 #endif
 
+/* Symbols of the shared library; everything else in it is hidden. */
+#if defined(WL_BUILDING_SHARED) && defined(__GNUC__)
+#define WL_API __attribute__((visibility("default")))
+#else
+#define WL_API
+#endif
+
 /* ------------------------------------------------------------------------ */
 /* Constants                                                                */
 /* ------------------------------------------------------------------------ */
@@ -44,7 +51,7 @@ extern "C" {
 #define WL_VERSION_STRING "0.1.0"
 
 /** Returns the version string of the library actually linked. */
-const char *wl_version(void);
+WL_API const char *wl_version(void);
 
 /* ------------------------------------------------------------------------ */
 /* Errors                                                                   */
@@ -72,13 +79,13 @@ typedef struct wl_error {
 
 /** The last error recorded on this thread. Never NULL; after a success the
  *  code is whatever the last failure left (check return values first). */
-const wl_error *wl_error_last(void);
+WL_API const wl_error *wl_error_last(void);
 
 /** Resets this thread's error record to WL_OK with an empty message. */
-void wl_error_clear(void);
+WL_API void wl_error_clear(void);
 
 /** Releases a buffer returned by the library. */
-void wl_free(void *ptr);
+WL_API void wl_free(void *ptr);
 
 /* ------------------------------------------------------------------------ */
 /* Strings and timestamps                                                   */
@@ -90,13 +97,13 @@ typedef struct wl_string {
 } wl_string;
 
 /** A wl_string for a C string (no copy). NULL gives the empty string. */
-wl_string wl_str(const char *cstr);
+WL_API wl_string wl_str(const char *cstr);
 
 /** True when both strings hold the same bytes. */
-bool wl_string_equal(wl_string a, wl_string b);
+WL_API bool wl_string_equal(wl_string a, wl_string b);
 
 /** Byte-wise comparison (memcmp order, shorter first): <0, 0, >0. */
-int wl_string_compare(wl_string a, wl_string b);
+WL_API int wl_string_compare(wl_string a, wl_string b);
 
 /**
  * A timestamp as Cog stores it: civil fields in the zone of the recorded
@@ -115,18 +122,18 @@ typedef struct wl_time {
 } wl_time;
 
 /** True for the zero time (either spelling). */
-bool wl_time_is_zero(const wl_time *t);
+WL_API bool wl_time_is_zero(const wl_time *t);
 
 /** Parses RFC 3339 text with Go's rules (SPEC.md §3.2). The text is the
  *  content between the JSON quotes, not unescaped. WL_EPARSE on failure. */
-int wl_time_parse(wl_time *out, const char *text, size_t len);
+WL_API int wl_time_parse(wl_time *out, const char *text, size_t len);
 
 /** Formats as Go's RFC 3339 with nanoseconds into buf (at least 40 bytes),
  *  NUL-terminated. WL_EINVALID when the offset or year cannot be encoded. */
-int wl_time_format(char *buf, size_t buf_size, const wl_time *t);
+WL_API int wl_time_format(char *buf, size_t buf_size, const wl_time *t);
 
 /** The current UTC wall-clock time with nanoseconds. */
-wl_time wl_time_now(void);
+WL_API wl_time wl_time_now(void);
 
 /* ------------------------------------------------------------------------ */
 /* The data model (SPEC.md §2)                                              */
@@ -185,7 +192,7 @@ typedef struct wl_entry {
 } wl_entry;
 
 /** The entry's only source in the single-source shape, else NULL. */
-const wl_source *wl_entry_source(const wl_entry *entry);
+WL_API const wl_source *wl_entry_source(const wl_entry *entry);
 
 struct wl_lock_storage;
 
@@ -205,28 +212,40 @@ typedef struct wl_lock {
 /* ------------------------------------------------------------------------ */
 
 /** A new empty lockfile: version 1, envelope "", weights absent. */
-int wl_lock_new(wl_lock **out);
+WL_API int wl_lock_new(wl_lock **out);
 
 /** Releases a lockfile and every string and list it owns. */
-void wl_lock_free(wl_lock *lock);
+WL_API void wl_lock_free(wl_lock *lock);
 
 /**
  * Decodes and validates lockfile bytes exactly as Cog does (SPEC.md §3.1,
  * §3.3, §13). `name` is used in messages (NULL: "weights.lock"). The bytes
  * are copied. WL_EPARSE (syntax, type, duplicates) or WL_EVERSION.
  */
-int wl_lock_parse(wl_lock **out, const void *data, size_t len, const char *name);
+WL_API int wl_lock_parse(wl_lock **out, const void *data, size_t len, const char *name);
 
 /** Reads and parses a lockfile. WL_ENOTFOUND when the file does not exist,
  *  WL_EIO when it cannot be read (a directory, permissions). */
-int wl_lock_load(wl_lock **out, const char *path);
+WL_API int wl_lock_load(wl_lock **out, const char *path);
 
 /**
  * Encodes canonically (SPEC.md §3.4), byte-identical to Cog. Normalizes the
  * lock in place first (files sorted by path, layers by digest, version 0 ->
  * 1), as Cog does. WL_EINVALID when a timestamp cannot be encoded.
  */
-int wl_lock_marshal(char **out, size_t *out_len, wl_lock *lock);
+WL_API int wl_lock_marshal(char **out, size_t *out_len, wl_lock *lock);
+
+/** A byte sink for streaming encoders: returns 0, or non-zero to stop
+ *  (reported as WL_EIO). */
+typedef int (*wl_write_fn)(void *ctx, const void *data, size_t len);
+
+/**
+ * Like wl_lock_marshal, but hands the same bytes to `write` in chunks of
+ * about 256 KiB instead of building them in memory, so a large lockfile
+ * costs no output buffer. Everything that can fail in encoding is checked
+ * before the first byte is written.
+ */
+WL_API int wl_lock_marshal_to(wl_lock *lock, wl_write_fn write, void *ctx);
 
 /**
  * Marshals and writes atomically and durably (SPEC.md §3.5): a temporary
@@ -234,39 +253,39 @@ int wl_lock_marshal(char **out, size_t *out_len, wl_lock *lock);
  * directory. On failure the file at `path` is left as it was. The caller
  * should hold the guard lock (wl_guard_acquire).
  */
-int wl_lock_save(wl_lock *lock, const char *path);
+WL_API int wl_lock_save(wl_lock *lock, const char *path);
 
 /** Writes bytes to `path` atomically and durably, mode 0644 (the
  *  mechanism behind wl_lock_save, for other projections). */
-int wl_write_file_atomic(const char *path, const void *data, size_t len);
+WL_API int wl_write_file_atomic(const char *path, const void *data, size_t len);
 
 /* ------------------------------------------------------------------------ */
 /* Entry operations (SPEC.md §4)                                            */
 /* ------------------------------------------------------------------------ */
 
 /** The first entry whose name equals `name`, or NULL. */
-wl_entry *wl_lock_find(const wl_lock *lock, wl_string name);
+WL_API wl_entry *wl_lock_find(const wl_lock *lock, wl_string name);
 
 /** Replaces the first entry of the same name, or appends. The entry is
  *  deep-copied into the lock. */
-int wl_lock_upsert(wl_lock *lock, const wl_entry *entry);
+WL_API int wl_lock_upsert(wl_lock *lock, const wl_entry *entry);
 
 /** Keeps only the entries whose names are in `names` (order kept); the
  *  list becomes present even if empty. Returns the number removed. */
-size_t wl_lock_retain(wl_lock *lock, const wl_string *names, size_t count);
+WL_API size_t wl_lock_retain(wl_lock *lock, const wl_string *names, size_t count);
 
 /**
  * Prunes the lockfile at `path` to `keep` (SPEC.md §4.4): a missing file
  * is left missing, and nothing is written when no entry is removed.
  * `*removed` (may be NULL) receives the count. Callers hold the guard lock.
  */
-int wl_prune_lockfile(const char *path, const wl_string *keep, size_t count, size_t *removed);
+WL_API int wl_prune_lockfile(const char *path, const wl_string *keep, size_t count, size_t *removed);
 
 /** True when every field but the import time agrees (SPEC.md §4.5). */
-bool wl_entries_equal(const wl_entry *a, const wl_entry *b);
+WL_API bool wl_entries_equal(const wl_entry *a, const wl_entry *b);
 
 /** Sorts `files` by path and `layers` by digest (stable), as marshal does. */
-void wl_entry_normalize(wl_entry *entry);
+WL_API void wl_entry_normalize(wl_entry *entry);
 
 /* ------------------------------------------------------------------------ */
 /* Digests and fingerprints (SPEC.md §4.6, §4.7)                            */
@@ -276,10 +295,10 @@ void wl_entry_normalize(wl_entry *entry);
 #define WL_DIGEST_LEN 71
 
 /** "sha256:<hex>" of `data` into out (WL_DIGEST_LEN + 1 bytes). */
-void wl_sha256_digest(char out[WL_DIGEST_LEN + 1], const void *data, size_t len);
+WL_API void wl_sha256_digest(char out[WL_DIGEST_LEN + 1], const void *data, size_t len);
 
 /** True when `s` is "sha256:" followed by 64 lowercase hex digits. */
-bool wl_digest_valid(wl_string s);
+WL_API bool wl_digest_valid(wl_string s);
 
 /** One (path, digest) pair of a file set. */
 typedef struct wl_dirhash_part {
@@ -288,17 +307,17 @@ typedef struct wl_dirhash_part {
 } wl_dirhash_part;
 
 /** The set digest of (path, digest) pairs (SPEC.md §4.6) into out. */
-int wl_dirhash(char out[WL_DIGEST_LEN + 1], const wl_dirhash_part *parts, size_t count);
+WL_API int wl_dirhash(char out[WL_DIGEST_LEN + 1], const wl_dirhash_part *parts, size_t count);
 
 /** The set digest of the entry's files (normalizes the entry first). */
-int wl_entry_set_digest(char out[WL_DIGEST_LEN + 1], wl_entry *entry);
+WL_API int wl_entry_set_digest(char out[WL_DIGEST_LEN + 1], wl_entry *entry);
 
 /** The scheme of a fingerprint (text before the first ':'); false when
  *  there is no ':' (malformed) or the fingerprint is empty. */
-bool wl_fingerprint_scheme(wl_string *out, wl_string fingerprint);
+WL_API bool wl_fingerprint_scheme(wl_string *out, wl_string fingerprint);
 
 /** The value of a fingerprint (text after the first ':'). */
-bool wl_fingerprint_value(wl_string *out, wl_string fingerprint);
+WL_API bool wl_fingerprint_value(wl_string *out, wl_string fingerprint);
 
 /* ------------------------------------------------------------------------ */
 /* Paths and messages (SPEC.md §5, Appendix B)                              */
@@ -306,16 +325,16 @@ bool wl_fingerprint_value(wl_string *out, wl_string fingerprint);
 
 /** True when `path` is a valid file path inside a weight (SPEC.md §5.1).
  *  On false, `*why` (may be NULL) says which rule it breaks. */
-bool wl_path_valid(wl_string path, const char **why);
+WL_API bool wl_path_valid(wl_string path, const char **why);
 
 /** Go's path.Clean (SPEC.md §5.3). Returns a new buffer (wl_free). */
-int wl_path_clean(char **out, size_t *out_len, wl_string path);
+WL_API int wl_path_clean(char **out, size_t *out_len, wl_string path);
 
 /** True when `name` is a valid weight name for cog.yaml (SPEC.md §5.2). */
-bool wl_weight_name_valid(wl_string name);
+WL_API bool wl_weight_name_valid(wl_string name);
 
 /** Quotes like Go's %q (Appendix B). Returns a new buffer (wl_free). */
-int wl_quote(char **out, size_t *out_len, wl_string s);
+WL_API int wl_quote(char **out, size_t *out_len, wl_string s);
 
 /* ------------------------------------------------------------------------ */
 /* Consistency check (CLI `check`)                                          */
@@ -333,9 +352,9 @@ typedef struct wl_problem {
  * the problems in entry order (NULL and 0 when none); release them with
  * wl_problems_free. Normalizes entries like marshal does.
  */
-int wl_lock_check(wl_problem **out, size_t *count, wl_lock *lock);
+WL_API int wl_lock_check(wl_problem **out, size_t *count, wl_lock *lock);
 
-void wl_problems_free(wl_problem *problems, size_t count);
+WL_API void wl_problems_free(wl_problem *problems, size_t count);
 
 /* ------------------------------------------------------------------------ */
 /* Projections: OCI (SPEC.md §6) and the runtime manifest (SPEC.md §7)      */
@@ -351,15 +370,15 @@ void wl_problems_free(wl_problem *problems, size_t count);
 
 /** The config blob of an entry (SPEC.md §6.2). WL_EINVALID when a
  *  precondition of SPEC.md §6.4 fails (message as Cog's). */
-int wl_entry_config_blob(char **out, size_t *out_len, const wl_entry *entry);
+WL_API int wl_entry_config_blob(char **out, size_t *out_len, const wl_entry *entry);
 
 /** The OCI manifest of an entry (SPEC.md §6.3); its sha256 is the entry's
  *  `digest` in a consistent lockfile. Preconditions as above. */
-int wl_entry_manifest(char **out, size_t *out_len, const wl_entry *entry);
+WL_API int wl_entry_manifest(char **out, size_t *out_len, const wl_entry *entry);
 
 /** The index descriptor of an entry's manifest (SPEC.md §6.5). With a
  *  non-NULL `ref_name`, adds `org.opencontainers.image.ref.name` (§6.6). */
-int wl_entry_index_descriptor(char **out, size_t *out_len, const wl_entry *entry,
+WL_API int wl_entry_index_descriptor(char **out, size_t *out_len, const wl_entry *entry,
                               const char *ref_name);
 
 /** One weight of the runtime manifest. */
@@ -377,12 +396,12 @@ typedef struct wl_runtime_manifest {
 
 /** Projects the runtime manifest; the strings point into `lock`, which
  *  must outlive it. Release with wl_runtime_manifest_free. */
-int wl_lock_runtime_manifest(wl_runtime_manifest **out, const wl_lock *lock);
+WL_API int wl_lock_runtime_manifest(wl_runtime_manifest **out, const wl_lock *lock);
 
-void wl_runtime_manifest_free(wl_runtime_manifest *manifest);
+WL_API void wl_runtime_manifest_free(wl_runtime_manifest *manifest);
 
 /** The bytes of the runtime manifest, exactly as Cog writes them. */
-int wl_runtime_manifest_marshal(char **out, size_t *out_len, const wl_runtime_manifest *manifest);
+WL_API int wl_runtime_manifest_marshal(char **out, size_t *out_len, const wl_runtime_manifest *manifest);
 
 /* ------------------------------------------------------------------------ */
 /* cog.yaml (SPEC.md §8.1, §8.2)                                            */
@@ -406,15 +425,15 @@ typedef struct wl_config {
 
 /** Parses the `weights:` of cog.yaml bytes with Cog's validation and
  *  normalization. `name` is used in messages (NULL: "cog.yaml"). */
-int wl_config_parse(wl_config **out, const void *data, size_t len, const char *name);
+WL_API int wl_config_parse(wl_config **out, const void *data, size_t len, const char *name);
 
 /** Reads and parses cog.yaml. WL_ENOTFOUND when it does not exist. */
-int wl_config_load(wl_config **out, const char *path);
+WL_API int wl_config_load(wl_config **out, const char *path);
 
-void wl_config_free(wl_config *config);
+WL_API void wl_config_free(wl_config *config);
 
 /** Cog's NormalizeURI (SPEC.md §8.2). Returns a new buffer (wl_free). */
-int wl_normalize_uri(char **out, size_t *out_len, wl_string uri);
+WL_API int wl_normalize_uri(char **out, size_t *out_len, wl_string uri);
 
 /* ------------------------------------------------------------------------ */
 /* Drift (SPEC.md §8.3, §8.4, §13)                                          */
@@ -427,7 +446,7 @@ typedef enum wl_drift_kind {
 } wl_drift_kind;
 
 /** "pending", "orphaned" or "config-changed". */
-const char *wl_drift_kind_name(wl_drift_kind kind);
+WL_API const char *wl_drift_kind_name(wl_drift_kind kind);
 
 typedef struct wl_drift_result {
 	wl_string name;     /* points into the config or lock */
@@ -440,10 +459,10 @@ typedef struct wl_drift_result {
  * result order: declarations in cog.yaml order, then orphans in lockfile
  * order. `*out` is NULL and `*count` 0 when they agree.
  */
-int wl_check_drift(wl_drift_result **out, size_t *count, const wl_lock *lock,
+WL_API int wl_check_drift(wl_drift_result **out, size_t *count, const wl_lock *lock,
                    const wl_config *config);
 
-void wl_drift_results_free(wl_drift_result *results, size_t count);
+WL_API void wl_drift_results_free(wl_drift_result *results, size_t count);
 
 /* ------------------------------------------------------------------------ */
 /* The guard lock (SPEC.md §4.8)                                            */
@@ -458,17 +477,17 @@ typedef struct wl_guard wl_guard;
  * with WL_ECANCELED, as soon as `*cancel` (may be NULL) becomes non-zero;
  * a signal handler may set it. WL_ETIMEOUT when the time runs out.
  */
-int wl_guard_acquire(wl_guard **out, const char *lockfile, double timeout_seconds,
+WL_API int wl_guard_acquire(wl_guard **out, const char *lockfile, double timeout_seconds,
                      const volatile sig_atomic_t *cancel);
 
 /** Releases the lock and frees the guard. Returns WL_EIO if unlocking
  *  failed; the guard is freed either way. */
-int wl_guard_release(wl_guard *guard);
+WL_API int wl_guard_release(wl_guard *guard);
 
 /** Runs fn(ctx) while holding the guard lock (Cog's WithLock). Returns
  *  fn's result, or the acquire error, or the release error if fn
  *  succeeded. */
-int wl_with_lock(const char *lockfile, double timeout_seconds, const volatile sig_atomic_t *cancel,
+WL_API int wl_with_lock(const char *lockfile, double timeout_seconds, const volatile sig_atomic_t *cancel,
                  int (*fn)(void *ctx), void *ctx);
 
 #ifdef __cplusplus

@@ -93,6 +93,26 @@ bool wl_storage_string(wl_storage *s, wl_string *out, const char *p, size_t n);
 /** Takes ownership of a malloc'd buffer, freed with the storage. */
 bool wl_storage_adopt(wl_storage *s, void *buffer);
 
+/* ---- word-at-a-time byte scanning ---- */
+
+/* For 8 bytes loaded little- or big-endian alike: a non-zero result when
+ * some byte is below `n` (n <= 128), equal to `c`, or has its top bit set.
+ * Exact per word, so it only gates a byte loop. */
+#define WL_ONES ((uint64_t)0x0101010101010101ULL)
+#define WL_HIGHS ((uint64_t)0x8080808080808080ULL)
+static inline uint64_t wl_word_has_zero(uint64_t x)
+{
+	return (x - WL_ONES) & ~x & WL_HIGHS;
+}
+static inline uint64_t wl_word_has_byte(uint64_t x, unsigned char c)
+{
+	return wl_word_has_zero(x ^ (WL_ONES * c));
+}
+static inline uint64_t wl_word_has_less(uint64_t x, unsigned char n)
+{
+	return (x - WL_ONES * n) & ~x & WL_HIGHS;
+}
+
 /* ---- checked arithmetic ---- */
 
 static inline bool wl_add_overflows_i64(int64_t a, int64_t b, int64_t *out)

@@ -108,6 +108,15 @@ void wl_json_put_string(wl_buf *b, const char *s, size_t n)
 	size_t i = 0;
 	while (i < n) {
 		size_t start = i;
+		while (i + 8 <= n) {
+			uint64_t w;
+			memcpy(&w, p + i, 8);
+			if (wl_word_has_byte(w, '"') | wl_word_has_byte(w, '\\') | wl_word_has_byte(w, '<') |
+			    wl_word_has_byte(w, '>') | wl_word_has_byte(w, '&') | wl_word_has_less(w, 0x20) |
+			    (w & WL_HIGHS))
+				break;
+			i += 8;
+		}
 		while (i < n && plain[p[i]])
 			i++;
 		if (i > start) {

@@ -256,6 +256,15 @@ static bool scan_string(parser *p, const char **raw, size_t *raw_len, bool *simp
 	size_t i = p->pos + 1;
 	bool plain = true;
 	for (;;) {
+		/* Eight bytes at a time while none of them can end the scan. */
+		while (i + 8 <= n) {
+			uint64_t w;
+			memcpy(&w, b + i, 8);
+			if (wl_word_has_byte(w, '"') | wl_word_has_byte(w, '\\') | wl_word_has_less(w, 0x20) |
+			    (w & WL_HIGHS))
+				break;
+			i += 8;
+		}
 		while (i < n && !string_stop[b[i]])
 			i++;
 		if (i >= n) {
@@ -580,21 +589,23 @@ static bool fold_key(const char *k, size_t n, char *out, size_t cap, size_t *out
 
 typedef struct field {
 	const char *name;   /* as in the format */
-	const char *folded; /* upper-cased */
+	const char *folded; /* upper-cased, same length */
+	size_t len;
 } field;
+#define FIELD(name, folded) {name, folded, sizeof(name) - 1}
 
 /* Returns the index of the matching field, or -1. */
 static int match_key(const field *fields, int count, const char *k, size_t n)
 {
 	for (int i = 0; i < count; i++)
-		if (strlen(fields[i].name) == n && memcmp(fields[i].name, k, n) == 0)
+		if (fields[i].len == n && memcmp(fields[i].name, k, n) == 0)
 			return i;
 	char folded[64];
 	size_t fl;
 	if (!fold_key(k, n, folded, sizeof folded, &fl))
 		return -1;
 	for (int i = 0; i < count; i++)
-		if (strlen(fields[i].folded) == fl && memcmp(fields[i].folded, folded, fl) == 0)
+		if (fields[i].len == fl && memcmp(fields[i].folded, folded, fl) == 0)
 			return i;
 	return -1;
 }
@@ -709,8 +720,8 @@ static bool is_null(parser *p)
 static bool mismatch(parser *p, const field_ctx *f)
 {
 	size_t at = p->pos;
-	const char *kind = kind_at(p);
-	if (strcmp(kind, "number") == 0) {
+	int c = peek(p);
+	if (c == '-' || (c >= '0' && c <= '9')) {
 		const char *r;
 		size_t rl;
 		bool integer;
@@ -719,8 +730,11 @@ static bool mismatch(parser *p, const field_ctx *f)
 		type_error(p, f, "number", at);
 		return true;
 	}
+	const char *kind = kind_at(p);
+	if (!skip_value(p)) /* reports characters that start no value */
+		return false;
 	type_error(p, f, kind, at);
-	return skip_value(p);
+	return true;
 }
 
 static bool read_string(parser *p, const field_ctx *f, wl_string *out)
@@ -809,7 +823,8 @@ static bool read_time(parser *p, wl_time *out)
 /* Lists                                                                    */
 /* ------------------------------------------------------------------------ */
 
-/* Grows a malloc'd array to hold `need` elements, zeroing new ones. */
+/* Grows a malloc'd array to hold `need` elements; read_list zeroes each
+ * new element when it first uses it. */
 static bool grow(parser *p, void **items, size_t *cap, size_t need, size_t size)
 {
 	if (need <= *cap)
@@ -827,7 +842,6 @@ static bool grow(parser *p, void **items, size_t *cap, size_t need, size_t size)
 		p->oom = true;
 		return false;
 	}
-	memset((char *)n + *cap * size, 0, (ncap - *cap) * size);
 	*items = n;
 	*cap = ncap;
 	return true;
@@ -868,7 +882,7 @@ static bool read_list(parser *p, const field_ctx *list_f, void **items, size_t *
 		if (!grow(p, items, cap, i + 1, size))
 			return false;
 		char *elem = (char *)*items + i * size;
-		if (i >= old && i < *cap)
+		if (i >= old)
 			memset(elem, 0, size);
 		if (!fn(p, elem, ctx))
 			return false;
@@ -910,7 +924,7 @@ static bool read_patterns(parser *p, const char *path, wl_string **items, size_t
 
 enum { F_PATH, F_SIZE, F_DIGEST, F_LAYER };
 static const field file_fields[] = {
-	{"path", "PATH"}, {"size", "SIZE"}, {"digest", "DIGEST"}, {"layer", "LAYER"},
+	FIELD("path", "PATH"), FIELD("size", "SIZE"), FIELD("digest", "DIGEST"), FIELD("layer", "LAYER"),
 };
 
 static bool file_elem(parser *p, void *elem, void *ctx)
@@ -964,10 +978,10 @@ static bool file_elem(parser *p, void *elem, void *ctx)
 
 enum { L_DIGEST, L_MEDIA_TYPE, L_SIZE, L_SIZE_UNCOMPRESSED };
 static const field layer_fields[] = {
-	{"digest", "DIGEST"},
-	{"mediaType", "MEDIATYPE"},
-	{"size", "SIZE"},
-	{"sizeUncompressed", "SIZEUNCOMPRESSED"},
+	FIELD("digest", "DIGEST"),
+	FIELD("mediaType", "MEDIATYPE"),
+	FIELD("size", "SIZE"),
+	FIELD("sizeUncompressed", "SIZEUNCOMPRESSED"),
 };
 
 static bool layer_elem(parser *p, void *elem, void *ctx)
@@ -1022,8 +1036,8 @@ static bool layer_elem(parser *p, void *elem, void *ctx)
 
 enum { S_URI, S_FINGERPRINT, S_INCLUDE, S_EXCLUDE, S_IMPORTED_AT };
 static const field source_fields[] = {
-	{"uri", "URI"},         {"fingerprint", "FINGERPRINT"}, {"include", "INCLUDE"},
-	{"exclude", "EXCLUDE"}, {"importedAt", "IMPORTEDAT"},
+	FIELD("uri", "URI"),         FIELD("fingerprint", "FINGERPRINT"), FIELD("include", "INCLUDE"),
+	FIELD("exclude", "EXCLUDE"), FIELD("importedAt", "IMPORTEDAT"),
 };
 
 /* A source object. `time` is NULL for elements of `sources`, which carry
@@ -1095,17 +1109,17 @@ enum {
 	E_SIZE, E_SIZE_COMPRESSED, E_FILES, E_LAYERS
 };
 static const field entry_fields[] = {
-	{"name", "NAME"},
-	{"target", "TARGET"},
-	{"source", "SOURCE"},
-	{"sources", "SOURCES"},
-	{"importedAt", "IMPORTEDAT"},
-	{"digest", "DIGEST"},
-	{"setDigest", "SETDIGEST"},
-	{"size", "SIZE"},
-	{"sizeCompressed", "SIZECOMPRESSED"},
-	{"files", "FILES"},
-	{"layers", "LAYERS"},
+	FIELD("name", "NAME"),
+	FIELD("target", "TARGET"),
+	FIELD("source", "SOURCE"),
+	FIELD("sources", "SOURCES"),
+	FIELD("importedAt", "IMPORTEDAT"),
+	FIELD("digest", "DIGEST"),
+	FIELD("setDigest", "SETDIGEST"),
+	FIELD("size", "SIZE"),
+	FIELD("sizeCompressed", "SIZECOMPRESSED"),
+	FIELD("files", "FILES"),
+	FIELD("layers", "LAYERS"),
 };
 
 /* Capacities of an entry's lists while decoding. */
@@ -1211,7 +1225,7 @@ static bool entry_elem(parser *p, void *elem, void *ctx)
 
 enum { T_VERSION, T_ENVELOPE, T_WEIGHTS };
 static const field lock_fields[] = {
-	{"version", "VERSION"}, {"envelopeFormat", "ENVELOPEFORMAT"}, {"weights", "WEIGHTS"},
+	FIELD("version", "VERSION"), FIELD("envelopeFormat", "ENVELOPEFORMAT"), FIELD("weights", "WEIGHTS"),
 };
 
 static void entry_state_free(entry_state *es);
@@ -1485,6 +1499,26 @@ int wl_lock_load(wl_lock **out, const char *path)
 /* Canonical encoding (SPEC.md §3.4)                                        */
 /* ------------------------------------------------------------------------ */
 
+#define STREAM_CHUNK ((size_t)256 * 1024)
+
+/* Where the encoder's bytes go: kept in `b`, or handed to `write` each
+ * time `b` holds a chunk. */
+typedef struct sink {
+	wl_buf b;
+	wl_write_fn write;
+	void *ctx;
+	bool write_failed;
+} sink;
+
+static void sink_flush(sink *s, size_t at_least)
+{
+	if (s->write == NULL || s->b.len < at_least || s->write_failed || s->b.failed)
+		return;
+	if (s->write(s->ctx, s->b.data, s->b.len) != 0)
+		s->write_failed = true;
+	s->b.len = 0;
+}
+
 static const char spaces[] = "                                ";
 
 static void indent(wl_buf *b, int level)
@@ -1533,18 +1567,16 @@ static void patterns_member(wl_buf *b, int level, const char *k, const wl_string
 	wl_buf_put(b, last ? "\n" : ",\n", last ? 1 : 2);
 }
 
-static int time_member(wl_buf *b, int level, const wl_time *t, bool last)
+static void time_member(wl_buf *b, int level, const wl_time *t, bool last)
 {
 	char tb[48];
-	int rc = wl_time_format(tb, sizeof tb, t);
-	if (rc != 0)
-		return rc;
+	if (wl_time_format(tb, sizeof tb, t) != 0)
+		tb[0] = '\0'; /* unreachable: checked by check_encodable */
 	key(b, level, "importedAt");
 	wl_buf_putc(b, '"');
 	wl_buf_puts(b, tb);
 	wl_buf_putc(b, '"');
 	wl_buf_put(b, last ? "\n" : ",\n", last ? 1 : 2);
-	return 0;
 }
 
 static void source_fields_out(wl_buf *b, int level, const wl_source *s, bool more)
@@ -1555,8 +1587,9 @@ static void source_fields_out(wl_buf *b, int level, const wl_source *s, bool mor
 	patterns_member(b, level, "exclude", s->exclude, s->exclude_count, !more);
 }
 
-static void files_out(wl_buf *b, const wl_entry *e)
+static void files_out(sink *s, const wl_entry *e)
 {
+	wl_buf *b = &s->b;
 	key(b, 3, "files");
 	if (!e->files_present) {
 		wl_buf_put(b, "null,\n", 6);
@@ -1581,12 +1614,14 @@ static void files_out(wl_buf *b, const wl_entry *e)
 			wl_buf_put(b, "\n        },\n", 12);
 		else
 			wl_buf_put(b, "\n        }\n", 11);
+		sink_flush(s, STREAM_CHUNK);
 	}
 	wl_buf_put(b, "      ],\n", 9);
 }
 
-static void layers_out(wl_buf *b, const wl_entry *e)
+static void layers_out(sink *s, const wl_entry *e)
 {
+	wl_buf *b = &s->b;
 	key(b, 3, "layers");
 	if (!e->layers_present) {
 		wl_buf_put(b, "null\n", 5);
@@ -1607,15 +1642,17 @@ static void layers_out(wl_buf *b, const wl_entry *e)
 		int_member(b, 5, "sizeUncompressed", l->size_uncompressed, true);
 		indent(b, 4);
 		wl_buf_put(b, i + 1 < e->layer_count ? "},\n" : "}\n", i + 1 < e->layer_count ? 3 : 2);
+		sink_flush(s, STREAM_CHUNK);
 	}
 	wl_buf_put(b, "      ]\n", 8);
 }
 
 static const wl_source empty_source;
 
-static int entry_out(wl_buf *b, const wl_entry *e, bool multi)
+/* Timestamps were checked by check_encodable, so this cannot fail. */
+static void entry_out(sink *s, const wl_entry *e, bool multi)
 {
-	int rc;
+	wl_buf *b = &s->b;
 	wl_buf_put(b, "    {\n", 6);
 	str_member(b, 3, "name", e->name, false);
 	str_member(b, 3, "target", e->target, false);
@@ -1637,15 +1674,13 @@ static int entry_out(wl_buf *b, const wl_entry *e, bool multi)
 			}
 			wl_buf_put(b, "      ],\n", 9);
 		}
-		if ((rc = time_member(b, 3, &e->imported_at, false)) != 0)
-			return rc;
+		time_member(b, 3, &e->imported_at, false);
 	} else {
-		const wl_source *s = e->source_count >= 1 ? &e->sources[0] : &empty_source;
+		const wl_source *src = e->source_count >= 1 ? &e->sources[0] : &empty_source;
 		key(b, 3, "source");
 		wl_buf_put(b, "{\n", 2);
-		source_fields_out(b, 4, s, true);
-		if ((rc = time_member(b, 4, &e->imported_at, true)) != 0)
-			return rc;
+		source_fields_out(b, 4, src, true);
+		time_member(b, 4, &e->imported_at, true);
 		indent(b, 3);
 		wl_buf_put(b, "},\n", 3);
 	}
@@ -1653,10 +1688,9 @@ static int entry_out(wl_buf *b, const wl_entry *e, bool multi)
 	str_member(b, 3, "setDigest", e->set_digest, false);
 	int_member(b, 3, "size", e->size, false);
 	int_member(b, 3, "sizeCompressed", e->size_compressed, false);
-	files_out(b, e);
-	layers_out(b, e);
+	files_out(s, e);
+	layers_out(s, e);
 	wl_buf_put(b, "    }", 5);
-	return 0;
 }
 
 static size_t estimate_size(const wl_lock *lock)
@@ -1667,38 +1701,73 @@ static size_t estimate_size(const wl_lock *lock)
 	return est;
 }
 
-int wl_lock_marshal(char **out, size_t *out_len, wl_lock *lock)
+/* Checks everything that can make encoding fail, so a stream never stops
+ * half-way for a reason other than its writer. */
+static int check_encodable(const wl_lock *lock)
 {
-	*out = NULL;
+	char tb[48];
+	for (size_t i = 0; i < lock->entry_count; i++)
+		if (wl_time_format(tb, sizeof tb, &lock->entries[i].imported_at) != 0)
+			return wl__error_prefix("weights[%zu].importedAt", i);
+	return 0;
+}
+
+static int marshal(wl_lock *lock, sink *s)
+{
 	if (lock->version == 0)
 		lock->version = WL_LOCK_VERSION;
 	for (size_t i = 0; i < lock->entry_count; i++)
 		wl_entry_normalize(&lock->entries[i]);
-	wl_buf b;
-	wl_buf_init(&b);
-	wl_buf_reserve(&b, estimate_size(lock));
-	wl_buf_put(&b, "{\n", 2);
-	int_member(&b, 1, "version", lock->version, false);
-	str_member(&b, 1, "envelopeFormat", lock->envelope_format, false);
-	key(&b, 1, "weights");
+	int rc = check_encodable(lock);
+	if (rc != 0)
+		return rc;
+	wl_buf *b = &s->b;
+	wl_buf_reserve(b, s->write ? STREAM_CHUNK + 4096 : estimate_size(lock));
+	wl_buf_put(b, "{\n", 2);
+	int_member(b, 1, "version", lock->version, false);
+	str_member(b, 1, "envelopeFormat", lock->envelope_format, false);
+	key(b, 1, "weights");
 	if (!lock->entries_present) {
-		wl_buf_put(&b, "null\n}", 6);
+		wl_buf_put(b, "null\n}", 6);
 	} else if (lock->entry_count == 0) {
-		wl_buf_put(&b, "[]\n}", 4);
+		wl_buf_put(b, "[]\n}", 4);
 	} else {
-		wl_buf_put(&b, "[\n", 2);
+		wl_buf_put(b, "[\n", 2);
 		for (size_t i = 0; i < lock->entry_count; i++) {
-			int rc = entry_out(&b, &lock->entries[i], lock->multi_source);
-			if (rc != 0) {
-				wl_buf_release(&b);
-				return rc;
-			}
-			wl_buf_put(&b, i + 1 < lock->entry_count ? ",\n" : "\n",
+			entry_out(s, &lock->entries[i], lock->multi_source);
+			wl_buf_put(b, i + 1 < lock->entry_count ? ",\n" : "\n",
 			           i + 1 < lock->entry_count ? 2 : 1);
 		}
-		wl_buf_put(&b, "  ]\n}", 5);
+		wl_buf_put(b, "  ]\n}", 5);
 	}
-	return wl_buf_finish(&b, out, out_len);
+	sink_flush(s, 1);
+	if (s->b.failed)
+		return wl__nomem();
+	if (s->write_failed)
+		return wl__fail(WL_EIO, "write of the encoded lockfile failed");
+	return 0;
+}
+
+int wl_lock_marshal(char **out, size_t *out_len, wl_lock *lock)
+{
+	*out = NULL;
+	sink s = {.write = NULL};
+	wl_buf_init(&s.b);
+	int rc = marshal(lock, &s);
+	if (rc != 0) {
+		wl_buf_release(&s.b);
+		return rc;
+	}
+	return wl_buf_finish(&s.b, out, out_len);
+}
+
+int wl_lock_marshal_to(wl_lock *lock, wl_write_fn write, void *ctx)
+{
+	sink s = {.write = write, .ctx = ctx};
+	wl_buf_init(&s.b);
+	int rc = marshal(lock, &s);
+	wl_buf_release(&s.b);
+	return rc;
 }
 
 int wl_lock_save(wl_lock *lock, const char *path)
