@@ -879,13 +879,18 @@ static bool read_list(parser *p, const field_ctx *list_f, void **items, size_t *
 	size_t old = *count;
 	int r;
 	while ((r = next_element(p, &first)) == 1) {
-		if (!grow(p, items, cap, i + 1, size))
+		if (!grow(p, items, cap, i + 1, size)) {
+			*count = old; /* every element below `old` is initialized */
 			return false;
+		}
 		char *elem = (char *)*items + i * size;
 		if (i >= old)
 			memset(elem, 0, size);
-		if (!fn(p, elem, ctx))
+		if (!fn(p, elem, ctx)) {
+			/* Keep the element in the count so its lists get freed. */
+			*count = i + 1 > old ? i + 1 : old;
 			return false;
+		}
 		i++;
 		if (i > old)
 			old = i;

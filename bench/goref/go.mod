@@ -1,0 +1,3 @@
+module weightslock.local/bench/goref
+
+go 1.19

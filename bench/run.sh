@@ -1,0 +1,38 @@
+#!/bin/sh
+# Benchmarks (make bench): generates a ~30 MB lockfile, times parse, marshal
+# and check in-process (bench_lock), then `weightslock fmt --stdout` against
+# a Go encoding/json reference built and run in the same session. Prints
+# ratios; timings are never asserted.
+#
+#   bench/run.sh BUILD
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+build=${1:-build}
+case "$build" in
+/*) ;;
+*) build=$top/$build ;;
+esac
+out=$build/bench
+mkdir -p "$out"
+lock=$out/bench.lock
+CC=${CC:-cc}
+
+echo "bench: generating $lock"
+python3 bench/gen_lock.py "$lock"
+
+pkg_libs=$(pkg-config --libs libcrypto zlib yaml-0.1 2>/dev/null || echo -lcrypto -lz -lyaml)
+# shellcheck disable=SC2086
+"$CC" -std=c11 -D_GNU_SOURCE -O2 -Iinclude -o "$out/bench_lock" bench/bench_lock.c \
+	"$build/libweightslock.a" $pkg_libs -pthread
+"$out/bench_lock" "$lock" 5
+
+goref=
+if command -v go >/dev/null 2>&1; then
+	echo "bench: building the Go reference with $(go version)"
+	(cd bench/goref && go build -o "$out/goref" .)
+	goref=$out/goref
+else
+	echo "go not installed: skipping the Go reference"
+fi
+python3 bench/measure.py "$lock" "$build/weightslock" "$goref" 5
