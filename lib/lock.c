@@ -895,8 +895,10 @@ static bool read_list(parser *p, const field_ctx *list_f, void **items, size_t *
 		if (i > old)
 			old = i;
 	}
-	if (r < 0)
+	if (r < 0) {
+		*count = old; /* decoded elements keep their lists reachable */
 		return false;
+	}
 	if (drop != NULL)
 		for (size_t k = i; k < old; k++)
 			drop((char *)*items + k * size);

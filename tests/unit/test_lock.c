@@ -357,6 +357,27 @@ TEST(imported_at_is_parsed_from_the_raw_bytes)
 	wl_lock_free(lock);
 }
 
+TEST(every_truncation_of_a_document_is_rejected_without_leaks)
+{
+	/* Run under LeakSanitizer in the sanitizer build: stopping anywhere
+	 * must free what was decoded so far. */
+	const char *doc = "{\"version\":1,\"weights\":[{\"name\":\"a\",\"source\":{\"uri\":\"u\",\"include\":[\"x\"]},"
+	                  "\"files\":[{\"path\":\"p\",\"size\":1}],\"layers\":[{\"digest\":\"d\"}]},"
+	                  "{\"name\":\"b\",\"sources\":[{\"uri\":\"v\",\"exclude\":[\"y\"]}],"
+	                  "\"importedAt\":\"2026-01-01T00:00:00Z\",\"files\":[{\"path\":\"q\"}]}]}";
+	size_t n = strlen(doc);
+	CHECK_INT(parse_rc(doc), 0);
+	for (size_t k = 0; k < n; k++) {
+		wl_lock *lock;
+		int rc = wl_lock_parse(&lock, doc, k, NULL);
+		if (rc != WL_EPARSE) {
+			HARNESS_FAIL("prefix of %zu bytes gave %d", k, rc);
+			wl_lock_free(lock);
+			return;
+		}
+	}
+}
+
 /* ---- §3.3 validation ---- */
 
 TEST(only_version_1_is_supported)
@@ -1013,6 +1034,7 @@ int main(void)
 	RUN(type_errors_name_the_field);
 	RUN(first_type_error_is_reported_after_decoding_the_rest);
 	RUN(imported_at_is_parsed_from_the_raw_bytes);
+	RUN(every_truncation_of_a_document_is_rejected_without_leaks);
 	RUN(only_version_1_is_supported);
 	RUN(duplicate_names_are_rejected);
 	RUN(duplicate_cleaned_targets_are_rejected_empty_ones_are_not);
