@@ -68,9 +68,12 @@ $(BUILD)/weightslock: $(PROG_OBJ) $(BUILD)/libweightslock.a
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS) -o $@ $(PROG_OBJ) $(BUILD)/libweightslock.a $(LDFLAGS) $(LDLIBS)
 
-$(BUILD)/weightslock.pc: weightslock.pc.in
+# Rewritten on every build so it always carries the PREFIX asked for.
+$(BUILD)/weightslock.pc: weightslock.pc.in FORCE
 	@mkdir -p $(dir $@)
-	@sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $< > $@
+	@sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(VERSION)|' $< > $@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+FORCE:
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(wildcard tests/unit/*.h) $(BUILD)/libweightslock.a
 	@mkdir -p $(dir $@)
@@ -105,7 +108,7 @@ bench: all
 fuzz:
 	@sh fuzz/run.sh
 
-install: all
+install: all $(BUILD)/weightslock.pc
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include \
 		$(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 0755 $(BUILD)/weightslock $(DESTDIR)$(PREFIX)/bin/weightslock

@@ -27,7 +27,8 @@ step drift
 step show
 step runtime-manifest
 echo
-step manifest demo >manifest.json
+printf '\n$ weightslock manifest demo | sha256sum\n'
+"$bin" manifest demo >manifest.json
 printf 'sha256 of the projected manifest: sha256:%s\n' "$(sha256sum manifest.json | cut -d' ' -f1)"
 printf 'digest recorded in weights.lock:  %s\n' \
 	"$(sed -n 's/^      "digest": "\(.*\)",$/\1/p' weights.lock)"

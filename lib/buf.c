@@ -98,7 +98,7 @@ void wl_buf_printf(wl_buf *b, const char *fmt, ...)
 	va_end(ap2);
 }
 
-void wl_buf_put_int64(wl_buf *b, int64_t v)
+char *wl_write_int64(char *out, int64_t v)
 {
 	char tmp[24];
 	char *end = tmp + sizeof tmp;
@@ -110,7 +110,15 @@ void wl_buf_put_int64(wl_buf *b, int64_t v)
 	} while (u != 0);
 	if (v < 0)
 		*--p = '-';
-	wl_buf_put(b, p, (size_t)(end - p));
+	memcpy(out, p, (size_t)(end - p));
+	return out + (end - p);
+}
+
+void wl_buf_put_int64(wl_buf *b, int64_t v)
+{
+	if (!wl_buf_reserve(b, 20))
+		return;
+	b->len = (size_t)(wl_write_int64(b->data + b->len, v) - b->data);
 }
 
 int wl_buf_finish(wl_buf *b, char **out, size_t *out_len)

@@ -67,6 +67,14 @@ int wl_buf_finish(wl_buf *b, char **out, size_t *out_len);
  *  \" \\ \n \r \t \b \f, \u00XX for other controls, \u003c \u003e \u0026,
  *  \u2028 \u2029, and \ufffd for each byte that is not valid UTF-8. */
 void wl_json_put_string(wl_buf *b, const char *s, size_t n);
+/** The most bytes wl_json_write_string writes for n input bytes. */
+#define WL_JSON_STRING_MAX(n) ((n) * 6 + 2)
+/** Writes the same encoding at `out`, which has room for
+ *  WL_JSON_STRING_MAX(n) bytes; returns the end of what was written. */
+char *wl_json_write_string(char *out, const char *s, size_t n);
+/** Writes the decimal form of v at `out` (room for 20 bytes); returns the
+ *  end. */
+char *wl_write_int64(char *out, int64_t v);
 
 /** Decodes one UTF-8 sequence as Go's utf8.DecodeRune does: returns its
  *  length and stores the code point, or returns 1 and stores 0xFFFD for an
@@ -112,6 +120,11 @@ static inline uint64_t wl_word_has_less(uint64_t x, unsigned char n)
 {
 	return (x - WL_ONES * n) & ~x & WL_HIGHS;
 }
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#define WL_HAVE_SSE2 1
+#endif
 
 /* ---- checked arithmetic ---- */
 

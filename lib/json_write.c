@@ -95,19 +95,32 @@ void wl_utf8_put(wl_buf *b, uint32_t cp)
 
 static const char hex[] = "0123456789abcdef";
 
-void wl_json_put_string(wl_buf *b, const char *s, size_t n)
+char *wl_json_write_string(char *out, const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s;
-	/* Worst case is 6 bytes out per byte in, plus the quotes. */
-	if (n > (SIZE_MAX - 2) / 6 || !wl_buf_reserve(b, n * 6 + 2)) {
-		b->failed = true;
-		return;
-	}
-	char *out = b->data + b->len;
 	*out++ = '"';
 	size_t i = 0;
 	while (i < n) {
-		size_t start = i;
+#ifdef WL_HAVE_SSE2
+		{
+			const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'),
+			              lt = _mm_set1_epi8('<'), gt = _mm_set1_epi8('>'), amp = _mm_set1_epi8('&'),
+			              space = _mm_set1_epi8(0x20);
+			while (i + 16 <= n) {
+				__m128i v = _mm_loadu_si128((const __m128i *)(p + i));
+				__m128i hit = _mm_or_si128(
+					_mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
+				                     _mm_or_si128(_mm_cmpeq_epi8(v, lt), _mm_cmpeq_epi8(v, gt))),
+					_mm_or_si128(_mm_cmpeq_epi8(v, amp), _mm_cmplt_epi8(v, space)));
+				if (_mm_movemask_epi8(hit) != 0)
+					break;
+				_mm_storeu_si128((__m128i *)out, v);
+				out += 16;
+				i += 16;
+			}
+		}
+#endif
+		/* Copy while checking, eight bytes at a time. */
 		while (i + 8 <= n) {
 			uint64_t w;
 			memcpy(&w, p + i, 8);
@@ -115,14 +128,12 @@ void wl_json_put_string(wl_buf *b, const char *s, size_t n)
 			    wl_word_has_byte(w, '>') | wl_word_has_byte(w, '&') | wl_word_has_less(w, 0x20) |
 			    (w & WL_HIGHS))
 				break;
+			memcpy(out, &w, 8);
+			out += 8;
 			i += 8;
 		}
 		while (i < n && plain[p[i]])
-			i++;
-		if (i > start) {
-			memcpy(out, p + start, i - start);
-			out += i - start;
-		}
+			*out++ = (char)p[i++];
 		if (i >= n)
 			break;
 		unsigned c = p[i];
@@ -161,5 +172,15 @@ void wl_json_put_string(wl_buf *b, const char *s, size_t n)
 		i += len;
 	}
 	*out++ = '"';
-	b->len = (size_t)(out - b->data);
+	return out;
+}
+
+void wl_json_put_string(wl_buf *b, const char *s, size_t n)
+{
+	if (n > (SIZE_MAX - 2) / 6 || !wl_buf_reserve(b, WL_JSON_STRING_MAX(n))) {
+		b->failed = true;
+		return;
+	}
+	char *end = wl_json_write_string(b->data + b->len, s, n);
+	b->len = (size_t)(end - b->data);
 }

@@ -190,8 +190,21 @@ static inline void skip_ws(parser *p)
 {
 	const char *b = p->buf;
 	size_t i = p->pos, n = p->len;
-	while (i < n && (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' || b[i] == '\t'))
-		i++;
+	for (;;) {
+		/* Indentation comes in runs of spaces: eight at a time. */
+		while (i + 8 <= n) {
+			uint64_t w;
+			memcpy(&w, b + i, 8);
+			if (w != 0x2020202020202020ULL)
+				break;
+			i += 8;
+		}
+		if (i < n && (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' || b[i] == '\t')) {
+			i++;
+			continue;
+		}
+		break;
+	}
 	p->pos = i;
 }
 
@@ -256,6 +269,25 @@ static bool scan_string(parser *p, const char **raw, size_t *raw_len, bool *simp
 	size_t i = p->pos + 1;
 	bool plain = true;
 	for (;;) {
+#ifdef WL_HAVE_SSE2
+		/* Sixteen bytes at a time: a signed compare with 0x20 catches
+		 * controls and every byte >= 0x80 at once. */
+		{
+			const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'),
+			              space = _mm_set1_epi8(0x20);
+			while (i + 16 <= n) {
+				__m128i v = _mm_loadu_si128((const __m128i *)(b + i));
+				__m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
+				                           _mm_cmplt_epi8(v, space));
+				int mask = _mm_movemask_epi8(hit);
+				if (mask != 0) {
+					i += (size_t)__builtin_ctz((unsigned)mask);
+					break;
+				}
+				i += 16;
+			}
+		}
+#endif
 		/* Eight bytes at a time while none of them can end the scan. */
 		while (i + 8 <= n) {
 			uint64_t w;
@@ -597,9 +629,15 @@ typedef struct field {
 /* Returns the index of the matching field, or -1. */
 static int match_key(const field *fields, int count, const char *k, size_t n)
 {
-	for (int i = 0; i < count; i++)
-		if (fields[i].len == n && memcmp(fields[i].name, k, n) == 0)
+	for (int i = 0; i < count; i++) {
+		if (fields[i].len != n)
+			continue;
+		size_t j = 0;
+		while (j < n && fields[i].name[j] == k[j])
+			j++;
+		if (j == n)
 			return i;
+	}
 	char folded[64];
 	size_t fl;
 	if (!fold_key(k, n, folded, sizeof folded, &fl))
@@ -1609,18 +1647,35 @@ static void files_out(sink *s, const wl_entry *e)
 	wl_buf_put(b, "[\n", 2);
 	for (size_t i = 0; i < e->file_count; i++) {
 		const wl_file *f = &e->files[i];
-		wl_buf_put(b, "        {\n          \"path\": ", 28);
-		wl_json_put_string(b, f->path.ptr, f->path.len);
-		wl_buf_put(b, ",\n          \"size\": ", 20);
-		wl_buf_put_int64(b, f->size);
-		wl_buf_put(b, ",\n          \"digest\": ", 22);
-		wl_json_put_string(b, f->digest.ptr, f->digest.len);
-		wl_buf_put(b, ",\n          \"layer\": ", 21);
-		wl_json_put_string(b, f->layer.ptr, f->layer.len);
-		if (i + 1 < e->file_count)
-			wl_buf_put(b, "\n        },\n", 12);
-		else
-			wl_buf_put(b, "\n        }\n", 11);
+		/* The hot loop of large lockfiles: one reservation per file,
+		 * then plain stores. */
+		size_t need = 120;
+		if (f->path.len > (SIZE_MAX / 8 - need) / 6 || f->digest.len > SIZE_MAX / 64 ||
+		    f->layer.len > SIZE_MAX / 64) {
+			b->failed = true;
+			return;
+		}
+		need += WL_JSON_STRING_MAX(f->path.len) + WL_JSON_STRING_MAX(f->digest.len) +
+		        WL_JSON_STRING_MAX(f->layer.len);
+		if (!wl_buf_reserve(b, need))
+			return;
+		char *o = b->data + b->len;
+		memcpy(o, "        {\n          \"path\": ", 28);
+		o = wl_json_write_string(o + 28, f->path.ptr, f->path.len);
+		memcpy(o, ",\n          \"size\": ", 20);
+		o = wl_write_int64(o + 20, f->size);
+		memcpy(o, ",\n          \"digest\": ", 22);
+		o = wl_json_write_string(o + 22, f->digest.ptr, f->digest.len);
+		memcpy(o, ",\n          \"layer\": ", 21);
+		o = wl_json_write_string(o + 21, f->layer.ptr, f->layer.len);
+		if (i + 1 < e->file_count) {
+			memcpy(o, "\n        },\n", 12);
+			o += 12;
+		} else {
+			memcpy(o, "\n        }\n", 11);
+			o += 11;
+		}
+		b->len = (size_t)(o - b->data);
 		sink_flush(s, STREAM_CHUNK);
 	}
 	wl_buf_put(b, "      ],\n", 9);

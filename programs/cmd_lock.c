@@ -49,25 +49,57 @@ static int read_lock(wl_lock **lock, char **data, size_t *len, const char *path)
 	return EXIT_OK;
 }
 
-/* Parses and marshals; *same tells whether the file is canonical. */
-static int canonical_form(char **canon, size_t *canon_len, bool *same, const char *path)
+/* A marshal sink that compares the canonical bytes with the file's own,
+ * chunk by chunk, so no second copy of a large lockfile is made. */
+typedef struct compare_sink {
+	const char *data;
+	size_t len;
+	size_t offset;
+	bool same;
+} compare_sink;
+
+static int compare_chunk(void *ctx, const void *chunk, size_t n)
+{
+	compare_sink *c = ctx;
+	if (c->same && (n > c->len - c->offset || memcmp(c->data + c->offset, chunk, n) != 0))
+		c->same = false;
+	c->offset += n;
+	return 0;
+}
+
+/* Whether `data` is the canonical form of `lock`. Returns 0 or 2. */
+static int is_canonical(bool *same, wl_lock *lock, const char *data, size_t len, const char *path)
+{
+	compare_sink c = {data, len, 0, true};
+	int rc = wl_lock_marshal_to(lock, compare_chunk, &c);
+	if (rc != 0)
+		return cli_lib_error_in(cli_display_name(path), rc);
+	*same = c.same && c.offset == len;
+	return EXIT_OK;
+}
+
+static int write_stdout_chunk(void *ctx, const void *chunk, size_t n)
+{
+	int *err = ctx;
+	*err = cli_write_all(STDOUT_FILENO, chunk, n);
+	return *err;
+}
+
+/* fmt --stdout: the canonical bytes, streamed as they are encoded. */
+static int print_canonical(const char *path)
 {
 	wl_lock *lock = NULL;
-	char *data = NULL;
-	size_t len = 0;
-	*canon = NULL;
-	int status = read_lock(&lock, &data, &len, path);
+	int status = cli_load_lock(&lock, path);
 	if (status != EXIT_OK)
 		return status;
-	int rc = wl_lock_marshal(canon, canon_len, lock);
-	if (rc != 0) {
-		status = cli_lib_error_in(cli_display_name(path), rc);
-	} else {
-		*same = *canon_len == len && memcmp(*canon, data, len) == 0;
-	}
+	int err = 0;
+	int rc = wl_lock_marshal_to(lock, write_stdout_chunk, &err);
 	wl_lock_free(lock);
-	free(data);
-	return status;
+	if (err != 0)
+		return cli_error("write standard output: %s", strerror(err));
+	if (rc != 0)
+		return cli_lib_error_in(cli_display_name(path), rc);
+	return EXIT_OK;
 }
 
 /* Rewrites the lockfile under the guard lock, re-reading it there since
@@ -81,24 +113,19 @@ static int rewrite_locked(const cli_invocation *cli, const char *path, bool *wri
 	wl_lock *lock = NULL;
 	char *data = NULL;
 	size_t len = 0;
+	bool same = false;
 	status = read_lock(&lock, &data, &len, path);
-	if (status == EXIT_OK) {
-		char *canon = NULL;
-		size_t canon_len = 0;
-		int rc = wl_lock_marshal(&canon, &canon_len, lock);
-		if (rc != 0) {
+	if (status == EXIT_OK)
+		status = is_canonical(&same, lock, data, len, path);
+	free(data);
+	if (status == EXIT_OK && !same) {
+		int rc = wl_lock_save(lock, path);
+		if (rc != 0)
 			status = cli_lib_error_in(path, rc);
-		} else if (canon_len != len || memcmp(canon, data, len) != 0) {
-			rc = wl_lock_save(lock, path);
-			if (rc != 0)
-				status = cli_lib_error_in(path, rc);
-			else
-				*written = true;
-		}
-		wl_free(canon);
+		else
+			*written = true;
 	}
 	wl_lock_free(lock);
-	free(data);
 	int released = cli_release_guard(guard);
 	return status != EXIT_OK ? status : released;
 }
@@ -114,17 +141,21 @@ int cmd_fmt(cli_invocation *cli)
 	status = lockfile_from(cli, cli->operand_count ? cli->operands[0] : NULL, &path);
 	if (status >= 0)
 		return status;
-	bool to_stdout = cli->to_stdout || (strcmp(path, "-") == 0 && !cli->check);
+	if (cli->to_stdout || (strcmp(path, "-") == 0 && !cli->check))
+		return print_canonical(path);
 
-	char *canon = NULL;
-	size_t canon_len = 0;
+	wl_lock *lock = NULL;
+	char *data = NULL;
+	size_t len = 0;
 	bool same = false;
-	status = canonical_form(&canon, &canon_len, &same, path);
+	status = read_lock(&lock, &data, &len, path);
+	if (status == EXIT_OK)
+		status = is_canonical(&same, lock, data, len, path);
+	free(data);
+	wl_lock_free(lock);
 	if (status != EXIT_OK)
 		return status;
-	if (to_stdout) {
-		status = cli_write_stdout(canon, canon_len);
-	} else if (cli->check) {
+	if (cli->check) {
 		if (same) {
 			if (cli->verbose)
 				cli_note(cli, "%s: canonical", cli_display_name(path));
@@ -142,7 +173,6 @@ int cmd_fmt(cli_invocation *cli)
 		if (status == EXIT_OK && written)
 			cli_note(cli, "%s: rewritten in canonical form", path);
 	}
-	wl_free(canon);
 	return status;
 }
 
