@@ -10,6 +10,11 @@ cd "$top" || exit 2
 out=${BUILD:-build}/fuzz
 seconds=${FUZZ_SECONDS:-60}
 CLANG=${CLANG:-clang}
+if [ "$CLANG" = clang ]; then
+	# libFuzzer ships with clang's runtime libraries on Debian.
+	sh scripts/install-deps.sh clang libclang-rt-dev >&2 ||
+		sh scripts/install-deps.sh clang libclang-rt-14-dev >&2 || true
+fi
 if ! command -v "$CLANG" >/dev/null 2>&1; then
 	echo "fuzz: $CLANG not found (libFuzzer needs clang)" >&2
 	exit 2
