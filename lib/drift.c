@@ -25,16 +25,6 @@ const char *wl_drift_kind_name(wl_drift_kind kind)
 	return "unknown";
 }
 
-static bool lists_equal(const wl_string *a, size_t na, const wl_string *b, size_t nb)
-{
-	if (na != nb)
-		return false;
-	for (size_t i = 0; i < na; i++)
-		if (!wl_string_equal(a[i], b[i]))
-			return false;
-	return true;
-}
-
 /* Go's %v of a []string: "[a b c]", "[]" when empty or absent. */
 static void put_list(wl_buf *b, const wl_string *list, size_t n)
 {
@@ -71,7 +61,7 @@ static void diff_string(wl_buf *b, const char *prefix, const char *field, wl_str
 static void diff_list(wl_buf *b, const char *prefix, const char *field, const wl_string *old,
                       size_t old_n, const wl_string *now, size_t now_n)
 {
-	if (lists_equal(old, old_n, now, now_n))
+	if (wl__strings_equal(old, old_n, now, now_n))
 		return;
 	begin_item(b, prefix, field);
 	put_list(b, old, old_n);

@@ -24,7 +24,7 @@ wl_entry *wl_lock_find(const wl_lock *lock, wl_string name)
 	return NULL;
 }
 
-static bool patterns_equal(const wl_string *a, size_t na, const wl_string *b, size_t nb)
+bool wl__strings_equal(const wl_string *a, size_t na, const wl_string *b, size_t nb)
 {
 	if (na != nb)
 		return false;
@@ -37,8 +37,8 @@ static bool patterns_equal(const wl_string *a, size_t na, const wl_string *b, si
 static bool sources_equal(const wl_source *a, const wl_source *b)
 {
 	return wl_string_equal(a->uri, b->uri) && wl_string_equal(a->fingerprint, b->fingerprint) &&
-	       patterns_equal(a->include, a->include_count, b->include, b->include_count) &&
-	       patterns_equal(a->exclude, a->exclude_count, b->exclude, b->exclude_count);
+	       wl__strings_equal(a->include, a->include_count, b->include, b->include_count) &&
+	       wl__strings_equal(a->exclude, a->exclude_count, b->exclude, b->exclude_count);
 }
 
 bool wl_entries_equal(const wl_entry *a, const wl_entry *b)

@@ -84,6 +84,9 @@ size_t wl_utf8_decode(const unsigned char *p, size_t n, uint32_t *cp);
 /** Appends the UTF-8 encoding of `cp` (a valid scalar value). */
 void wl_utf8_put(wl_buf *b, uint32_t cp);
 
+/** True when both lists hold equal strings in the same order. */
+bool wl__strings_equal(const wl_string *a, size_t na, const wl_string *b, size_t nb);
+
 /* ---- string storage (storage.c) ---- */
 
 /** An arena of immutable bytes plus the buffers a lock took ownership of.

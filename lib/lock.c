@@ -775,6 +775,23 @@ static bool mismatch(parser *p, const field_ctx *f)
 	return true;
 }
 
+/*
+ * Starts decoding an object into a structure: 1 when members follow (the
+ * brace is consumed), 0 when the value was null or of the wrong kind and is
+ * done with, -1 on a syntax error.
+ */
+static int open_object(parser *p, const field_ctx *self)
+{
+	int c = peek(p);
+	if (c == 'n')
+		return is_null(p) ? 0 : -1;
+	if (c != '{')
+		return mismatch(p, self) ? 0 : -1;
+	p->pos++;
+	p->depth++;
+	return 1;
+}
+
 static bool read_string(parser *p, const field_ctx *f, wl_string *out)
 {
 	if (peek(p) == '"') {
@@ -977,13 +994,9 @@ static bool file_elem(parser *p, void *elem, void *ctx)
 	(void)ctx;
 	wl_file *f = elem;
 	static const field_ctx self = {"WeightLockEntry", "weights.files", "wl.WeightLockFile"};
-	int c = peek(p);
-	if (c == 'n')
-		return is_null(p);
-	if (c != '{')
-		return mismatch(p, &self);
-	p->pos++;
-	p->depth++;
+	int open = open_object(p, &self);
+	if (open <= 0)
+		return open == 0;
 	bool first = true;
 	wl_string key;
 	int r;
@@ -1034,13 +1047,9 @@ static bool layer_elem(parser *p, void *elem, void *ctx)
 	(void)ctx;
 	wl_layer *l = elem;
 	static const field_ctx self = {"WeightLockEntry", "weights.layers", "wl.WeightLockLayer"};
-	int c = peek(p);
-	if (c == 'n')
-		return is_null(p);
-	if (c != '{')
-		return mismatch(p, &self);
-	p->pos++;
-	p->depth++;
+	int open = open_object(p, &self);
+	if (open <= 0)
+		return open == 0;
 	bool first = true;
 	wl_string key;
 	int r;
@@ -1092,15 +1101,10 @@ static bool read_source(parser *p, wl_source *s, wl_time *time)
 	bool single = time != NULL;
 	const char *base = single ? "weights.source" : "weights.sources";
 	char fpath[64];
-	int c = peek(p);
-	if (c == 'n')
-		return is_null(p);
-	if (c != '{') {
-		field_ctx self = {"WeightLockEntry", base, single ? "wl.WeightLockSource" : "wl.WeightSource"};
-		return mismatch(p, &self);
-	}
-	p->pos++;
-	p->depth++;
+	field_ctx self = {"WeightLockEntry", base, single ? "wl.WeightLockSource" : "wl.WeightSource"};
+	int open = open_object(p, &self);
+	if (open <= 0)
+		return open == 0;
 	bool first = true;
 	wl_string key;
 	int r;
@@ -1178,13 +1182,9 @@ static bool entry_elem(parser *p, void *elem, void *ctx)
 	entry_state *es = elem;
 	wl_entry *e = &es->e;
 	static const field_ctx self = {"WeightsLock", "weights", "wl.WeightLockEntry"};
-	int c = peek(p);
-	if (c == 'n')
-		return is_null(p);
-	if (c != '{')
-		return mismatch(p, &self);
-	p->pos++;
-	p->depth++;
+	int open = open_object(p, &self);
+	if (open <= 0)
+		return open == 0;
 	bool first = true;
 	wl_string key;
 	int r;
