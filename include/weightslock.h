@@ -490,6 +490,320 @@ WL_API int wl_guard_release(wl_guard *guard);
 WL_API int wl_with_lock(const char *lockfile, double timeout_seconds, const volatile sig_atomic_t *cancel,
                  int (*fn)(void *ctx), void *ctx);
 
+/* ------------------------------------------------------------------------ */
+/* Progress of long operations                                              */
+/* ------------------------------------------------------------------------ */
+
+typedef enum wl_phase {
+	WL_PHASE_WALK, /* listing a source directory */
+	WL_PHASE_HASH, /* hashing file contents */
+	WL_PHASE_PACK, /* building layers */
+} wl_phase;
+
+typedef struct wl_progress {
+	wl_phase phase;
+	const char *weight;   /* the weight's name, or NULL */
+	uint64_t items_done;  /* files or layers */
+	uint64_t items_total;
+	uint64_t bytes_done;
+	uint64_t bytes_total;
+} wl_progress;
+
+/** Progress callback: always called on the thread that called the
+ *  operation, about ten times a second at most, and once at the end of a
+ *  phase. */
+typedef void (*wl_progress_fn)(void *ctx, const wl_progress *progress);
+
+/* ------------------------------------------------------------------------ */
+/* Local directory sources (SPEC.md §9)                                     */
+/* ------------------------------------------------------------------------ */
+
+/** One regular file of a source directory. */
+typedef struct wl_source_file {
+	wl_string path;                   /* relative, '/'-separated, valid (§5.1) */
+	int64_t size;                     /* from lstat during the walk */
+	char digest[WL_DIGEST_LEN + 1];   /* "sha256:<hex>", or "" until hashed */
+	/* What the hash cache keys on. */
+	uint64_t dev;
+	uint64_t ino;
+	int64_t mtime_ns;
+	int64_t ctime_ns;
+} wl_source_file;
+
+/** The files of a source directory, sorted by path byte-wise. */
+typedef struct wl_source_tree {
+	char *root; /* the directory walked, as given */
+	wl_source_file *files;
+	size_t file_count;
+	struct wl_lock_storage *storage; /* private */
+} wl_source_tree;
+
+/** The directory a normalized file:// URI names (SPEC.md §9.1), joined to
+ *  `project_dir` when relative; checks that it exists and is a directory
+ *  (following symbolic links). Returns a new buffer (wl_free). */
+WL_API int wl_source_resolve(char **out, const char *project_dir, wl_string uri);
+
+/**
+ * Walks `dir` (SPEC.md §9.2): depth-first in byte-wise name order, never
+ * following symbolic links, skipping every directory named `.cog`. Fails on
+ * the first non-regular entry (Cog's message, with the relative path) and on
+ * the first invalid path (§5.1). Records path, size and identity only; the
+ * digests are left empty.
+ */
+WL_API int wl_source_walk(wl_source_tree **out, const char *dir);
+
+WL_API void wl_source_tree_free(wl_source_tree *tree);
+
+/** A cache of file digests, so a re-import need not re-read unchanged files. */
+typedef struct wl_hash_cache wl_hash_cache;
+
+/**
+ * Opens the cache kept in directory `dir` (created when first saved). A
+ * missing, corrupt or foreign cache file reads as an empty cache; it is
+ * never trusted.
+ */
+WL_API int wl_hash_cache_open(wl_hash_cache **out, const char *dir);
+
+/** The cached digest of `file` if its device, inode, size, modification
+ *  and change times all match a recorded entry. */
+WL_API bool wl_hash_cache_get(wl_hash_cache *cache, const wl_source_file *file,
+                              char digest[WL_DIGEST_LEN + 1]);
+
+/** Records the digest of `file`, read starting at `hashed_at_ns`
+ *  (CLOCK_REALTIME). Not recorded when the file's times are less than two
+ *  seconds older than that moment (the racy-timestamp rule). Thread-safe. */
+WL_API void wl_hash_cache_put(wl_hash_cache *cache, const wl_source_file *file, int64_t hashed_at_ns);
+
+/** Writes the cache atomically, merged with what other processes saved in
+ *  the meantime. */
+WL_API int wl_hash_cache_save(wl_hash_cache *cache);
+
+WL_API void wl_hash_cache_free(wl_hash_cache *cache);
+
+typedef struct wl_hash_options {
+	int threads;            /* <= 0: one per CPU */
+	wl_hash_cache *cache;   /* NULL: read every byte */
+	wl_progress_fn progress; /* may be NULL */
+	void *progress_ctx;
+	const char *weight;     /* for progress reports, may be NULL */
+	const volatile sig_atomic_t *cancel; /* may be NULL */
+} wl_hash_options;
+
+/**
+ * Fills in the digest of every file of `tree` whose digest is empty, with
+ * OpenSSL's SHA-256 on a pool of threads, from the cache where it holds a
+ * trusted entry. A file whose size differs from the walk's is an error
+ * (it changed during the import). Files whose digest is set are left alone.
+ */
+WL_API int wl_source_hash(wl_source_tree *tree, const wl_hash_options *options);
+
+/* ------------------------------------------------------------------------ */
+/* Include/exclude filters (SPEC.md §10)                                    */
+/* ------------------------------------------------------------------------ */
+
+typedef struct wl_filter wl_filter;
+
+/**
+ * Compiles include and exclude patterns (trimmed and sorted, as in a
+ * normalized declaration) with go-gitignore's translation (§10.2).
+ * WL_EINVALID naming the pattern for a negated pattern, one with a
+ * backslash, and one outside the supported subset (§10.4).
+ */
+WL_API int wl_filter_new(wl_filter **out, const wl_string *include, size_t include_count,
+                         const wl_string *exclude, size_t exclude_count);
+
+/** True when the filter selects nothing away (both lists empty). */
+WL_API bool wl_filter_is_empty(const wl_filter *filter);
+
+/** True when `path` passes the filter (§10.1). */
+WL_API bool wl_filter_pass(const wl_filter *filter, wl_string path);
+
+/**
+ * Marks in `keep` (count entries) the files that pass; `*kept` receives
+ * their number. Zero survivors out of a non-empty filter is WL_EINVALID
+ * with the facts of Cog's message (§10.5) on one line.
+ */
+WL_API int wl_filter_select(bool *keep, size_t *kept, const wl_filter *filter,
+                            const wl_source_file *files, size_t count);
+
+WL_API void wl_filter_free(wl_filter *filter);
+
+/** go-gitignore's regular expression for one pattern (§10.2), or an empty
+ *  string for a dropped pattern (comment, blank). Returns a new buffer. */
+WL_API int wl_filter_translate(char **out, size_t *out_len, wl_string pattern);
+
+/* ------------------------------------------------------------------------ */
+/* Packing (SPEC.md §11.2–§11.6)                                            */
+/* ------------------------------------------------------------------------ */
+
+#define WL_BUNDLE_FILE_MAX_DEFAULT ((int64_t)64 << 20)
+#define WL_BUNDLE_SIZE_MAX_DEFAULT ((int64_t)256 << 20)
+/** Uncompressed bytes per independently deflated block of a gzip layer
+ *  (§11.4); recorded in the envelope. */
+#define WL_GZIP_BLOCK_SIZE ((int64_t)1 << 20)
+/** The packer revision of the envelope (§11.6). */
+#define WL_PACKER_REVISION 1
+
+typedef struct wl_pack_options {
+	int64_t bundle_file_max; /* 0: WL_BUNDLE_FILE_MAX_DEFAULT */
+	int64_t bundle_size_max; /* 0: WL_BUNDLE_SIZE_MAX_DEFAULT */
+} wl_pack_options;
+
+/** One planned layer: which files, in which order, and how it is stored. */
+typedef struct wl_plan_layer {
+	size_t *files;      /* indexes into the planned file array, plan order */
+	size_t file_count;
+	bool gzip;          /* tar+gzip; else a plain tar */
+	int gzip_level;     /* 9 for several files, 6 otherwise */
+	bool bundle;        /* a bundle of small files; else standalone */
+	int64_t size_uncompressed; /* sum of the files' sizes */
+} wl_plan_layer;
+
+typedef struct wl_plan {
+	wl_plan_layer *layers; /* bundles first, then standalone layers */
+	size_t layer_count;
+} wl_plan;
+
+/** Plans the layers (§11.2) of `files` (sorted by path; only `path` and
+ *  `size` are used). An empty file set is WL_EINVALID. */
+WL_API int wl_plan_layers(wl_plan **out, const wl_source_file *files, size_t count,
+                          const wl_pack_options *options);
+
+WL_API void wl_plan_free(wl_plan *plan);
+
+/** The project's envelope (§11.6): its JSON bytes, and their digest. */
+WL_API int wl_envelope(char **out, size_t *out_len, const wl_pack_options *options);
+WL_API int wl_envelope_digest(char out[WL_DIGEST_LEN + 1], const wl_pack_options *options);
+
+/** A produced layer blob. */
+typedef struct wl_packed_layer {
+	char digest[WL_DIGEST_LEN + 1];
+	int64_t size;           /* blob bytes */
+	const char *media_type; /* WL_MEDIA_TYPE_LAYER_TAR or ..._TAR_GZIP */
+} wl_packed_layer;
+
+/**
+ * Produces one planned layer from the files under `root` (§11.3, §11.4),
+ * byte-identical to Cog's tar and with the project's gzip framing. Each file
+ * is read once: its content is hashed from the same buffer as the layer. A
+ * file whose digest is set must hash to it, and its size must not have
+ * changed (else WL_EINVALID naming it); an empty digest is filled in. The
+ * blob goes to `write` (NULL: only digested and measured). Gzip layers are
+ * compressed on `threads` threads (<= 0: one per CPU) in WL_GZIP_BLOCK_SIZE
+ * blocks; the bytes never depend on the thread count. Memory is bounded by
+ * the thread count, not by file or layer sizes.
+ */
+WL_API int wl_pack_layer(wl_packed_layer *out, const char *root, wl_source_file *files,
+                         const wl_plan_layer *layer, int threads, wl_write_fn write, void *write_ctx,
+                         const volatile sig_atomic_t *cancel);
+
+/* ------------------------------------------------------------------------ */
+/* OCI image layout (SPEC.md §6.6)                                          */
+/* ------------------------------------------------------------------------ */
+
+typedef struct wl_oci_layout wl_oci_layout;
+typedef struct wl_oci_blob wl_oci_blob;
+
+/** Opens (creating as needed) an OCI image layout at `dir`: the
+ *  `oci-layout` file must hold exactly {"imageLayoutVersion":"1.0.0"} if it
+ *  exists; an existing index.json is read so its other tags are kept. */
+WL_API int wl_oci_layout_open(wl_oci_layout **out, const char *dir);
+
+/** Starts a blob: bytes go to a temporary file in blobs/sha256/ through
+ *  wl_oci_blob_write (a wl_write_fn; `ctx` is the blob). */
+WL_API int wl_oci_blob_begin(wl_oci_blob **out, wl_oci_layout *layout);
+WL_API int wl_oci_blob_write(void *blob, const void *data, size_t len);
+
+/** Checks that the bytes written hash to `digest`, fsyncs, and renames
+ *  the blob into place (an existing blob of that digest is kept and the
+ *  temporary file removed). Frees the blob either way. */
+WL_API int wl_oci_blob_commit(wl_oci_blob *blob, const char *digest);
+
+/** Removes the temporary file and frees the blob. */
+WL_API void wl_oci_blob_abort(wl_oci_blob *blob);
+
+/** Stores a small blob held in memory (manifest, config blob); `digest`
+ *  (may be NULL) receives its digest. */
+WL_API int wl_oci_layout_put(wl_oci_layout *layout, const void *data, size_t len,
+                             char digest[WL_DIGEST_LEN + 1]);
+
+/** Stores the entry's config blob and manifest and tags the manifest with
+ *  the entry's name in the index (replacing a tag of that name in place,
+ *  else appending). The layers must already be stored. */
+WL_API int wl_oci_layout_add_entry(wl_oci_layout *layout, const wl_entry *entry);
+
+/** Writes index.json atomically (last, after every blob). */
+WL_API int wl_oci_layout_commit(wl_oci_layout *layout);
+
+WL_API void wl_oci_layout_free(wl_oci_layout *layout);
+
+/* ------------------------------------------------------------------------ */
+/* Import (SPEC.md §11)                                                     */
+/* ------------------------------------------------------------------------ */
+
+typedef enum wl_import_status {
+	WL_IMPORT_NEW,              /* no entry of that name yet */
+	WL_IMPORT_UNCHANGED,        /* declaration and fingerprint as recorded */
+	WL_IMPORT_CONFIG_CHANGED,   /* target, URI or patterns differ */
+	WL_IMPORT_UPSTREAM_CHANGED, /* same declaration, new fingerprint */
+} wl_import_status;
+
+/** "new", "unchanged", "config-changed", "upstream-changed". */
+WL_API const char *wl_import_status_name(wl_import_status status);
+
+typedef struct wl_import_options {
+	const char *project_dir;    /* relative sources resolve here */
+	const char *lockfile;       /* the lockfile's path */
+	const wl_string *names;     /* the weights to import; NULL: all declared */
+	size_t name_count;
+	wl_pack_options pack;
+	const char *oci_layout;     /* also write an OCI image layout there; NULL: no */
+	const char *cache_dir;      /* the hash cache's directory; NULL: no cache */
+	int threads;                /* <= 0: one per CPU */
+	bool dry_run;               /* plan and report; write nothing */
+	double lock_timeout;        /* guard lock wait, < 0: forever */
+	wl_progress_fn progress;    /* may be NULL */
+	void *progress_ctx;
+	const volatile sig_atomic_t *cancel; /* may be NULL */
+} wl_import_options;
+
+/** What happened to one weight. */
+typedef struct wl_import_result {
+	wl_string name;
+	wl_string uri;
+	wl_string target;
+	wl_import_status status;
+	char **changes;        /* Cog's "changed" lines (§11.9) */
+	size_t change_count;
+	size_t file_count;     /* after filtering */
+	int64_t size;          /* bytes after filtering */
+	char **included;       /* "PATH (SIZE)" of kept files, excluded below */
+	size_t included_count;
+	char **excluded;
+	size_t excluded_count;
+	bool packed;           /* layers were produced (not taken from the lockfile) */
+	bool entry_changed;    /* the lockfile entry was replaced */
+} wl_import_result;
+
+typedef struct wl_import_report {
+	wl_import_result *results; /* in the order imported */
+	size_t result_count;
+	size_t pruned;             /* undeclared entries removed */
+	bool lockfile_written;
+} wl_import_report;
+
+/**
+ * Imports the selected weights of `config` whose sources are local
+ * directories (SPEC.md §11.1): inventory, filter, plan, pack or reuse the
+ * recorded layers, assemble the entries, then under the guard lock update
+ * the lockfile (§11.7), prune undeclared entries and save it iff something
+ * changed. With `dry_run` nothing is written (§11.9). Nothing is written
+ * either when any selected weight fails.
+ */
+WL_API int wl_import(wl_import_report **out, const wl_config *config, const wl_import_options *options);
+
+WL_API void wl_import_report_free(wl_import_report *report);
+
 #ifdef __cplusplus
 }
 #endif

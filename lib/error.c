@@ -59,6 +59,11 @@ int wl__fail_errno(int code, int err, const char *fmt, ...)
 	return code;
 }
 
+void wl__error_set_errno(int err)
+{
+	last.sys_errno = err;
+}
+
 int wl__nomem(void)
 {
 	return wl__fail(WL_ENOMEM, "out of memory");

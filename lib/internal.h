@@ -32,6 +32,8 @@ int wl__fail(int code, const char *fmt, ...) WL_PRINTF(2, 3);
 /** Like wl__fail, also recording errno `err`; the message gets
  *  ": <strerror(err)>" appended. */
 int wl__fail_errno(int code, int err, const char *fmt, ...) WL_PRINTF(3, 4);
+/** Sets the errno of the current error record (after wl__fail). */
+void wl__error_set_errno(int err);
 /** Records WL_ENOMEM; returns WL_ENOMEM. */
 int wl__nomem(void);
 /** Prefixes the current message with "<prefix>: " (keeps the code). */
@@ -128,6 +130,27 @@ static inline uint64_t wl_word_has_less(uint64_t x, unsigned char n)
 #include <emmintrin.h>
 #define WL_HAVE_SSE2 1
 #endif
+
+/* ---- parallel work (pool.c) ---- */
+
+/** One job of a parallel run: returns 0 or a wl_error_code (with the
+ *  message set on the running thread). */
+typedef int (*wl_job_fn)(void *ctx, size_t job);
+/** Called on the calling thread about every 100 ms while jobs run, and
+ *  once at the end (progress reporting). */
+typedef void (*wl_tick_fn)(void *ctx);
+
+/** The number of online CPUs (at least 1). */
+int wl__cpu_count(void);
+
+/**
+ * Runs fn(ctx, 0 .. jobs-1) on `threads` worker threads (<= 0: one per
+ * CPU), handing jobs out in order. Stops handing out jobs at the first
+ * failure or when `*cancel` is set (WL_ECANCELED), waits for running jobs,
+ * and returns the first failure with its message on this thread.
+ */
+int wl__run_parallel(size_t jobs, int threads, wl_job_fn fn, void *ctx, wl_tick_fn tick, void *tick_ctx,
+                     const volatile sig_atomic_t *cancel);
 
 /* ---- checked arithmetic ---- */
 
