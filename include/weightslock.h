@@ -432,6 +432,10 @@ WL_API int wl_config_load(wl_config **out, const char *path);
 
 WL_API void wl_config_free(wl_config *config);
 
+/** A pattern without its leading and trailing Unicode white space, as
+ *  cog.yaml normalization trims it (SPEC.md §8.2): a slice of `pattern`. */
+WL_API wl_string wl_pattern_trim(wl_string pattern);
+
 /** Cog's NormalizeURI (SPEC.md §8.2). Returns a new buffer (wl_free). */
 WL_API int wl_normalize_uri(char **out, size_t *out_len, wl_string uri);
 
@@ -790,6 +794,7 @@ typedef struct wl_import_report {
 	size_t result_count;
 	size_t pruned;             /* undeclared entries removed */
 	bool lockfile_written;
+	char *warning;             /* e.g. the hash cache could not be saved; or NULL */
 } wl_import_report;
 
 /**

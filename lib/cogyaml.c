@@ -329,7 +329,7 @@ static bool is_space(uint32_t cp)
 	}
 }
 
-static wl_string trim_space(wl_string s)
+wl_string wl_pattern_trim(wl_string s)
 {
 	const unsigned char *p = (const unsigned char *)s.ptr;
 	size_t start = s.len, end = 0;
@@ -352,7 +352,7 @@ static int validate_patterns(const struct reader *r, const wl_string *list, size
                              const char *field)
 {
 	for (size_t j = 0; j < count; j++) {
-		wl_string t = trim_space(list[j]);
+		wl_string t = wl_pattern_trim(list[j]);
 		const char *what = NULL;
 		if (t.len == 0)
 			what = "pattern must not be empty";
@@ -457,7 +457,7 @@ static int compare_strings(const void *a, const void *b)
 static void normalize_patterns(wl_string *list, size_t count)
 {
 	for (size_t j = 0; j < count; j++)
-		list[j] = trim_space(list[j]); /* a prefix of arena bytes: re-terminate below */
+		list[j] = wl_pattern_trim(list[j]); /* a prefix of arena bytes: re-terminate below */
 	if (count > 1)
 		qsort(list, count, sizeof *list, compare_strings);
 }

@@ -43,6 +43,8 @@ enum {
 	CMD_WITH_LOCK = 1u << 7,
 	CMD_VERSION = 1u << 8,
 	CMD_HELP = 1u << 9,
+	CMD_DIGEST = 1u << 10,
+	CMD_IMPORT = 1u << 11,
 	CMD_GLOBAL = 1u << 15, /* accepted before the command and by every command */
 };
 
@@ -60,6 +62,16 @@ typedef enum cli_option_id {
 	OPT_CONFIG_BLOB,
 	OPT_KEEP,
 	OPT_TIMEOUT,
+	OPT_INCLUDE,
+	OPT_EXCLUDE,
+	OPT_LIST,
+	OPT_DRY_RUN,
+	OPT_OCI_LAYOUT,
+	OPT_NO_CACHE,
+	OPT_CACHE_DIR,
+	OPT_BUNDLE_FILE_MAX,
+	OPT_BUNDLE_SIZE_MAX,
+	OPT_JOBS,
 } cli_option_id;
 
 /** One command-line option: the parser and --help both read this. */
@@ -108,6 +120,18 @@ typedef struct cli_invocation {
 	const char **keep;  /* every --keep NAME */
 	size_t keep_count;
 	double timeout; /* < 0: wait forever */
+	const char **include; /* every --include PATTERN */
+	size_t include_count;
+	const char **exclude; /* every --exclude PATTERN */
+	size_t exclude_count;
+	bool list;
+	bool dry_run;
+	const char *oci_layout;
+	bool no_cache;
+	const char *cache_dir;
+	int64_t bundle_file_max; /* 0: the default */
+	int64_t bundle_size_max;
+	int jobs;                /* 0: one per CPU */
 	const char **operands;
 	size_t operand_count;
 	char **exec_argv; /* with-lock: the words after "--", NULL-terminated */
@@ -219,6 +243,26 @@ int cmd_drift(cli_invocation *cli);
 int cmd_prune(cli_invocation *cli);
 int cmd_with_lock(cli_invocation *cli);
 int cmd_version(cli_invocation *cli);
+int cmd_digest(cli_invocation *cli);
+int cmd_import(cli_invocation *cli);
+
+/* ---- progress on a terminal (progress.c) ---- */
+
+/** Progress state: a line on stderr redrawn in place when stderr is a
+ *  terminal and -q is not given; nothing otherwise. */
+typedef struct cli_progress {
+	bool enabled;
+	double started;   /* monotonic seconds at the phase start */
+	int phase;        /* the phase shown, or -1 */
+	double last_draw;
+	bool drawn;       /* a line is on screen */
+} cli_progress;
+
+void cli_progress_init(cli_progress *p, const cli_invocation *cli);
+/** A wl_progress_fn; ctx is the cli_progress. */
+void cli_progress_report(void *ctx, const wl_progress *progress);
+/** Ends the line on screen, if any. */
+void cli_progress_done(cli_progress *p);
 int cmd_help(cli_invocation *cli);
 
 #endif

@@ -34,8 +34,24 @@ const cli_option cli_options[] = {
 	 "print the config blob instead of the manifest"},
 	{OPT_KEEP, 0, "keep", "NAME", CMD_PRUNE,
 	 "keep entry NAME (repeatable; default: cog.yaml's)"},
-	{OPT_TIMEOUT, 0, "timeout", "SECONDS", CMD_FMT | CMD_PRUNE | CMD_WITH_LOCK,
+	{OPT_TIMEOUT, 0, "timeout", "SECONDS", CMD_FMT | CMD_PRUNE | CMD_WITH_LOCK | CMD_IMPORT,
 	 "wait at most SECONDS for the guard (default: forever)"},
+	{OPT_INCLUDE, 0, "include", "PATTERN", CMD_DIGEST,
+	 "keep only files matching PATTERN (repeatable)"},
+	{OPT_EXCLUDE, 0, "exclude", "PATTERN", CMD_DIGEST,
+	 "drop files matching PATTERN (repeatable; wins over --include)"},
+	{OPT_LIST, 0, "list", NULL, CMD_DIGEST, "first print `<hex>  <path>` per file"},
+	{OPT_DRY_RUN, 0, "dry-run", NULL, CMD_IMPORT, "print the plan; write nothing"},
+	{OPT_OCI_LAYOUT, 0, "oci-layout", "DIR", CMD_IMPORT,
+	 "also write the blobs and manifests to an OCI image layout"},
+	{OPT_NO_CACHE, 0, "no-cache", NULL, CMD_IMPORT, "read every file, ignore the hash cache"},
+	{OPT_CACHE_DIR, 0, "cache-dir", "DIR", CMD_IMPORT,
+	 "hash cache directory (default: $XDG_CACHE_HOME/weightslock)"},
+	{OPT_BUNDLE_FILE_MAX, 0, "bundle-file-max", "BYTES", CMD_IMPORT,
+	 "files smaller than BYTES are bundled (default: 64 MiB)"},
+	{OPT_BUNDLE_SIZE_MAX, 0, "bundle-size-max", "BYTES", CMD_IMPORT,
+	 "target size of a bundle (default: 256 MiB)"},
+	{OPT_JOBS, 'j', "jobs", "N", CMD_DIGEST | CMD_IMPORT, "use N threads (default: one per CPU)"},
 };
 const size_t cli_option_count = sizeof cli_options / sizeof cli_options[0];
 
@@ -111,6 +127,32 @@ const cli_command cli_commands[] = {
 	 "timeout, or SIGINT/SIGTERM while waiting (COMMAND is not run), or bad\n"
 	 "usage; 127 if COMMAND cannot be executed.\n",
 	 cmd_with_lock},
+	{"digest", CMD_DIGEST, "DIR", "print the set digest of a local weight directory",
+	 "Walk DIR as a local weight source (symbolic links and other non-regular\n"
+	 "entries are refused, .cog directories skipped), read and hash every file,\n"
+	 "apply the include and exclude patterns as cog.yaml does (Cog's\n"
+	 "go-gitignore translation; patterns are trimmed and sorted first), and\n"
+	 "print the set digest, sha256:<hex>. With --list, first print one\n"
+	 "`<hex>  <path>` line per kept file, sorted by path (sha256sum's format).\n"
+	 "The hash cache is never used: every byte is read.\n"
+	 "Exit status: 0 done; 2 error (including no file left by the patterns).\n",
+	 cmd_digest},
+	{"import", CMD_IMPORT, "[NAME...]", "import local weight directories into the lockfile",
+	 "Import the named weights (default: every weight declared in cog.yaml\n"
+	 "whose source is a local directory): walk, hash, filter, pack into tar\n"
+	 "layers, build the OCI manifest, and update the lockfile under the guard\n"
+	 "lock. An entry whose declaration, fingerprint and packing are unchanged\n"
+	 "is left byte for byte as it was; the lockfile is rewritten only if\n"
+	 "something changed, and not at all if any weight fails. Entries of weights\n"
+	 "no longer declared are removed. Unchanged files are not re-read: their\n"
+	 "digests come from a hash cache keyed by device, inode, size and times\n"
+	 "(--cache-dir, default $XDG_CACHE_HOME/weightslock or\n"
+	 "~/.cache/weightslock). With --oci-layout DIR the layers, config blobs and\n"
+	 "manifests are also written to an OCI image layout, tagged by weight name.\n"
+	 "--dry-run prints the plan (status, changes, files and size per weight) on\n"
+	 "stdout and writes nothing; -v adds the included and excluded files.\n"
+	 "Exit status: 0 done; 2 error.\n",
+	 cmd_import},
 	{"version", CMD_VERSION, "", "print the version", "Print `weightslock VERSION`.\n",
 	 cmd_version},
 	{"help", CMD_HELP, "[COMMAND]", "show help for weightslock or a command",
@@ -162,6 +204,21 @@ static bool push(const char ***list, size_t *count, const char *value)
 	return true;
 }
 
+/* A whole number of bytes (or threads) within [0, max]. */
+static int parse_count(int64_t *out, const char *text, int64_t max)
+{
+	if (text[0] < '0' || text[0] > '9')
+		return -1;
+	int64_t v = 0;
+	for (const char *p = text; *p != '\0'; p++) {
+		if (*p < '0' || *p > '9' || v > (max - (*p - '0')) / 10)
+			return -1;
+		v = v * 10 + (*p - '0');
+	}
+	*out = v;
+	return 0;
+}
+
 static int parse_timeout(double *out, const char *text)
 {
 	char *end = NULL;
@@ -203,6 +260,32 @@ static int apply(cli_invocation *cli, const cli_option *option, const char *valu
 		if (!push(&cli->keep, &cli->keep_count, value))
 			return cli_error("out of memory");
 		break;
+	case OPT_INCLUDE:
+	case OPT_EXCLUDE:
+		if (!(option->id == OPT_INCLUDE ? push(&cli->include, &cli->include_count, value)
+		                                : push(&cli->exclude, &cli->exclude_count, value)))
+			return cli_error("out of memory");
+		break;
+	case OPT_LIST: cli->list = true; break;
+	case OPT_DRY_RUN: cli->dry_run = true; break;
+	case OPT_OCI_LAYOUT: cli->oci_layout = value; break;
+	case OPT_NO_CACHE: cli->no_cache = true; break;
+	case OPT_CACHE_DIR: cli->cache_dir = value; break;
+	case OPT_BUNDLE_FILE_MAX:
+	case OPT_BUNDLE_SIZE_MAX:
+		if (parse_count(option->id == OPT_BUNDLE_FILE_MAX ? &cli->bundle_file_max : &cli->bundle_size_max,
+		                value, INT64_MAX) != 0)
+			return cli_usage_error(cli->command, "--%s wants a whole number of bytes, not '%s'",
+			                       option->long_name, value);
+		break;
+	case OPT_JOBS: {
+		int64_t n = 0;
+		if (parse_count(&n, value, 1024) != 0 || n < 1)
+			return cli_usage_error(cli->command, "--jobs wants a number of threads from 1 to 1024, not '%s'",
+			                       value);
+		cli->jobs = (int)n;
+		break;
+	}
 	case OPT_TIMEOUT:
 		if (parse_timeout(&cli->timeout, value) != 0)
 			return cli_usage_error(cli->command,
@@ -339,6 +422,8 @@ void cli_release(cli_invocation *cli)
 {
 	free(cli->chdirs);
 	free(cli->keep);
+	free(cli->include);
+	free(cli->exclude);
 	free(cli->operands);
 	memset(cli, 0, sizeof *cli);
 }
@@ -403,7 +488,7 @@ int cli_print_command_help(const cli_command *command)
 			continue;
 		char spelled[64];
 		option_spelling(option, spelled, sizeof spelled);
-		bool repeat = option->id == OPT_KEEP;
+		bool repeat = option->id == OPT_KEEP || option->id == OPT_INCLUDE || option->id == OPT_EXCLUDE;
 		fprintf(f, " [%s%s%s]%s", spelled, option->arg ? " " : "", option->arg ? option->arg : "",
 		        repeat ? "..." : "");
 	}
