@@ -17,12 +17,12 @@ class Result:
         return "Result(rc=%d, out=%r, err=%r)" % (self.rc, self.out[:300], self.err[:300])
 
 
-def run(args, cwd=None, stdin=None, env=None, timeout=60):
+def run(args, cwd=None, stdin=None, env=None, timeout=60, preexec=None):
     e = dict(os.environ)
     if env:
         e.update(env)
     p = subprocess.run([BIN] + list(args), cwd=cwd, input=stdin, stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, env=e, timeout=timeout)
+                       stderr=subprocess.PIPE, env=e, timeout=timeout, preexec_fn=preexec)
     return Result(p.returncode, p.stdout, p.stderr)
 
 
