@@ -36,3 +36,9 @@ else
 	echo "go not installed: skipping the Go reference"
 fi
 python3 bench/measure.py "$lock" "$build/weightslock" "$goref" 5
+
+# The producer side: digest and import of model files (SPEC.md §9-§11).
+# shellcheck disable=SC2086
+"$CC" -std=c11 -D_GNU_SOURCE -O2 -Iinclude -o "$out/bench_pack" bench/bench_pack.c \
+	"$build/libweightslock.a" $pkg_libs -pthread
+python3 bench/import.py "$build/weightslock" "$build" "$out/bench_pack"
