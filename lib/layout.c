@@ -109,10 +109,8 @@ static int make_dirs(const char *layout_dir, const char *path)
 		return rc;
 	}
 	struct stat st;
-	if (stat(p, &st) != 0 || !S_ISDIR(st.st_mode)) {
-		int err = errno ? errno : ENOTDIR;
-		if (err == EEXIST || err == 0)
-			err = ENOTDIR;
+	int err = stat(p, &st) != 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+	if (err != 0) {
 		int rc = wl__fail_errno(WL_EIO, err, "OCI layout %s: create directory %s", layout_dir, p);
 		free(p);
 		return rc;
@@ -253,11 +251,11 @@ static int read_string(json_reader *r, wl_buf *out)
 		if (r->pos >= r->len)
 			return json_syntax(r, "");
 		char e = r->text[r->pos++];
-		const char *simple = strchr("\"\\/bfnrt", e);
-		if (simple != NULL && e != '\0') {
-			static const char decoded[] = "\"\\/\b\f\n\r\t";
+		static const char escapes[] = "\"\\/bfnrt", decoded[] = "\"\\/\b\f\n\r\t";
+		const char *simple = e != '\0' ? strchr(escapes, e) : NULL;
+		if (simple != NULL) {
 			if (out)
-				wl_buf_putc(out, decoded[simple - "\"\\/bfnrt"]);
+				wl_buf_putc(out, decoded[simple - escapes]);
 			continue;
 		}
 		if (e != 'u') {

@@ -708,6 +708,34 @@ TEST(tag_replaced_in_place_new_tag_appended_foreign_descriptors_kept)
 	CHECK(ok);
 }
 
+TEST(ref_names_are_compared_after_decoding_escapes)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	fresh_dir(dir, "escapes");
+	CHECK(mkdir(dir, 0755) == 0);
+	join(path, dir, "index.json");
+	CHECK(write_text(path, "{\"schemaVersion\":2,\"manifests\":["
+	                       "{\"annotations\":{\"org.opencontainers.image.ref.name\":\"team\\/w\"}},"
+	                       "{\"annotations\":{\"org.opencontainers.image.ref.name\":\"\\ud83d\\ude00x\"}}]}") == 0);
+	small_entry slash, emoji;
+	CHECK_OK(small_init(&slash, "team/w", 0));
+	CHECK_OK(small_init(&emoji, "\xf0\x9f\x98\x80x", 0));
+	small_entry *list[] = {&emoji, &slash};
+	CHECK_OK(run_import(dir, list, 2));
+	char d1[4096], d2[4096], want[9000];
+	expected_descriptor(d1, sizeof d1, &slash);
+	expected_descriptor(d2, sizeof d2, &emoji);
+	snprintf(want, sizeof want, INDEX_PREFIX "%s,%s]}", d1, d2);
+	size_t len;
+	char *index = read_text(path, &len);
+	CHECK(index != NULL);
+	int ok = strcmp(index, want) == 0;
+	if (!ok)
+		printf("index.json: %s\nwant:       %s\n", index, want);
+	free(index);
+	CHECK(ok);
+}
+
 TEST(reimport_of_a_changed_weight_replaces_its_tag)
 {
 	char dir[PATH_MAX], path[PATH_MAX];
@@ -993,6 +1021,7 @@ int main(void)
 	RUN(entry_with_a_missing_or_short_layer_is_refused);
 	RUN(entry_failing_a_projection_precondition_is_refused);
 	RUN(tag_replaced_in_place_new_tag_appended_foreign_descriptors_kept);
+	RUN(ref_names_are_compared_after_decoding_escapes);
 	RUN(reimport_of_a_changed_weight_replaces_its_tag);
 	RUN(malformed_index_is_refused_untouched);
 	RUN(well_formed_unusual_index_is_accepted);
