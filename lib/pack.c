@@ -8,8 +8,9 @@
  * buffer: its own SHA-256 is updated from that buffer, and the same buffer
  * then feeds the layer. For a large raw layer the layer SHA-256 runs on a
  * second thread over a ring of four buffers, so the two hashes of the same
- * bytes proceed in parallel (about twice the throughput of hashing both
- * on one core). Memory: the ring, or one buffer plus the gzip pipeline.
+ * bytes proceed in parallel: a 1 GiB raw layer in page cache went from
+ * about 0.75 to 1.3 GB/s on two cores (SHA-256 is about 1.8 GB/s per
+ * core). Memory: the ring, or one buffer plus the gzip pipeline.
  *
  * Hand-written: no Debian library streams a tar whose headers match Go's
  * archive/tar (see tar.c), and the two hashes must share one read.
