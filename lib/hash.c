@@ -146,7 +146,9 @@ static int hash_one(hash_run *run, wl_source_file *f)
 	unsigned char *buf = small;
 	size_t buf_size = sizeof small;
 	if (f->size >= (int64_t)SMALL_SIZE) {
-		buf_size = READ_SIZE;
+		/* Room for the whole file and one byte more when it is smaller
+		 * than a read, so its end is seen without a second pass. */
+		buf_size = f->size < (int64_t)READ_SIZE ? (size_t)f->size + 1 : READ_SIZE;
 		buf = malloc(buf_size);
 		if (buf == NULL) {
 			EVP_MD_CTX_free(ctx);
