@@ -101,7 +101,7 @@ def test_digest_errors(tmp):
 
 def test_import_reproduces_the_appendix_a_entry(tmp):
     p = demo_project(tmp)
-    r = imp(p)
+    r = imp(p, "--bundle-file-max", "64")  # as in the worked example
     expect(r.rc == 0, "import failed", r)
     lock = lock_of(p)
     e = lock["weights"][0]
@@ -219,7 +219,7 @@ weights:
 def test_oci_layout_is_complete_and_rerun_adds_nothing(tmp):
     p = demo_project(tmp)
     layout = os.path.join(tmp, "layout")
-    r = imp(p, "--oci-layout", layout)
+    r = imp(p, "--oci-layout", layout, "--bundle-file-max", "64")
     expect(r.rc == 0, "import with layout", r)
     e = lock_of(p)["weights"][0]
     expect(read(os.path.join(layout, "oci-layout")) == b'{"imageLayoutVersion":"1.0.0"}', "oci-layout")
@@ -236,7 +236,7 @@ def test_oci_layout_is_complete_and_rerun_adds_nothing(tmp):
     expect(manifest == run(["-C", p, "manifest", "demo"]).out, "manifest bytes = projection")
     stamp = {f: os.stat(os.path.join(blobs, f)).st_mtime_ns for f in os.listdir(blobs)}
     index_stat = os.stat(os.path.join(layout, "index.json"))
-    r = imp(p, "--oci-layout", layout)
+    r = imp(p, "--oci-layout", layout, "--bundle-file-max", "64")
     expect(r.rc == 0, "re-run", r)
     expect({f: os.stat(os.path.join(blobs, f)).st_mtime_ns for f in os.listdir(blobs)} == stamp,
            "re-run rewrote or added blobs")
@@ -319,6 +319,7 @@ def test_an_unreadable_file_is_refused(tmp):
     for d in (tmp, p, os.path.join(p, "weights")):
         os.chmod(d, 0o777)
     os.chmod(os.path.join(p, "weights.lock"), 0o666)
+    os.chmod(os.path.join(p, "weights.lock.guard"), 0o666)
     r = run(["-C", p, "import", "--no-cache"], preexec=drop_privileges)
     expect_error(r, "secret.bin", "Permission denied")
     check_untouched(p, before)
