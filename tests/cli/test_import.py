@@ -439,3 +439,51 @@ def test_import_waits_for_the_guard_and_gives_up_after_the_timeout(tmp):
     with held_guard(os.path.join(p, "weights.lock")):
         expect_error(imp(p, "--timeout", "0.3"), "guard")
     check_untouched(p, before)
+
+
+def test_an_envelope_change_alone_keeps_the_import_time(tmp):
+    # All layers are plain tar, so repacking under other thresholds gives the
+    # same entry: only envelopeFormat changes (SPEC.md §11.7).
+    p = project(tmp, {"a.bin": b"a" * 10, "b/c.safetensors": b"c" * 20})
+    expect(imp(p, "--bundle-file-max", "1").rc == 0, "import")
+    first = lock_of(p)
+    r = imp(p, "--bundle-file-max", "2")
+    expect(r.rc == 0, "re-import", r)
+    second = lock_of(p)
+    expect(second["envelopeFormat"] != first["envelopeFormat"], "envelope unchanged")
+    expect(second["weights"] == first["weights"], "the entry changed", second["weights"])
+
+
+def test_a_failing_weight_writes_nothing_for_the_others(tmp):
+    cog = """image: x
+weights:
+  - name: good
+    target: /w/good
+    source: {uri: ./weights/good}
+  - name: bad
+    target: /w/bad
+    source: {uri: ./weights/bad}
+"""
+    p = project(tmp, {"good/a.bin": b"1", "bad/b.bin": b"2"}, cog=cog)
+    before = with_lockfile(p)
+    write(os.path.join(p, "weights", "good", "a.bin"), b"changed")
+    os.mkfifo(os.path.join(p, "weights", "bad", "pipe"))
+    expect_error(imp(p), "pipe")
+    check_untouched(p, before)
+
+
+def test_a_cog_written_lockfile_is_taken_over(tmp):
+    # An entry whose layers are all plain tar stays equal when the project
+    # repacks it: it keeps Cog's import time; the envelope becomes ours.
+    p = project(tmp, {"a.safetensors": b"x" * 100})
+    expect(imp(p, "--bundle-file-max", "1").rc == 0, "import")
+    lock = lock_of(p)
+    cog_envelope = "sha256:ce2d53f8dd962ace393450e0abadbe227304897be87753a503b61f9c8525726e"
+    ours = lock["envelopeFormat"]
+    lock["envelopeFormat"] = cog_envelope
+    lock["weights"][0]["source"]["importedAt"] = "2026-04-29T17:23:00.414483Z"
+    write(os.path.join(p, "weights.lock"), json.dumps(lock, indent=2))
+    expect(imp(p, "--bundle-file-max", "1").rc == 0, "re-import")
+    after = lock_of(p)
+    expect(after["envelopeFormat"] == ours, "envelope", after["envelopeFormat"])
+    expect(after["weights"][0]["source"]["importedAt"] == "2026-04-29T17:23:00.414483Z", "import time kept")
