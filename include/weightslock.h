@@ -69,6 +69,7 @@ typedef enum wl_error_code {
 	WL_ETIMEOUT = -8,  /* the guard lock was not acquired in time */
 	WL_ECANCELED = -9, /* the wait was cancelled (e.g. by a signal) */
 	WL_EBUSY = -10,    /* a resource is held by someone else */
+	WL_EMISMATCH = -11, /* content does not match its recorded size or digest */
 } wl_error_code;
 
 typedef struct wl_error {
@@ -808,6 +809,66 @@ typedef struct wl_import_report {
 WL_API int wl_import(wl_import_report **out, const wl_config *config, const wl_import_options *options);
 
 WL_API void wl_import_report_free(wl_import_report *report);
+
+/* ------------------------------------------------------------------------ */
+/* Consumers: verify a directory, extract from an OCI layout (SPEC.md §12)  */
+/* ------------------------------------------------------------------------ */
+
+typedef struct wl_verify_options {
+	int threads;             /* <= 0: one per CPU */
+	bool sizes_only;         /* compare sizes, read no content */
+	wl_progress_fn progress; /* may be NULL */
+	void *progress_ctx;
+	const volatile sig_atomic_t *cancel; /* may be NULL */
+} wl_verify_options;
+
+/** Differences between a directory and an entry, each list sorted by path
+ *  byte-wise (paths relative to the directory, '/'-separated). */
+typedef struct wl_verify_report {
+	char **missing;   /* recorded, not present */
+	size_t missing_count;
+	char **extra;     /* present (any non-directory), not recorded */
+	size_t extra_count;
+	char **modified;  /* recorded, but not a regular file, or size or content differs */
+	size_t modified_count;
+} wl_verify_report;
+
+/**
+ * Compares `dir` with the entry's file set (SPEC.md §12.1): walks it without
+ * following symbolic links, ignoring `dir/.cog/`, compares sizes first, then
+ * hashes the regular files of the right size on a pool of threads. A
+ * difference is not an error: it is in the report (empty lists when `dir`
+ * materializes the entry).
+ */
+WL_API int wl_verify_dir(wl_verify_report **out, const wl_entry *entry, const char *dir,
+                         const wl_verify_options *options);
+
+WL_API void wl_verify_report_free(wl_verify_report *report);
+
+typedef struct wl_extract_options {
+	int threads;             /* <= 0: one per CPU */
+	bool force;              /* accept a non-empty DEST without .cog/ */
+	wl_progress_fn progress; /* may be NULL */
+	void *progress_ctx;
+	const volatile sig_atomic_t *cancel; /* may be NULL */
+} wl_extract_options;
+
+/**
+ * Materializes `entry` into `dest` from the OCI image layout `layout_dir`
+ * (SPEC.md §12.2, §7.2): finds the manifest blob by the entry's digest,
+ * checks that it and the config blob hash to their digests and agree with
+ * the entry, then extracts every layer (tar, tar+gzip, tar+zstd), in parallel,
+ * verifying each file's size and sha256 as it is written, never writing
+ * outside `dest`. Maintains `dest/.cog/downloading`, then `ready` (only once
+ * every file is verified and flushed) or `failed` (holding the error). Files
+ * already present and correct are kept; files not in the entry are removed,
+ * but only in a `dest` that has a `.cog/` directory; a non-empty `dest`
+ * without one is refused unless `force`. Layers are untrusted input: any
+ * entry that is not a listed regular file or a directory is rejected.
+ * WL_EMISMATCH when content does not match the lockfile.
+ */
+WL_API int wl_extract(const wl_entry *entry, const char *layout_dir, const char *dest,
+                      const wl_extract_options *options);
 
 #ifdef __cplusplus
 }
