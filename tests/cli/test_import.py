@@ -487,3 +487,35 @@ def test_a_cog_written_lockfile_is_taken_over(tmp):
     after = lock_of(p)
     expect(after["envelopeFormat"] == ours, "envelope", after["envelopeFormat"])
     expect(after["weights"][0]["source"]["importedAt"] == "2026-04-29T17:23:00.414483Z", "import time kept")
+
+
+def run_with_tty_stderr(argv):
+    """Runs with stderr on a pseudo-terminal; returns (rc, what the terminal saw)."""
+    import pty
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([BIN] + argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=slave)
+    os.close(slave)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(master)
+    return proc.wait(timeout=60), seen.decode("utf-8", "replace")
+
+
+def test_progress_is_shown_on_a_terminal_only(tmp):
+    p = project(tmp, {"a.dat": os.urandom(1 << 20), "b/c.bin": os.urandom(100 << 10)})
+    rc, seen = run_with_tty_stderr(["-C", p, "import", "--no-cache"])
+    expect(rc == 0, "import", seen)
+    expect("w: hashed 2/2 files" in seen or "w: hashed" in seen, "no hashing progress", seen)
+    expect("packed" in seen, "no packing progress", seen)
+    os.remove(os.path.join(p, "weights.lock"))
+    rc, seen = run_with_tty_stderr(["-C", p, "import", "--no-cache", "-q"])
+    expect(rc == 0 and seen == "", "-q printed", seen)
+    r = imp(p, "--no-cache")
+    expect("hashed" not in r.err.decode(), "progress on a pipe", r)
