@@ -736,7 +736,9 @@ static int sink_commit(void *ctx, size_t fi)
 	const char *step = "chmod";
 	if (fchmod(j->fd, 0644) != 0)
 		err = errno;
-	if (err == 0 && j->written > j->synced)
+	/* The tail of a large file starts its writeback now; small files are
+	 * left to the final flush (one request each would cost more). */
+	if (err == 0 && j->synced > 0 && j->written > j->synced)
 		sync_file_range(j->fd, (off_t)j->synced, (off_t)(j->written - j->synced), SYNC_FILE_RANGE_WRITE);
 	/* The final syncfs covers the target's filesystem only. */
 	if (err == 0 && j->dir_foreign && fsync(j->fd) != 0) {
