@@ -212,7 +212,7 @@ TEST(python_tarfile_pax_output_is_accepted_and_gnu_output_refused)
 		"        add(t, 'sub/' + 'n' * 120, b'long')\n"
 		"        add(t, 'sub/\\u00e9t\\u00e9', b'summer')\n";
 	CHECK(put_text("mk.py", script));
-	char cmd[PATH_MAX + 64];
+	static char cmd[2 * PATH_MAX + 64];
 	snprintf(cmd, sizeof cmd, "python3 '%s/mk.py' '%s'", dir, dir);
 	if (system(cmd) != 0) {
 		printf("  (python3 not available: skipped)\n");
