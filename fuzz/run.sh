@@ -19,8 +19,8 @@ if ! command -v "$CLANG" >/dev/null 2>&1; then
 	echo "fuzz: $CLANG not found (libFuzzer needs clang)" >&2
 	exit 2
 fi
-pkg_cflags=$(pkg-config --cflags libcrypto zlib yaml-0.1 2>/dev/null)
-pkg_libs=$(pkg-config --libs libcrypto zlib yaml-0.1 2>/dev/null || echo -lcrypto -lz -lyaml)
+pkg_cflags=$(pkg-config --cflags libcrypto zlib yaml-0.1 libzstd 2>/dev/null)
+pkg_libs=$(pkg-config --libs libcrypto zlib yaml-0.1 libzstd 2>/dev/null || echo -lcrypto -lz -lyaml -lzstd)
 mkdir -p "$out/crashes"
 status=0
 
@@ -59,6 +59,7 @@ run_target() {
 
 run_target fuzz_lock lock
 run_target fuzz_config config
+run_target fuzz_tar tar
 if [ "$status" -eq 0 ]; then
 	echo "fuzz: no crashes"
 else
