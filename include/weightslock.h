@@ -592,7 +592,20 @@ typedef struct wl_hash_options {
 	void *progress_ctx;
 	const char *weight;     /* for progress reports, may be NULL */
 	const volatile sig_atomic_t *cancel; /* may be NULL */
+	bool map_files;         /* read large files through mmap (see wl_sigbus_recover) */
 } wl_hash_options;
+
+/**
+ * For programs that let the library map large files instead of copying them
+ * (`map_files`, which saves the kernel's page-cache copy): a file truncated
+ * by another process while mapped raises SIGBUS. The library never installs
+ * signal handlers; the program's SIGBUS handler (installed with SA_SIGINFO)
+ * calls this with `si_addr`. When the fault is in a mapping the library is
+ * reading on this thread, it does not return: the read fails cleanly with
+ * "changed while it was read". Otherwise it returns false and the handler
+ * should restore the default action and re-raise. Async-signal-safe.
+ */
+WL_API bool wl_sigbus_recover(void *fault_address);
 
 /**
  * Fills in the digest of every file of `tree` whose digest is empty, with
@@ -767,6 +780,7 @@ typedef struct wl_import_options {
 	int threads;                /* <= 0: one per CPU */
 	bool dry_run;               /* plan and report; write nothing */
 	double lock_timeout;        /* guard lock wait, < 0: forever */
+	bool map_files;             /* as in wl_hash_options */
 	wl_progress_fn progress;    /* may be NULL */
 	void *progress_ctx;
 	const volatile sig_atomic_t *cancel; /* may be NULL */

@@ -20,6 +20,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <setjmp.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -30,6 +32,10 @@
 #define READ_SIZE ((size_t)512 << 10)
 /* Files below this are read into a buffer on the worker's stack. */
 #define SMALL_SIZE ((size_t)32 << 10)
+/* With map_files, files of at least this size are mapped, not copied. */
+#define MAP_MIN ((int64_t)8 << 20)
+/* Bytes hashed between progress and cancellation checks of a mapping. */
+#define MAP_STEP ((size_t)1 << 20)
 
 typedef struct hash_run {
 	wl_source_tree *tree;
@@ -108,6 +114,63 @@ static int read_all(hash_run *run, const wl_source_file *f, int fd, EVP_MD_CTX *
 	return 0;
 }
 
+/* The mapping this thread is hashing, for wl_sigbus_recover. */
+static _Thread_local const char *volatile mapped_start;
+static _Thread_local volatile size_t mapped_len;
+static _Thread_local sigjmp_buf mapped_escape;
+
+void (*wl__test_before_map)(int fd);
+
+bool wl_sigbus_recover(void *fault_address)
+{
+	const char *a = fault_address, *start = mapped_start;
+	if (start == NULL || a < start || a >= start + mapped_len)
+		return false;
+	mapped_start = NULL;
+	siglongjmp(mapped_escape, 1);
+}
+
+/* Hashes the file through a private read-only mapping: the kernel's copy
+ * into a read buffer is the largest cost after SHA-256 itself. A SIGBUS
+ * (the file shrank under us) comes back through wl_sigbus_recover. */
+static int hash_mapped(hash_run *run, const wl_source_file *f, int fd, EVP_MD_CTX *ctx, uint64_t *total)
+{
+	size_t len = (size_t)f->size;
+	if (wl__test_before_map != NULL)
+		wl__test_before_map(fd);
+	char *m = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
+	if (m == MAP_FAILED)
+		return fail_file(WL_EIO, errno, f, run->tree->root, "map");
+	madvise(m, len, MADV_SEQUENTIAL);
+	const volatile sig_atomic_t *cancel = run->options->cancel;
+	volatile size_t done = 0;
+	volatile int rc = 0;
+	if (sigsetjmp(mapped_escape, 1) == 0) { /* the mask: SIGBUS is blocked in the handler */
+		mapped_len = len;
+		mapped_start = m;
+		while (done < len) {
+			size_t n = len - done < MAP_STEP ? len - done : MAP_STEP;
+			if (EVP_DigestUpdate(ctx, m + done, n) != 1) {
+				rc = fail_file(WL_EIO, 0, f, run->tree->root, "could not be hashed");
+				break;
+			}
+			done += n;
+			atomic_fetch_add_explicit(&run->bytes_done, (uint64_t)n, memory_order_relaxed);
+			if (cancel != NULL && *cancel) {
+				rc = wl__fail(WL_ECANCELED, "canceled");
+				break;
+			}
+		}
+		mapped_start = NULL;
+	} else {
+		rc = fail_file(WL_EINVALID, 0, f, run->tree->root,
+		               "changed while it was read (it shrank below %lld bytes)", (long long)f->size);
+	}
+	munmap(m, len);
+	*total = done;
+	return rc;
+}
+
 static int hash_one(hash_run *run, wl_source_file *f)
 {
 	const char *root = run->tree->root;
@@ -145,7 +208,8 @@ static int hash_one(hash_run *run, wl_source_file *f)
 	unsigned char small[SMALL_SIZE + 1];
 	unsigned char *buf = small;
 	size_t buf_size = sizeof small;
-	if (f->size >= (int64_t)SMALL_SIZE) {
+	bool mapped = run->options != NULL && run->options->map_files && f->size >= MAP_MIN;
+	if (f->size >= (int64_t)SMALL_SIZE && !mapped) {
 		/* Room for the whole file and one byte more when it is smaller
 		 * than a read, so its end is seen without a second pass. */
 		buf_size = f->size < (int64_t)READ_SIZE ? (size_t)f->size + 1 : READ_SIZE;
@@ -157,13 +221,21 @@ static int hash_one(hash_run *run, wl_source_file *f)
 		}
 	}
 	uint64_t got = 0;
-	int rc = read_all(run, f, fd, ctx, buf, buf_size, &got);
+	int rc;
+	if (mapped)
+		rc = hash_mapped(run, f, fd, ctx, &got);
+	else
+		rc = read_all(run, f, fd, ctx, buf, buf_size, &got);
 	if (buf != small)
 		free(buf);
 	struct stat after;
 	bool unchanged = false;
-	if (rc == 0 && got == (uint64_t)f->size)
+	if (rc == 0 && got == (uint64_t)f->size) {
 		unchanged = fstat(fd, &after) == 0 && same_file(f, &after) && same_file(f, &before);
+		/* A mapping sees only the walked length: growth shows here. */
+		if (!unchanged && fstat(fd, &after) == 0 && (int64_t)after.st_size != f->size)
+			got = (uint64_t)after.st_size > (uint64_t)f->size ? (uint64_t)f->size + 1 : (uint64_t)after.st_size;
+	}
 	close(fd);
 	unsigned char md[EVP_MAX_MD_SIZE];
 	unsigned int md_len = 0;

@@ -439,6 +439,7 @@ static int hash_tree(importer *im, weight_job *w)
 		.progress_ctx = im->opts->progress_ctx,
 		.weight = name,
 		.cancel = im->opts->cancel,
+		.map_files = im->opts->map_files,
 	};
 	int rc = wl_source_hash(t, &ho);
 	if (rc != 0)

@@ -152,6 +152,12 @@ int wl__cpu_count(void);
 int wl__run_parallel(size_t jobs, int threads, wl_job_fn fn, void *ctx, wl_tick_fn tick, void *tick_ctx,
                      const volatile sig_atomic_t *cancel);
 
+/* ---- test hooks ---- */
+
+/** Called (when set) after a file is opened and checked, just before it
+ *  is mapped: lets a test change the file at the worst moment. */
+extern void (*wl__test_before_map)(int fd);
+
 /* ---- checked arithmetic ---- */
 
 static inline bool wl_add_overflows_i64(int64_t a, int64_t b, int64_t *out)

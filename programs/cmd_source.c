@@ -61,8 +61,9 @@ int cmd_digest(cli_invocation *cli)
 		status = cli_lib_error_in(dir, rc);
 		goto out;
 	}
+	/* main() installed the SIGBUS handler that mapped reads need. */
 	wl_hash_options ho = {.threads = cli->jobs, .progress = cli_progress_report, .progress_ctx = &progress,
-	                      .cancel = &cli_cancel};
+	                      .cancel = &cli_cancel, .map_files = true};
 	cli_install_cancel_handlers();
 	rc = wl_source_hash(tree, &ho);
 	cli_progress_done(&progress);
@@ -246,6 +247,7 @@ int cmd_import(cli_invocation *cli)
 		.threads = cli->jobs,
 		.dry_run = cli->dry_run,
 		.lock_timeout = cli->timeout,
+		.map_files = true,
 		.progress = cli_progress_report,
 		.progress_ctx = &progress,
 		.cancel = &cli_cancel,

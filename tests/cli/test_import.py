@@ -320,8 +320,15 @@ def test_an_unreadable_file_is_refused(tmp):
         os.chmod(d, 0o777)
     os.chmod(os.path.join(p, "weights.lock"), 0o666)
     os.chmod(os.path.join(p, "weights.lock.guard"), 0o666)
-    r = run(["-C", p, "import", "--no-cache"], preexec=drop_privileges)
-    expect_error(r, "secret.bin", "Permission denied")
+    # The checkout may sit in a directory the unprivileged user cannot
+    # enter: run a copy of the program from the test's own directory.
+    prog = os.path.join(tmp, "weightslock")
+    shutil.copy(BIN, prog)
+    os.chmod(prog, 0o755)
+    p2 = subprocess.run([prog, "-C", p, "import", "--no-cache"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                        preexec_fn=drop_privileges, timeout=60)
+    from wltest import Result
+    expect_error(Result(p2.returncode, p2.stdout, p2.stderr), "secret.bin", "Permission denied")
     check_untouched(p, before)
 
 

@@ -485,6 +485,126 @@ TEST(a_file_older_than_two_seconds_is_recorded_and_found_after_save)
 	wl_hash_cache_free(cache);
 }
 
+/* ---- mapped reads (map_files) ---- */
+
+#include "internal.h"
+
+static char shrink_path[PATH_MAX];
+
+static void shrink_before_map(int fd)
+{
+	(void)fd;
+	if (truncate(shrink_path, 4096) != 0)
+		perror("truncate");
+}
+
+static void on_sigbus(int sig, siginfo_t *info, void *context)
+{
+	(void)context;
+	wl_sigbus_recover(info->si_addr);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+TEST(mapped_reads_give_the_same_digests)
+{
+	scratch_new();
+	size_t n = (size_t)9 << 20; /* above the mapping threshold */
+	unsigned char *big = malloc(n);
+	for (size_t i = 0; i < n; i++)
+		big[i] = (unsigned char)(i * 7 + (i >> 13));
+	put_bytes("w/big.bin", big, n);
+	put_text("w/small.txt", "small");
+	char want[WL_DIGEST_LEN + 1];
+	one_shot(want, big, n);
+	free(big);
+	wl_source_tree *t = walk_ok(at("w"));
+	CHECK(t != NULL);
+	wl_hash_options o = {.threads = 2, .map_files = true};
+	CHECK_OK(wl_source_hash(t, &o));
+	CHECK_STR(find_file(t, "big.bin")->digest, want);
+	wl_source_tree_free(t);
+}
+
+TEST(a_mapped_file_that_shrinks_is_an_error_not_a_crash)
+{
+	/* The truncation lands after the checks and before the mapping is
+	 * read: reading it raises SIGBUS, which the program's handler hands
+	 * to wl_sigbus_recover. */
+	struct sigaction sa, old;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = on_sigbus;
+	sa.sa_flags = SA_SIGINFO;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, &old);
+	scratch_new();
+	size_t n = (size_t)12 << 20;
+	unsigned char *big = calloc(1, n);
+	put_bytes("w/big.bin", big, n);
+	free(big);
+	snprintf(shrink_path, sizeof shrink_path, "%s", at("w/big.bin"));
+	wl_source_tree *t = walk_ok(at("w"));
+	CHECK(t != NULL);
+	wl_hash_options o = {.threads = 1, .map_files = true};
+	wl__test_before_map = shrink_before_map;
+	int rc = wl_source_hash(t, &o);
+	wl__test_before_map = NULL;
+	CHECK_ERR(rc, WL_EINVALID, "changed while it was read");
+	CHECK(strstr(wl_error_last()->message, "big.bin") != NULL);
+	/* The same thread maps and recovers again: the signal is not left
+	 * blocked by the first escape. */
+	put_bytes("w/big.bin", "", 0);
+	{
+		unsigned char *again = calloc(1, n);
+		put_bytes("w/big.bin", again, n);
+		free(again);
+	}
+	wl_source_tree_free(t);
+	t = walk_ok(at("w"));
+	CHECK(t != NULL);
+	wl__test_before_map = shrink_before_map;
+	rc = wl_source_hash(t, &o);
+	wl__test_before_map = NULL;
+	CHECK_ERR(rc, WL_EINVALID, "changed while it was read");
+	wl_source_tree_free(t);
+	sigaction(SIGBUS, &old, NULL);
+}
+
+static void grow_before_map(int fd)
+{
+	(void)fd;
+	FILE *f = fopen(shrink_path, "ab");
+	if (f != NULL) {
+		fputs("more", f);
+		fclose(f);
+	}
+}
+
+TEST(a_mapped_file_that_grows_is_an_error)
+{
+	scratch_new();
+	size_t n = (size_t)9 << 20;
+	unsigned char *big = calloc(1, n);
+	put_bytes("w/big.bin", big, n);
+	free(big);
+	snprintf(shrink_path, sizeof shrink_path, "%s", at("w/big.bin"));
+	wl_source_tree *t = walk_ok(at("w"));
+	CHECK(t != NULL);
+	wl_hash_options o = {.threads = 1, .map_files = true};
+	wl__test_before_map = grow_before_map;
+	int rc = wl_source_hash(t, &o);
+	wl__test_before_map = NULL;
+	CHECK_ERR(rc, WL_EINVALID, "changed while it was read");
+	wl_source_tree_free(t);
+}
+
+TEST(sigbus_outside_the_library_mappings_is_not_taken)
+{
+	char local = 0;
+	CHECK(!wl_sigbus_recover(&local));
+	CHECK(!wl_sigbus_recover(NULL));
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -494,6 +614,10 @@ int main(void)
 		return 1;
 	}
 	RUN(appendix_a_digests_and_fingerprint);
+	RUN(mapped_reads_give_the_same_digests);
+	RUN(a_mapped_file_that_shrinks_is_an_error_not_a_crash);
+	RUN(a_mapped_file_that_grows_is_an_error);
+	RUN(sigbus_outside_the_library_mappings_is_not_taken);
 	RUN(empty_inventory_has_the_empty_set_digest);
 	RUN(empty_file_hashes_to_sha256_of_nothing);
 	RUN(many_files_on_several_threads_hash_to_their_contents);
