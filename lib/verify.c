@@ -84,17 +84,24 @@ static const char hex_digits[] = "0123456789abcdef";
 
 /* ---- messages ---- */
 
-static int fail_rel(int code, int err, const verify_run *run, const char *what, const char *rel, size_t len)
+/* "WHAT "REL" in DIR[TAIL]", REL quoted per Appendix B. */
+static int fail_rel_tail(int code, int err, const verify_run *run, const char *what, const char *rel, size_t len,
+                         const char *tail)
 {
 	char *q = NULL;
 	if (wl_quote(&q, NULL, (wl_string){rel, len}) != 0)
 		return WL_ENOMEM;
 	if (err != 0)
-		wl__fail_errno(code, err, "%s %s in %s", what, q, run->dir);
+		wl__fail_errno(code, err, "%s %s in %s%s", what, q, run->dir, tail);
 	else
-		wl__fail(code, "%s %s in %s", what, q, run->dir);
+		wl__fail(code, "%s %s in %s%s", what, q, run->dir, tail);
 	free(q);
 	return code;
+}
+
+static int fail_rel(int code, int err, const verify_run *run, const char *what, const char *rel, size_t len)
+{
+	return fail_rel_tail(code, err, run, what, rel, len, "");
 }
 
 /* ---- progress ---- */
@@ -187,8 +194,14 @@ static int index_entry(verify_run *run)
 	qsort(run->recs, run->rec_count, sizeof *run->recs, compare_recs);
 	for (size_t i = 1; i < run->rec_count; i++) {
 		wl_string p = run->recs[i].file->path;
-		if (wl_string_equal(p, run->recs[i - 1].file->path))
-			return fail_rel(WL_EINVALID, 0, run, "the entry lists the file", p.ptr ? p.ptr : "", p.len);
+		if (!wl_string_equal(p, run->recs[i - 1].file->path))
+			continue;
+		char *q = NULL;
+		if (wl_quote(&q, NULL, p) != 0)
+			return WL_ENOMEM;
+		wl__fail(WL_EINVALID, "the entry lists file %s twice", q);
+		free(q);
+		return WL_EINVALID;
 	}
 	return 0;
 }
@@ -315,8 +328,8 @@ static int walk_subdir(verify_run *run, int parent_fd, const char *name, const s
 	if (fstat(fd, &now) != 0)
 		rc = fail_rel(WL_EIO, errno, run, "stat", run->rel.data, run->rel.len);
 	else if (now.st_dev != st->st_dev || now.st_ino != st->st_ino)
-		rc = fail_rel(WL_EINVALID, 0, run, "changed while it was verified: directory", run->rel.data,
-		              run->rel.len);
+		rc = fail_rel_tail(WL_EINVALID, 0, run, "directory", run->rel.data, run->rel.len,
+		                   " changed while it was verified");
 	else
 		rc = walk_dir(run, fd);
 	close(fd);

@@ -4,8 +4,9 @@ changes."""
 import json
 import os
 import shutil
+import subprocess
 
-from wltest import expect, expect_error, run, write
+from wltest import BIN, expect, expect_error, run, write
 
 COG_YAML = """image: r8.im/example/model
 weights:
@@ -175,3 +176,33 @@ def test_help_documents_the_output(tmp):
     text = r.out.decode()
     for part in ("--sizes-only", "--json", "--jobs", "missing PATH", "sorted together by path", "Exit status"):
         expect(part in text, "help lacks %r" % part, r)
+
+
+def tty_stderr(argv):
+    """Runs with stderr on a pseudo-terminal; returns (rc, what it saw)."""
+    import pty
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([BIN] + argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=slave)
+    os.close(slave)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(master)
+    return proc.wait(timeout=60), seen.decode("utf-8", "replace")
+
+
+def test_progress_on_a_terminal_only(tmp):
+    p, copy = imported(tmp)
+    rc, seen = tty_stderr(["-C", p, "verify", "w", "copy"])
+    expect(rc == 0, "verify", seen)
+    expect("w: hashed 5/5 files" in seen and "matches" in seen, "progress and OK line", seen)
+    rc, seen = tty_stderr(["-C", p, "verify", "-q", "w", "copy"])
+    expect(rc == 0 and seen == "", "-q printed", seen)
+    r = verify(p, "w", "copy")
+    expect("hashed" not in r.err.decode(), "progress on a pipe", r)

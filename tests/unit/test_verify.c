@@ -395,7 +395,7 @@ TEST(duplicate_recorded_path_is_an_error)
 	basic_tree();
 	record_bytes("config.json", "{\"a\":1}\n", 8);
 	wl_verify_report *r = NULL;
-	CHECK_ERR(verify(&r, false, 1), WL_EINVALID, "config.json");
+	CHECK_ERR(verify(&r, false, 1), WL_EINVALID, "lists file \"config.json\" twice");
 	CHECK(r == NULL);
 }
 
