@@ -21,6 +21,7 @@ import random
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 GiB = 1 << 30
@@ -37,7 +38,8 @@ def run(argv, cwd=None):
     process would count Python's own pages in its peak."""
     rss_file = None
     if os.access(GNU_TIME, os.X_OK):
-        rss_file = "/tmp/wl-bench-rss.%d" % os.getpid()
+        fd, rss_file = tempfile.mkstemp(prefix="wl-bench-rss-")
+        os.close(fd)
         argv = [GNU_TIME, "-f", "%M", "-o", rss_file] + list(argv)
     t0 = time.perf_counter()
     pid = os.fork()
