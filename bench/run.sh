@@ -42,3 +42,6 @@ python3 bench/measure.py "$lock" "$build/weightslock" "$goref" 5
 "$CC" -std=c11 -D_GNU_SOURCE -O2 -Iinclude -o "$out/bench_pack" bench/bench_pack.c \
 	"$build/libweightslock.a" $pkg_libs -pthread
 python3 bench/import.py "$build/weightslock" "$build" "$out/bench_pack"
+
+# The consumer side: extract and verify of a weight (SPEC.md §12).
+python3 bench/consume.py "$build/weightslock" "$build"

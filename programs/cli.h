@@ -45,6 +45,7 @@ enum {
 	CMD_HELP = 1u << 9,
 	CMD_DIGEST = 1u << 10,
 	CMD_IMPORT = 1u << 11,
+	CMD_VERIFY = 1u << 12,
 	CMD_GLOBAL = 1u << 15, /* accepted before the command and by every command */
 };
 
@@ -72,6 +73,7 @@ typedef enum cli_option_id {
 	OPT_BUNDLE_FILE_MAX,
 	OPT_BUNDLE_SIZE_MAX,
 	OPT_JOBS,
+	OPT_SIZES_ONLY,
 } cli_option_id;
 
 /** One command-line option: the parser and --help both read this. */
@@ -132,6 +134,7 @@ typedef struct cli_invocation {
 	int64_t bundle_file_max; /* 0: the default */
 	int64_t bundle_size_max;
 	int jobs;                /* 0: one per CPU */
+	bool sizes_only;         /* verify: compare sizes only */
 	const char **operands;
 	size_t operand_count;
 	char **exec_argv; /* with-lock: the words after "--", NULL-terminated */
@@ -245,6 +248,7 @@ int cmd_with_lock(cli_invocation *cli);
 int cmd_version(cli_invocation *cli);
 int cmd_digest(cli_invocation *cli);
 int cmd_import(cli_invocation *cli);
+int cmd_verify(cli_invocation *cli);
 
 /* ---- progress on a terminal (progress.c) ---- */
 

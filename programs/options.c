@@ -27,7 +27,7 @@ const cli_option cli_options[] = {
 	 "write nothing; exit 1 if the file is not canonical"},
 	{OPT_STDOUT, 0, "stdout", NULL, CMD_FMT,
 	 "print the canonical bytes; never write the file"},
-	{OPT_JSON, 0, "json", NULL, CMD_SHOW | CMD_DRIFT, "print a JSON array instead of text"},
+	{OPT_JSON, 0, "json", NULL, CMD_SHOW | CMD_DRIFT | CMD_VERIFY, "print JSON instead of text"},
 	{OPT_OUTPUT, 'o', NULL, "FILE", CMD_RUNTIME_MANIFEST,
 	 "write to FILE atomically instead of stdout"},
 	{OPT_CONFIG_BLOB, 0, "config", NULL, CMD_MANIFEST,
@@ -51,7 +51,8 @@ const cli_option cli_options[] = {
 	 "files smaller than BYTES are bundled (default: 64 MiB)"},
 	{OPT_BUNDLE_SIZE_MAX, 0, "bundle-size-max", "BYTES", CMD_IMPORT,
 	 "target size of a bundle (default: 256 MiB)"},
-	{OPT_JOBS, 'j', "jobs", "N", CMD_DIGEST | CMD_IMPORT, "use N threads (default: one per CPU)"},
+	{OPT_JOBS, 'j', "jobs", "N", CMD_DIGEST | CMD_IMPORT | CMD_VERIFY, "use N threads (default: one per CPU)"},
+	{OPT_SIZES_ONLY, 0, "sizes-only", NULL, CMD_VERIFY, "compare sizes only; read no content"},
 };
 const size_t cli_option_count = sizeof cli_options / sizeof cli_options[0];
 
@@ -153,6 +154,27 @@ const cli_command cli_commands[] = {
 	 "stdout and writes nothing; -v adds the included and excluded files.\n"
 	 "Exit status: 0 done; 2 error.\n",
 	 cmd_import},
+	{"verify", CMD_VERIFY, "NAME DIR", "check that a directory holds exactly an entry's files",
+	 "Check that DIR holds exactly the file set of the lockfile entry NAME: the\n"
+	 "same paths, sizes and sha256 digests, nothing missing and nothing extra.\n"
+	 "A .cog directory at the top of DIR (the provider's state markers) is\n"
+	 "ignored; one deeper down is not. DIR is walked without following symbolic\n"
+	 "links (DIR itself may be one): any entry that is not a directory and not\n"
+	 "recorded is extra, symbolic links, FIFOs, sockets and devices included; a\n"
+	 "recorded path that is not a regular file is modified; a recorded path\n"
+	 "below something that is not a directory is missing. Sizes are compared\n"
+	 "first; only files of the right size are read, on --jobs threads, and\n"
+	 "--sizes-only reads none. Every byte is read: the hash cache is not used.\n"
+	 "Prints one line per difference on stdout, `missing PATH`, `extra PATH` or\n"
+	 "`modified PATH`, all sorted together by path (byte-wise). A PATH that is\n"
+	 "not plain printable UTF-8, starts with a double quote, or starts or ends\n"
+	 "with a space, is printed quoted with Go's %q rules. With --json, prints\n"
+	 "{\"missing\": [...], \"extra\": [...], \"modified\": [...]}, each list\n"
+	 "sorted by path (bytes that are not UTF-8 become U+FFFD). When DIR\n"
+	 "matches, says so on stderr (unless -q).\n"
+	 "Exit status: 0 DIR matches; 1 differences found; 2 error (including an\n"
+	 "unknown NAME or a DIR that does not exist).\n",
+	 cmd_verify},
 	{"version", CMD_VERSION, "", "print the version", "Print `weightslock VERSION`.\n",
 	 cmd_version},
 	{"help", CMD_HELP, "[COMMAND]", "show help for weightslock or a command",
@@ -268,6 +290,7 @@ static int apply(cli_invocation *cli, const cli_option *option, const char *valu
 		break;
 	case OPT_LIST: cli->list = true; break;
 	case OPT_DRY_RUN: cli->dry_run = true; break;
+	case OPT_SIZES_ONLY: cli->sizes_only = true; break;
 	case OPT_OCI_LAYOUT: cli->oci_layout = value; break;
 	case OPT_NO_CACHE: cli->no_cache = true; break;
 	case OPT_CACHE_DIR: cli->cache_dir = value; break;

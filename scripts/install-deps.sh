@@ -3,7 +3,7 @@
 # already present; packages named as arguments are installed as well (e.g.
 # clang for `make fuzz`). Needs root (or sudo) only when something is missing.
 set -eu
-pkgs="gcc make pkg-config libc6-dev libssl-dev zlib1g-dev libyaml-dev libzstd-dev python3 util-linux skopeo $*"
+pkgs="gcc make pkg-config libc6-dev libssl-dev zlib1g-dev libyaml-dev libzstd-dev python3 util-linux skopeo docker-registry $*"
 missing=""
 for p in $pkgs; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
