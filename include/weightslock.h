@@ -503,6 +503,8 @@ typedef enum wl_phase {
 	WL_PHASE_WALK, /* listing a source directory */
 	WL_PHASE_HASH, /* hashing file contents */
 	WL_PHASE_PACK, /* building layers */
+	WL_PHASE_EXTRACT, /* writing files out of layers */
+	WL_PHASE_VERIFY,  /* comparing a directory with an entry */
 } wl_phase;
 
 typedef struct wl_progress {

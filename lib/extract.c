@@ -1137,7 +1137,7 @@ static int materialize_steps(extract_run *run)
 		for (size_t i = 0; i < e->layer_count; i++)
 			run->bytes_total += (uint64_t)e->layers[i].size;
 	}
-	run->phase = WL_PHASE_PACK;
+	run->phase = WL_PHASE_EXTRACT;
 	run->items_total = e->layer_count;
 	atomic_store(&run->items_done, 0);
 	atomic_store(&run->bytes_done, 0);

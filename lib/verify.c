@@ -151,7 +151,7 @@ static void walk_tick(verify_run *run)
 
 static void hash_tick(void *ctx)
 {
-	report(ctx, WL_PHASE_HASH);
+	report(ctx, WL_PHASE_VERIFY);
 }
 
 /* ---- recorded files ---- */

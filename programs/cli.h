@@ -46,6 +46,7 @@ enum {
 	CMD_DIGEST = 1u << 10,
 	CMD_IMPORT = 1u << 11,
 	CMD_VERIFY = 1u << 12,
+	CMD_EXTRACT = 1u << 13,
 	CMD_GLOBAL = 1u << 15, /* accepted before the command and by every command */
 };
 
@@ -74,6 +75,7 @@ typedef enum cli_option_id {
 	OPT_BUNDLE_SIZE_MAX,
 	OPT_JOBS,
 	OPT_SIZES_ONLY,
+	OPT_FORCE,
 } cli_option_id;
 
 /** One command-line option: the parser and --help both read this. */
@@ -134,7 +136,8 @@ typedef struct cli_invocation {
 	int64_t bundle_file_max; /* 0: the default */
 	int64_t bundle_size_max;
 	int jobs;                /* 0: one per CPU */
-	bool sizes_only;         /* verify: compare sizes only */
+	bool sizes_only;
+	bool force;         /* verify: compare sizes only */
 	const char **operands;
 	size_t operand_count;
 	char **exec_argv; /* with-lock: the words after "--", NULL-terminated */
@@ -249,6 +252,7 @@ int cmd_version(cli_invocation *cli);
 int cmd_digest(cli_invocation *cli);
 int cmd_import(cli_invocation *cli);
 int cmd_verify(cli_invocation *cli);
+int cmd_extract(cli_invocation *cli);
 
 /* ---- progress on a terminal (progress.c) ---- */
 

@@ -124,3 +124,53 @@ int cmd_verify(cli_invocation *cli)
 	wl_lock_free(lock);
 	return status;
 }
+
+int cmd_extract(cli_invocation *cli)
+{
+	if (cli->operand_count < 2)
+		return cli_usage_error(cli->command, "missing %s", cli->operand_count ? "DEST" : "NAME DEST");
+	if (cli->operand_count > 2)
+		return cli_usage_error(cli->command, "unexpected argument '%s'", cli->operands[2]);
+	if (cli->oci_layout == NULL)
+		return cli_usage_error(cli->command, "--oci-layout LAYOUT is required");
+	const char *path = cli_lock_path(cli);
+	const char *dest = cli->operands[1];
+	wl_lock *lock = NULL;
+	int status = cli_load_lock(&lock, path);
+	if (status != EXIT_OK)
+		return status;
+	wl_string name = wl_str(cli->operands[0]);
+	const wl_entry *entry = wl_lock_find(lock, name);
+	if (entry == NULL) {
+		cli_buf q = {0};
+		cli_buf_quoted(&q, name);
+		cli_buf_put(&q, "", 1);
+		status = cli_error("%s: no weight named %s", cli_display_name(path), q.failed ? "?" : q.data);
+		cli_buf_release(&q);
+		wl_lock_free(lock);
+		return status;
+	}
+	cli_progress progress;
+	cli_progress_init(&progress, cli);
+	cli_install_cancel_handlers();
+	wl_extract_options opts = {
+		.threads = cli->jobs,
+		.force = cli->force,
+		.progress = cli_progress_report,
+		.progress_ctx = &progress,
+		.cancel = &cli_cancel,
+	};
+	int rc = wl_extract(entry, cli->oci_layout, dest, &opts);
+	cli_progress_done(&progress);
+	if (rc == WL_EMISMATCH) {
+		/* The command ran and found content that is not the lockfile's. */
+		cli_lib_error(rc);
+		status = EXIT_FOUND;
+	} else if (rc != 0) {
+		status = cli_lib_error(rc);
+	} else {
+		cli_note(cli, "%s: %zu files extracted and verified in %s", cli->operands[0], entry->file_count, dest);
+	}
+	wl_lock_free(lock);
+	return status;
+}

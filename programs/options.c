@@ -42,8 +42,8 @@ const cli_option cli_options[] = {
 	 "drop files matching PATTERN (repeatable; wins over --include)"},
 	{OPT_LIST, 0, "list", NULL, CMD_DIGEST, "first print `<hex>  <path>` per file"},
 	{OPT_DRY_RUN, 0, "dry-run", NULL, CMD_IMPORT, "print the plan; write nothing"},
-	{OPT_OCI_LAYOUT, 0, "oci-layout", "DIR", CMD_IMPORT,
-	 "also write the blobs and manifests to an OCI image layout"},
+	{OPT_OCI_LAYOUT, 0, "oci-layout", "DIR", CMD_IMPORT | CMD_EXTRACT,
+	 "OCI image layout (import: also write to it; extract: read it)"},
 	{OPT_NO_CACHE, 0, "no-cache", NULL, CMD_IMPORT, "read every file, ignore the hash cache"},
 	{OPT_CACHE_DIR, 0, "cache-dir", "DIR", CMD_IMPORT,
 	 "hash cache directory (default: $XDG_CACHE_HOME/weightslock)"},
@@ -51,8 +51,10 @@ const cli_option cli_options[] = {
 	 "files smaller than BYTES are bundled (default: 64 MiB)"},
 	{OPT_BUNDLE_SIZE_MAX, 0, "bundle-size-max", "BYTES", CMD_IMPORT,
 	 "target size of a bundle (default: 256 MiB)"},
-	{OPT_JOBS, 'j', "jobs", "N", CMD_DIGEST | CMD_IMPORT | CMD_VERIFY, "use N threads (default: one per CPU)"},
+	{OPT_JOBS, 'j', "jobs", "N", CMD_DIGEST | CMD_IMPORT | CMD_VERIFY | CMD_EXTRACT,
+	 "use N threads (default: one per CPU)"},
 	{OPT_SIZES_ONLY, 0, "sizes-only", NULL, CMD_VERIFY, "compare sizes only; read no content"},
+	{OPT_FORCE, 0, "force", NULL, CMD_EXTRACT, "extract into a non-empty DEST that has no .cog/"},
 };
 const size_t cli_option_count = sizeof cli_options / sizeof cli_options[0];
 
@@ -175,6 +177,23 @@ const cli_command cli_commands[] = {
 	 "Exit status: 0 DIR matches; 1 differences found; 2 error (including an\n"
 	 "unknown NAME or a DIR that does not exist).\n",
 	 cmd_verify},
+	{"extract", CMD_EXTRACT, "NAME DEST", "materialize an entry from an OCI image layout",
+	 "Materialize the lockfile entry NAME into DEST from the OCI image layout\n"
+	 "given with --oci-layout (required): find the manifest by the entry's\n"
+	 "digest, check that it and the config blob hash to their digests and are\n"
+	 "exactly what the entry projects to, then extract every layer (tar,\n"
+	 "tar+gzip, tar+zstd) in parallel on --jobs threads, checking each file's\n"
+	 "size and sha256 as it is written. Layers are untrusted: links, devices,\n"
+	 "FIFOs, whiteouts, absolute or `..` paths, unlisted or repeated entries,\n"
+	 "and decompression beyond the recorded sizes are refused, and nothing is\n"
+	 "written outside DEST. DEST/.cog/ holds the markers: `downloading` while\n"
+	 "working, `ready` once every file is verified and flushed to disk, `failed`\n"
+	 "(with the error) otherwise. Files already present and correct are kept;\n"
+	 "in a DEST that has .cog/, files that are not part of the entry are\n"
+	 "removed. A non-empty DEST without .cog/ is refused unless --force (then\n"
+	 "its other files are kept).\n"
+	 "Exit status: 0 done; 1 content does not match the lockfile; 2 error.\n",
+	 cmd_extract},
 	{"version", CMD_VERSION, "", "print the version", "Print `weightslock VERSION`.\n",
 	 cmd_version},
 	{"help", CMD_HELP, "[COMMAND]", "show help for weightslock or a command",
@@ -291,6 +310,7 @@ static int apply(cli_invocation *cli, const cli_option *option, const char *valu
 	case OPT_LIST: cli->list = true; break;
 	case OPT_DRY_RUN: cli->dry_run = true; break;
 	case OPT_SIZES_ONLY: cli->sizes_only = true; break;
+	case OPT_FORCE: cli->force = true; break;
 	case OPT_OCI_LAYOUT: cli->oci_layout = value; break;
 	case OPT_NO_CACHE: cli->no_cache = true; break;
 	case OPT_CACHE_DIR: cli->cache_dir = value; break;

@@ -70,6 +70,17 @@ void cli_progress_report(void *ctx, const wl_progress *progress)
 		         done, total, rate, left);
 		break;
 	}
+	case WL_PHASE_EXTRACT:
+	case WL_PHASE_VERIFY: {
+		char done[32], total[32];
+		human_bytes(done, sizeof done, (double)progress->bytes_done);
+		human_bytes(total, sizeof total, (double)progress->bytes_total);
+		snprintf(line, sizeof line, "%s: %s %llu/%llu %s, %s/%s", weight,
+		         progress->phase == WL_PHASE_EXTRACT ? "extracted" : "verified",
+		         (unsigned long long)progress->items_done, (unsigned long long)progress->items_total,
+		         progress->phase == WL_PHASE_EXTRACT ? "layers" : "files", done, total);
+		break;
+	}
 	case WL_PHASE_PACK:
 		snprintf(line, sizeof line, "%s: packed %llu/%llu layers", weight,
 		         (unsigned long long)progress->items_done, (unsigned long long)progress->items_total);
