@@ -474,7 +474,7 @@ static void on_progress(void *ctx, const wl_progress *p)
 		log->weight_named = false;
 	if (p->phase == WL_PHASE_WALK) {
 		log->walk_calls++;
-	} else if (p->phase == WL_PHASE_HASH) {
+	} else if (p->phase == WL_PHASE_VERIFY) {
 		log->hash_calls++;
 		log->last_hash = *p;
 	}
