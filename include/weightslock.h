@@ -588,7 +588,7 @@ WL_API int wl_hash_cache_save(wl_hash_cache *cache);
 WL_API void wl_hash_cache_free(wl_hash_cache *cache);
 
 typedef struct wl_hash_options {
-	int threads;            /* <= 0: one per CPU */
+	int threads;            /* <= 0: two per CPU (whole files share the cores) */
 	wl_hash_cache *cache;   /* NULL: read every byte */
 	wl_progress_fn progress; /* may be NULL */
 	void *progress_ctx;

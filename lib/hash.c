@@ -361,8 +361,15 @@ int wl_source_hash(wl_source_tree *tree, const wl_hash_options *options)
 		if (run.sha256 == NULL)
 			rc = wl__fail(WL_EIO, "OpenSSL has no SHA-256");
 	}
+	/* Jobs are whole files, so with one thread per core a core idles
+	 * while the last large file finishes on the other. Twice as many
+	 * threads as cores let the kernel share the cores among the large
+	 * files instead (measured with mapped reads: 0.80x instead of 0.72x of
+	 * the two-core SHA-256 limit on two 1 GiB + one 512 MiB + 5,000 small
+	 * files). */
+	int threads = options != NULL && options->threads > 0 ? options->threads : 2 * wl__cpu_count();
 	if (rc == 0)
-		rc = wl__run_parallel(n, options ? options->threads : 0, hash_job, &run, hash_tick, &run,
+		rc = wl__run_parallel(n, threads, hash_job, &run, hash_tick, &run,
 		                      options ? options->cancel : NULL);
 	EVP_MD_free(run.sha256);
 	if (run.root_fd >= 0)

@@ -52,7 +52,7 @@ const cli_option cli_options[] = {
 	{OPT_BUNDLE_SIZE_MAX, 0, "bundle-size-max", "BYTES", CMD_IMPORT,
 	 "target size of a bundle (default: 256 MiB)"},
 	{OPT_JOBS, 'j', "jobs", "N", CMD_DIGEST | CMD_IMPORT | CMD_VERIFY | CMD_EXTRACT,
-	 "use N threads (default: one per CPU)"},
+	 "use N threads (default: from the number of CPUs)"},
 	{OPT_SIZES_ONLY, 0, "sizes-only", NULL, CMD_VERIFY, "compare sizes only; read no content"},
 	{OPT_FORCE, 0, "force", NULL, CMD_EXTRACT, "extract into a non-empty DEST that has no .cog/"},
 };
