@@ -34,7 +34,8 @@
 #define SMALL_SIZE ((size_t)32 << 10)
 /* With map_files, files of at least this size are mapped, not copied. */
 #define MAP_MIN ((int64_t)8 << 20)
-/* Bytes hashed between progress and cancellation checks of a mapping. */
+/* Bytes mapped at a time, and hashed between progress updates. */
+#define MAP_WINDOW ((size_t)4 << 20)
 #define MAP_STEP ((size_t)1 << 20)
 
 typedef struct hash_run {
@@ -130,43 +131,55 @@ bool wl_sigbus_recover(void *fault_address)
 	siglongjmp(mapped_escape, 1);
 }
 
-/* Hashes the file through a private read-only mapping: the kernel's copy
- * into a read buffer is the largest cost after SHA-256 itself. A SIGBUS
- * (the file shrank under us) comes back through wl_sigbus_recover. */
+/* Hashes the file through private read-only mappings of MAP_WINDOW bytes
+ * at a time: the kernel's copy into a read buffer is the largest cost after
+ * SHA-256 itself, and small windows keep the pages mapped (which count as
+ * the process's memory) bounded by the thread count, not the file size. A
+ * SIGBUS (the file shrank under us) comes back through wl_sigbus_recover. */
 static int hash_mapped(hash_run *run, const wl_source_file *f, int fd, EVP_MD_CTX *ctx, uint64_t *total)
 {
 	size_t len = (size_t)f->size;
 	if (wl__test_before_map != NULL)
 		wl__test_before_map(fd);
-	char *m = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0);
-	if (m == MAP_FAILED)
-		return fail_file(WL_EIO, errno, f, run->tree->root, "map");
-	madvise(m, len, MADV_SEQUENTIAL);
 	const volatile sig_atomic_t *cancel = run->options->cancel;
 	volatile size_t done = 0;
 	volatile int rc = 0;
+	char *volatile window = NULL;
+	volatile size_t window_len = 0;
 	if (sigsetjmp(mapped_escape, 1) == 0) { /* the mask: SIGBUS is blocked in the handler */
-		mapped_len = len;
-		mapped_start = m;
-		while (done < len) {
-			size_t n = len - done < MAP_STEP ? len - done : MAP_STEP;
-			if (EVP_DigestUpdate(ctx, m + done, n) != 1) {
-				rc = fail_file(WL_EIO, 0, f, run->tree->root, "could not be hashed");
+		while (done < len && rc == 0) {
+			window_len = len - done < MAP_WINDOW ? len - done : MAP_WINDOW;
+			char *m = mmap(NULL, window_len, PROT_READ, MAP_PRIVATE, fd, (off_t)done);
+			if (m == MAP_FAILED) {
+				rc = fail_file(WL_EIO, errno, f, run->tree->root, "map");
 				break;
 			}
-			done += n;
-			atomic_fetch_add_explicit(&run->bytes_done, (uint64_t)n, memory_order_relaxed);
-			if (cancel != NULL && *cancel) {
+			madvise(m, window_len, MADV_SEQUENTIAL);
+			window = m;
+			mapped_len = window_len;
+			mapped_start = m;
+			for (size_t off = 0; off < window_len;) {
+				size_t n = window_len - off < MAP_STEP ? window_len - off : MAP_STEP;
+				if (EVP_DigestUpdate(ctx, m + off, n) != 1) {
+					rc = fail_file(WL_EIO, 0, f, run->tree->root, "could not be hashed");
+					break;
+				}
+				off += n;
+				done += n;
+				atomic_fetch_add_explicit(&run->bytes_done, (uint64_t)n, memory_order_relaxed);
+			}
+			mapped_start = NULL;
+			munmap(m, window_len);
+			window = NULL;
+			if (rc == 0 && cancel != NULL && *cancel)
 				rc = wl__fail(WL_ECANCELED, "canceled");
-				break;
-			}
 		}
-		mapped_start = NULL;
 	} else {
+		if (window != NULL)
+			munmap(window, window_len);
 		rc = fail_file(WL_EINVALID, 0, f, run->tree->root,
 		               "changed while it was read (it shrank below %lld bytes)", (long long)f->size);
 	}
-	munmap(m, len);
 	*total = done;
 	return rc;
 }
