@@ -548,39 +548,6 @@ static bool list_matches(const struct pattern_list *list, wl_string path)
 
 /* ---- building a filter ---- */
 
-/* Go's unicode.IsSpace, which strings.TrimSpace (Cog's normalization,
- * §8.2) uses. */
-static bool is_space(uint32_t cp)
-{
-	switch (cp) {
-	case '\t': case '\n': case '\v': case '\f': case '\r': case ' ':
-	case 0x85: case 0xA0: case 0x1680: case 0x2028: case 0x2029:
-	case 0x202F: case 0x205F: case 0x3000:
-		return true;
-	default:
-		return cp >= 0x2000 && cp <= 0x200A;
-	}
-}
-
-static wl_string trim_space(wl_string s)
-{
-	const unsigned char *p = (const unsigned char *)s.ptr;
-	size_t start = s.len, end = 0;
-	for (size_t i = 0; i < s.len;) {
-		uint32_t cp;
-		size_t len = wl_utf8_decode(p + i, s.len - i, &cp);
-		if (!is_space(cp)) {
-			if (start == s.len)
-				start = i;
-			end = i + len;
-		}
-		i += len;
-	}
-	if (start >= end)
-		return (wl_string){NULL, 0};
-	return (wl_string){s.ptr + start, end - start};
-}
-
 /* "<list> pattern <%q>: <why>", or "... is not supported: <why>". */
 static int refuse(const char *list_name, wl_string pattern, bool unsupported, const char *why)
 {
@@ -684,7 +651,7 @@ static int build_list(struct pattern_list *list, wl_storage *storage, const wl_s
 		return wl__nomem();
 	list->count = count;
 	for (size_t i = 0; i < count; i++) {
-		wl_string t = trim_space(patterns[i]);
+		wl_string t = wl_pattern_trim(patterns[i]);
 		if (!wl_storage_string(storage, &list->patterns[i], t.ptr, t.len))
 			return wl__nomem();
 		struct matcher *m = &list->matchers[list->matcher_count];

@@ -152,6 +152,13 @@ int wl__cpu_count(void);
 int wl__run_parallel(size_t jobs, int threads, wl_job_fn fn, void *ctx, wl_tick_fn tick, void *tick_ctx,
                      const volatile sig_atomic_t *cancel);
 
+/* ---- directories (source.c) ---- */
+
+/** The names in the directory open at `fd` (without . and ..), sorted
+ *  byte-wise, as one malloc'd NULL-terminated array (free() it). Returns 0,
+ *  WL_ENOMEM, or WL_EIO with the errno in *err; sets no message. */
+int wl__list_dir_sorted(char ***out, size_t *out_count, int fd, int *err);
+
 /* ---- test hooks ---- */
 
 /** Called (when set) after a file is opened and checked, just before it

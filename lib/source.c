@@ -181,22 +181,21 @@ static int record(walker *w, const struct stat *st)
 
 static int compare_names(const void *a, const void *b)
 {
-	/* strcmp compares as unsigned char: byte-wise order. */
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The names in directory `fd` (not "." or ".."), sorted byte-wise, in one
- * malloc'd block. `fd` stays open. */
-static int list_names(char ***out, size_t *out_count, int fd, wl_string rel)
+int wl__list_dir_sorted(char ***out, size_t *out_count, int fd, int *err)
 {
+	*out = NULL;
+	*out_count = 0;
+	*err = 0;
 	int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-	if (dup_fd < 0)
-		return fail_errno_quoted(errno, "read directory", rel);
-	DIR *d = fdopendir(dup_fd);
+	DIR *d = dup_fd < 0 ? NULL : fdopendir(dup_fd);
 	if (d == NULL) {
-		int err = errno;
-		close(dup_fd);
-		return fail_errno_quoted(err, "read directory", rel);
+		*err = errno;
+		if (dup_fd >= 0)
+			close(dup_fd);
+		return WL_EIO;
 	}
 	wl_buf names;
 	wl_buf_init(&names);
@@ -206,10 +205,10 @@ static int list_names(char ***out, size_t *out_count, int fd, wl_string rel)
 		struct dirent *e = readdir(d);
 		if (e == NULL) {
 			if (errno != 0) {
-				int err = errno;
+				*err = errno;
 				closedir(d);
 				wl_buf_release(&names);
-				return fail_errno_quoted(err, "read directory", rel);
+				return WL_EIO;
 			}
 			break;
 		}
@@ -220,19 +219,16 @@ static int list_names(char ***out, size_t *out_count, int fd, wl_string rel)
 		count++;
 	}
 	closedir(d);
-	if (names.failed) {
-		wl_buf_release(&names);
-		return wl__nomem();
-	}
 	size_t ptr_bytes;
-	if (wl_mul_overflows_size(count + 1, sizeof(char *), &ptr_bytes) || ptr_bytes + names.len < ptr_bytes) {
+	if (names.failed || wl_mul_overflows_size(count + 1, sizeof(char *), &ptr_bytes) ||
+	    ptr_bytes + names.len < ptr_bytes) {
 		wl_buf_release(&names);
-		return wl__nomem();
+		return WL_ENOMEM;
 	}
 	char **list = malloc(ptr_bytes + names.len);
 	if (list == NULL) {
 		wl_buf_release(&names);
-		return wl__nomem();
+		return WL_ENOMEM;
 	}
 	char *text = (char *)(list + count + 1);
 	if (names.len > 0)
@@ -246,6 +242,18 @@ static int list_names(char ***out, size_t *out_count, int fd, wl_string rel)
 	qsort(list, count, sizeof *list, compare_names);
 	*out = list;
 	*out_count = count;
+	return 0;
+}
+
+/* The names in a directory (without . and ..), sorted byte-wise. */
+static int list_names(char ***out, size_t *out_count, int fd, wl_string rel)
+{
+	int err = 0;
+	int rc = wl__list_dir_sorted(out, out_count, fd, &err);
+	if (rc == WL_ENOMEM)
+		return wl__nomem();
+	if (rc != 0)
+		return fail_errno_quoted(err, "read directory", rel);
 	return 0;
 }
 

@@ -249,70 +249,16 @@ static int add_job(verify_run *run, rec *r, const struct stat *st)
 	return 0;
 }
 
-static int compare_names(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The names in directory `fd` (not "." or ".."), sorted byte-wise, in one
- * malloc'd block. `fd` stays open. */
+/* The names in a directory (without . and ..), sorted byte-wise. */
 static int list_names(char ***out, size_t *out_count, verify_run *run, int fd)
 {
-	int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-	DIR *d = dup_fd < 0 ? NULL : fdopendir(dup_fd);
-	if (d == NULL) {
-		int err = errno;
-		if (dup_fd >= 0)
-			close(dup_fd);
+	int err = 0;
+	int rc = wl__list_dir_sorted(out, out_count, fd, &err);
+	if (rc == WL_ENOMEM)
+		return wl__nomem();
+	if (rc != 0)
 		return fail_rel(WL_EIO, err, run, "read directory", run->rel.len ? run->rel.data : ".",
 		                run->rel.len ? run->rel.len : 1);
-	}
-	wl_buf names;
-	wl_buf_init(&names);
-	size_t count = 0;
-	for (;;) {
-		errno = 0;
-		struct dirent *e = readdir(d);
-		if (e == NULL) {
-			if (errno != 0) {
-				int err = errno;
-				closedir(d);
-				wl_buf_release(&names);
-				return fail_rel(WL_EIO, err, run, "read directory", run->rel.len ? run->rel.data : ".",
-				                run->rel.len ? run->rel.len : 1);
-			}
-			break;
-		}
-		const char *n = e->d_name;
-		if (n[0] == '.' && (n[1] == '\0' || (n[1] == '.' && n[2] == '\0')))
-			continue;
-		wl_buf_put(&names, n, strlen(n) + 1);
-		count++;
-	}
-	closedir(d);
-	size_t ptr_bytes;
-	if (names.failed || wl_mul_overflows_size(count + 1, sizeof(char *), &ptr_bytes) ||
-	    ptr_bytes + names.len < ptr_bytes) {
-		wl_buf_release(&names);
-		return wl__nomem();
-	}
-	char **list = malloc(ptr_bytes + names.len);
-	if (list == NULL) {
-		wl_buf_release(&names);
-		return wl__nomem();
-	}
-	char *text = (char *)(list + count + 1);
-	if (names.len > 0)
-		memcpy(text, names.data, names.len);
-	wl_buf_release(&names);
-	for (size_t i = 0; i < count; i++) {
-		list[i] = text;
-		text += strlen(text) + 1;
-	}
-	list[count] = NULL;
-	qsort(list, count, sizeof *list, compare_names);
-	*out = list;
-	*out_count = count;
 	return 0;
 }
 
