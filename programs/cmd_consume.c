@@ -60,34 +60,45 @@ static void verify_json(cli_buf *b, const wl_verify_report *r)
 	cli_buf_puts(b, "}\n");
 }
 
+/* Loads the lockfile and finds the entry named by the first operand.
+ * Returns 0, or 2 after printing the error (nothing to free then). */
+static int load_entry(wl_lock **lock, const wl_entry **entry, const cli_invocation *cli)
+{
+	const char *path = cli_lock_path(cli);
+	*entry = NULL;
+	int status = cli_load_lock(lock, path);
+	if (status != EXIT_OK)
+		return status;
+	wl_string name = wl_str(cli->operands[0]);
+	*entry = wl_lock_find(*lock, name);
+	if (*entry != NULL)
+		return EXIT_OK;
+	cli_buf q = {0};
+	cli_buf_quoted(&q, name);
+	cli_buf_put(&q, "", 1);
+	status = cli_error("%s: no weight named %s", cli_display_name(path), q.failed ? "?" : q.data);
+	cli_buf_release(&q);
+	wl_lock_free(*lock);
+	*lock = NULL;
+	return status;
+}
+
 int cmd_verify(cli_invocation *cli)
 {
 	if (cli->operand_count < 2)
 		return cli_usage_error(cli->command, "missing %s", cli->operand_count ? "DIR" : "NAME DIR");
 	if (cli->operand_count > 2)
 		return cli_usage_error(cli->command, "unexpected argument '%s'", cli->operands[2]);
-	const char *path = cli_lock_path(cli);
 	const char *dir = cli->operands[1];
 	wl_lock *lock = NULL;
-	int status = cli_load_lock(&lock, path);
+	const wl_entry *entry = NULL;
+	int status = load_entry(&lock, &entry, cli);
 	if (status != EXIT_OK)
 		return status;
-	wl_string name = wl_str(cli->operands[0]);
-	const wl_entry *entry = wl_lock_find(lock, name);
 	cli_buf q = {0};
-	cli_buf_human(&q, name);
+	cli_buf_human(&q, entry->name);
 	cli_buf_put(&q, "", 1);
 	const char *shown = q.failed ? "?" : q.data;
-	if (entry == NULL) {
-		cli_buf_release(&q);
-		q = (cli_buf){0};
-		cli_buf_quoted(&q, name);
-		cli_buf_put(&q, "", 1);
-		status = cli_error("%s: no weight named %s", cli_display_name(path), q.failed ? "?" : q.data);
-		cli_buf_release(&q);
-		wl_lock_free(lock);
-		return status;
-	}
 	cli_progress progress;
 	cli_progress_init(&progress, cli);
 	cli_install_cancel_handlers();
@@ -133,23 +144,12 @@ int cmd_extract(cli_invocation *cli)
 		return cli_usage_error(cli->command, "unexpected argument '%s'", cli->operands[2]);
 	if (cli->oci_layout == NULL)
 		return cli_usage_error(cli->command, "--oci-layout LAYOUT is required");
-	const char *path = cli_lock_path(cli);
 	const char *dest = cli->operands[1];
 	wl_lock *lock = NULL;
-	int status = cli_load_lock(&lock, path);
+	const wl_entry *entry = NULL;
+	int status = load_entry(&lock, &entry, cli);
 	if (status != EXIT_OK)
 		return status;
-	wl_string name = wl_str(cli->operands[0]);
-	const wl_entry *entry = wl_lock_find(lock, name);
-	if (entry == NULL) {
-		cli_buf q = {0};
-		cli_buf_quoted(&q, name);
-		cli_buf_put(&q, "", 1);
-		status = cli_error("%s: no weight named %s", cli_display_name(path), q.failed ? "?" : q.data);
-		cli_buf_release(&q);
-		wl_lock_free(lock);
-		return status;
-	}
 	cli_progress progress;
 	cli_progress_init(&progress, cli);
 	cli_install_cancel_handlers();
