@@ -165,6 +165,20 @@ int wl__list_dir_sorted(char ***out, size_t *out_count, int fd, int *err);
  *  is mapped: lets a test change the file at the worst moment. */
 extern void (*wl__test_before_map)(int fd);
 
+/* ---- small parsing helpers ---- */
+
+/** The value of a hexadecimal digit, or -1. */
+static inline int wl_hex_value(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 /* ---- checked arithmetic ---- */
 
 static inline bool wl_add_overflows_i64(int64_t a, int64_t b, int64_t *out)

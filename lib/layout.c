@@ -189,16 +189,6 @@ static void skip_space(json_reader *r)
 	}
 }
 
-static int hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* Four hex digits at r->pos; -1 when they are not. */
 static long read_hex4(json_reader *r)
@@ -207,7 +197,7 @@ static long read_hex4(json_reader *r)
 		return -1;
 	long v = 0;
 	for (int i = 0; i < 4; i++) {
-		int h = hex_value(r->text[r->pos + (size_t)i]);
+		int h = wl_hex_value(r->text[r->pos + (size_t)i]);
 		if (h < 0)
 			return -1;
 		v = v * 16 + h;

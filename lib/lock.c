@@ -230,16 +230,6 @@ static const unsigned char string_stop[256] = {
 #undef R16
 };
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* Reads 4 hex digits at s (bounds checked by the caller's scan). */
 static int32_t get_u4(const char *s, size_t avail)
@@ -248,7 +238,7 @@ static int32_t get_u4(const char *s, size_t avail)
 		return -1;
 	int32_t v = 0;
 	for (int i = 2; i < 6; i++) {
-		int h = hexval((unsigned char)s[i]);
+		int h = wl_hex_value((unsigned char)s[i]);
 		if (h < 0)
 			return -1;
 		v = v * 16 + h;
@@ -323,7 +313,7 @@ static bool scan_string(parser *p, const char **raw, size_t *raw_len, bool *simp
 						p->pos = n;
 						return syntax(p, "in \\u hexadecimal character escape");
 					}
-					if (hexval(b[i + 2 + k]) < 0) {
+					if (wl_hex_value(b[i + 2 + k]) < 0) {
 						p->pos = i + 2 + k;
 						return syntax(p, "in \\u hexadecimal character escape");
 					}
