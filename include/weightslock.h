@@ -833,6 +833,7 @@ WL_API void wl_import_report_free(wl_import_report *report);
 typedef struct wl_verify_options {
 	int threads;             /* <= 0: one per CPU */
 	bool sizes_only;         /* compare sizes, read no content */
+	bool map_files;          /* read large files through mmap (see wl_sigbus_recover) */
 	wl_progress_fn progress; /* may be NULL */
 	void *progress_ctx;
 	const volatile sig_atomic_t *cancel; /* may be NULL */

@@ -50,7 +50,6 @@ typedef struct hash_run {
 	uint64_t bytes_total;
 } hash_run;
 
-static const char hex_digits[] = "0123456789abcdef";
 
 static int fail_file(int code, int err, const wl_source_file *f, const char *root, const char *fmt, ...)
 	WL_PRINTF(5, 6);
@@ -88,28 +87,36 @@ static bool same_file(const wl_source_file *f, const struct stat *st)
 
 /* Reads `fd` to its end into the digest context; `*total` receives the
  * bytes read. Stops early once more than `limit` bytes came. */
-static int read_all(hash_run *run, const wl_source_file *f, int fd, EVP_MD_CTX *ctx, unsigned char *buf,
+static int read_all(wl__hash_io *io, int fd, uint64_t limit, EVP_MD_CTX *ctx, unsigned char *buf,
                     size_t buf_size, uint64_t *total)
 {
 	uint64_t got = 0;
-	const volatile sig_atomic_t *cancel = run->options ? run->options->cancel : NULL;
 	for (;;) {
 		ssize_t n = read(fd, buf, buf_size);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
-			return fail_file(WL_EIO, errno, f, run->tree->root, "read");
+			io->sys_errno = errno;
+			io->failed_step = "read";
+			*total = got;
+			return WL_EIO;
 		}
 		if (n == 0)
 			break;
-		if (EVP_DigestUpdate(ctx, buf, (size_t)n) != 1)
-			return fail_file(WL_EIO, 0, f, run->tree->root, "could not be hashed");
+		if (EVP_DigestUpdate(ctx, buf, (size_t)n) != 1) {
+			io->failed_step = "hash";
+			*total = got;
+			return WL_EIO;
+		}
 		got += (uint64_t)n;
-		atomic_fetch_add_explicit(&run->bytes_done, (uint64_t)n, memory_order_relaxed);
-		if (got > (uint64_t)f->size)
+		if (io->bytes_done != NULL)
+			atomic_fetch_add_explicit(io->bytes_done, (uint64_t)n, memory_order_relaxed);
+		if (got > limit)
 			break; /* grew: no need to read what follows */
-		if (cancel != NULL && *cancel)
+		if (io->cancel != NULL && *io->cancel) {
+			*total = got;
 			return wl__fail(WL_ECANCELED, "canceled");
+		}
 	}
 	*total = got;
 	return 0;
@@ -136,12 +143,10 @@ bool wl_sigbus_recover(void *fault_address)
  * SHA-256 itself, and small windows keep the pages mapped (which count as
  * the process's memory) bounded by the thread count, not the file size. A
  * SIGBUS (the file shrank under us) comes back through wl_sigbus_recover. */
-static int hash_mapped(hash_run *run, const wl_source_file *f, int fd, EVP_MD_CTX *ctx, uint64_t *total)
+static int hash_mapped(wl__hash_io *io, int fd, size_t len, EVP_MD_CTX *ctx, uint64_t *total)
 {
-	size_t len = (size_t)f->size;
 	if (wl__test_before_map != NULL)
 		wl__test_before_map(fd);
-	const volatile sig_atomic_t *cancel = run->options->cancel;
 	volatile size_t done = 0;
 	volatile int rc = 0;
 	char *volatile window = NULL;
@@ -151,7 +156,9 @@ static int hash_mapped(hash_run *run, const wl_source_file *f, int fd, EVP_MD_CT
 			window_len = len - done < MAP_WINDOW ? len - done : MAP_WINDOW;
 			char *m = mmap(NULL, window_len, PROT_READ, MAP_PRIVATE, fd, (off_t)done);
 			if (m == MAP_FAILED) {
-				rc = fail_file(WL_EIO, errno, f, run->tree->root, "map");
+				io->sys_errno = errno;
+				io->failed_step = "map";
+				rc = WL_EIO;
 				break;
 			}
 			madvise(m, window_len, MADV_SEQUENTIAL);
@@ -161,27 +168,83 @@ static int hash_mapped(hash_run *run, const wl_source_file *f, int fd, EVP_MD_CT
 			for (size_t off = 0; off < window_len;) {
 				size_t n = window_len - off < MAP_STEP ? window_len - off : MAP_STEP;
 				if (EVP_DigestUpdate(ctx, m + off, n) != 1) {
-					rc = fail_file(WL_EIO, 0, f, run->tree->root, "could not be hashed");
+					io->failed_step = "hash";
+					rc = WL_EIO;
 					break;
 				}
 				off += n;
 				done += n;
-				atomic_fetch_add_explicit(&run->bytes_done, (uint64_t)n, memory_order_relaxed);
+				if (io->bytes_done != NULL)
+					atomic_fetch_add_explicit(io->bytes_done, (uint64_t)n, memory_order_relaxed);
 			}
 			mapped_start = NULL;
 			munmap(m, window_len);
 			window = NULL;
-			if (rc == 0 && cancel != NULL && *cancel)
+			if (rc == 0 && io->cancel != NULL && *io->cancel)
 				rc = wl__fail(WL_ECANCELED, "canceled");
 		}
 	} else {
+		/* The file shrank under the mapping: `done` bytes were seen. */
 		if (window != NULL)
 			munmap(window, window_len);
-		rc = fail_file(WL_EINVALID, 0, f, run->tree->root,
-		               "changed while it was read (it shrank below %lld bytes)", (long long)f->size);
 	}
 	*total = done;
 	return rc;
+}
+
+static const char hex_digits[] = "0123456789abcdef";
+
+int wl__hash_fd(char digest[WL_DIGEST_LEN + 1], uint64_t *seen, int fd, int64_t size, wl__hash_io *io)
+{
+	*seen = 0;
+	digest[0] = '\0';
+	if (size > (int64_t)SMALL_SIZE)
+		posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+	if (ctx == NULL || EVP_DigestInit_ex(ctx, io->md, NULL) != 1) {
+		EVP_MD_CTX_free(ctx);
+		return wl__nomem();
+	}
+	unsigned char small[SMALL_SIZE + 1];
+	unsigned char *buf = small;
+	size_t buf_size = sizeof small;
+	bool mapped = io->map_files && size >= MAP_MIN;
+	if (size >= (int64_t)SMALL_SIZE && !mapped) {
+		/* Room for the whole file and one byte more when it is smaller
+		 * than a read, so its end is seen without a second pass. */
+		buf_size = size < (int64_t)READ_SIZE ? (size_t)size + 1 : READ_SIZE;
+		buf = malloc(buf_size);
+		if (buf == NULL) {
+			EVP_MD_CTX_free(ctx);
+			return wl__nomem();
+		}
+	}
+	uint64_t got = 0;
+	int rc = mapped ? hash_mapped(io, fd, (size_t)size, ctx, &got)
+	                : read_all(io, fd, (uint64_t)size, ctx, buf, buf_size, &got);
+	if (buf != small)
+		free(buf);
+	/* A mapping sees only the expected length: growth shows here. */
+	struct stat after;
+	if (rc == 0 && got == (uint64_t)size && fstat(fd, &after) == 0 && after.st_size > size)
+		got = (uint64_t)size + 1;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int md_len = 0;
+	if (rc == 0 && (EVP_DigestFinal_ex(ctx, md, &md_len) != 1 || md_len != 32)) {
+		io->failed_step = "hash";
+		rc = WL_EIO;
+	}
+	EVP_MD_CTX_free(ctx);
+	*seen = got;
+	if (rc != 0)
+		return rc;
+	memcpy(digest, "sha256:", 7);
+	for (unsigned i = 0; i < 32; i++) {
+		digest[7 + 2 * i] = hex_digits[md[i] >> 4];
+		digest[8 + 2 * i] = hex_digits[md[i] & 15];
+	}
+	digest[WL_DIGEST_LEN] = '\0';
+	return 0;
 }
 
 static int hash_one(hash_run *run, wl_source_file *f)
@@ -209,64 +272,30 @@ static int hash_one(hash_run *run, wl_source_file *f)
 		return fail_file(WL_EINVALID, 0, f, root, "changed while it was read (size %lld, now %lld)",
 		                 (long long)f->size, (long long)before.st_size);
 	}
-	if (f->size > (int64_t)SMALL_SIZE)
-		posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	if (ctx == NULL || EVP_DigestInit_ex(ctx, run->sha256, NULL) != 1) {
-		EVP_MD_CTX_free(ctx);
-		close(fd);
-		return wl__nomem();
-	}
-	unsigned char small[SMALL_SIZE + 1];
-	unsigned char *buf = small;
-	size_t buf_size = sizeof small;
-	bool mapped = run->options != NULL && run->options->map_files && f->size >= MAP_MIN;
-	if (f->size >= (int64_t)SMALL_SIZE && !mapped) {
-		/* Room for the whole file and one byte more when it is smaller
-		 * than a read, so its end is seen without a second pass. */
-		buf_size = f->size < (int64_t)READ_SIZE ? (size_t)f->size + 1 : READ_SIZE;
-		buf = malloc(buf_size);
-		if (buf == NULL) {
-			EVP_MD_CTX_free(ctx);
-			close(fd);
-			return wl__nomem();
-		}
-	}
+	wl__hash_io io = {
+		.md = run->sha256,
+		.map_files = run->options != NULL && run->options->map_files,
+		.bytes_done = &run->bytes_done,
+		.cancel = run->options != NULL ? run->options->cancel : NULL,
+	};
+	char digest[WL_DIGEST_LEN + 1];
 	uint64_t got = 0;
-	int rc;
-	if (mapped)
-		rc = hash_mapped(run, f, fd, ctx, &got);
-	else
-		rc = read_all(run, f, fd, ctx, buf, buf_size, &got);
-	if (buf != small)
-		free(buf);
+	int rc = wl__hash_fd(digest, &got, fd, f->size, &io);
 	struct stat after;
-	bool unchanged = false;
-	if (rc == 0 && got == (uint64_t)f->size) {
-		unchanged = fstat(fd, &after) == 0 && same_file(f, &after) && same_file(f, &before);
-		/* A mapping sees only the walked length: growth shows here. */
-		if (!unchanged && fstat(fd, &after) == 0 && (int64_t)after.st_size != f->size)
-			got = (uint64_t)after.st_size > (uint64_t)f->size ? (uint64_t)f->size + 1 : (uint64_t)after.st_size;
-	}
+	bool unchanged = rc == 0 && got == (uint64_t)f->size && fstat(fd, &after) == 0 &&
+	                 same_file(f, &after) && same_file(f, &before);
 	close(fd);
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int md_len = 0;
-	if (rc == 0 && EVP_DigestFinal_ex(ctx, md, &md_len) != 1)
-		rc = fail_file(WL_EIO, 0, f, root, "could not be hashed");
-	EVP_MD_CTX_free(ctx);
+	if (rc == WL_EIO)
+		return io.failed_step != NULL && strcmp(io.failed_step, "hash") == 0
+		           ? fail_file(WL_EIO, 0, f, root, "could not be hashed")
+		           : fail_file(WL_EIO, io.sys_errno, f, root, "%s", io.failed_step);
 	if (rc != 0)
 		return rc;
 	if (got != (uint64_t)f->size)
 		return fail_file(WL_EINVALID, 0, f, root, "changed while it was read (size %lld, read %s%llu)",
 		                 (long long)f->size, got > (uint64_t)f->size ? "more than " : "",
 		                 (unsigned long long)(got > (uint64_t)f->size ? (uint64_t)f->size : got));
-	memcpy(f->digest, "sha256:", 7);
-	for (unsigned i = 0; i < md_len && i < 32; i++) {
-		f->digest[7 + 2 * i] = hex_digits[md[i] >> 4];
-		f->digest[8 + 2 * i] = hex_digits[md[i] & 15];
-	}
-	f->digest[WL_DIGEST_LEN] = '\0';
+	memcpy(f->digest, digest, sizeof digest);
 	/* A file touched while it was read may hold a mix of old and new
 	 * bytes: its digest is reported but never trusted later. */
 	if (unchanged && run->options != NULL && run->options->cache != NULL)

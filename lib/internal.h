@@ -152,6 +152,30 @@ int wl__cpu_count(void);
 int wl__run_parallel(size_t jobs, int threads, wl_job_fn fn, void *ctx, wl_tick_fn tick, void *tick_ctx,
                      const volatile sig_atomic_t *cancel);
 
+/* ---- hashing one file (hash.c) ---- */
+
+#include <openssl/evp.h>
+#include <stdatomic.h>
+
+typedef struct wl__hash_io {
+	const EVP_MD *md;                     /* SHA-256, fetched once per run */
+	bool map_files;                       /* see wl_hash_options */
+	_Atomic uint64_t *bytes_done;         /* progress counter, may be NULL */
+	const volatile sig_atomic_t *cancel;  /* may be NULL */
+	const char *failed_step;              /* out, with WL_EIO: "read", "map", "hash" */
+	int sys_errno;                        /* out, with WL_EIO */
+} wl__hash_io;
+
+/**
+ * Hashes the regular file open at `fd`, expected to hold `size` bytes, with
+ * large reads or (map_files, at least 8 MiB) through small mappings.
+ * `*seen` receives the bytes seen: `size` when the file held exactly that,
+ * fewer if it shrank, `size + 1` if it grew; `digest` is set on success.
+ * Returns 0, WL_EIO with io->failed_step and io->sys_errno set and no
+ * message (the caller names the file), WL_ECANCELED or WL_ENOMEM.
+ */
+int wl__hash_fd(char digest[WL_DIGEST_LEN + 1], uint64_t *seen, int fd, int64_t size, wl__hash_io *io);
+
 /* ---- directories (source.c) ---- */
 
 /** The names in the directory open at `fd` (without . and ..), sorted

@@ -31,12 +31,6 @@
 #include <time.h>
 #include <unistd.h>
 
-/* As in hash.c: big enough that syscalls cost nothing, small enough that
- * the bytes just read are still in L2 when they are hashed. */
-#define READ_SIZE ((size_t)512 << 10)
-/* Files below this are read into a buffer on the worker's stack. */
-#define SMALL_SIZE ((size_t)32 << 10)
-
 /* What became of one recorded file. */
 enum rec_state {
 	REC_UNSEEN,   /* not found (yet): missing at the end */
@@ -79,8 +73,6 @@ typedef struct verify_run {
 	_Atomic uint64_t bytes_done;
 	uint64_t bytes_total;
 } verify_run;
-
-static const char hex_digits[] = "0123456789abcdef";
 
 /* ---- messages ---- */
 
@@ -368,71 +360,22 @@ static int hash_one(verify_run *run, const job *j)
 		r->state = REC_MODIFIED;
 		return 0;
 	}
-	if (j->size > (int64_t)SMALL_SIZE)
-		posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-	if (ctx == NULL || EVP_DigestInit_ex(ctx, run->sha256, NULL) != 1) {
-		EVP_MD_CTX_free(ctx);
-		close(fd);
-		return wl__nomem();
-	}
-	unsigned char small[SMALL_SIZE + 1];
-	unsigned char *buf = small;
-	size_t buf_size = sizeof small;
-	if (j->size >= (int64_t)SMALL_SIZE) {
-		/* Room for the whole file and one byte more when it is smaller
-		 * than a read, so its end is seen without a second read. */
-		buf_size = j->size < (int64_t)READ_SIZE ? (size_t)j->size + 1 : READ_SIZE;
-		buf = malloc(buf_size);
-		if (buf == NULL) {
-			EVP_MD_CTX_free(ctx);
-			close(fd);
-			return wl__nomem();
-		}
-	}
-	int rc = 0;
+	wl__hash_io io = {
+		.md = run->sha256,
+		.map_files = run->options != NULL && run->options->map_files,
+		.bytes_done = &run->bytes_done,
+		.cancel = run->options != NULL ? run->options->cancel : NULL,
+	};
+	char digest[WL_DIGEST_LEN + 1];
 	uint64_t got = 0;
-	for (;;) {
-		ssize_t n = read(fd, buf, buf_size);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			rc = fail_rel(WL_EIO, errno, run, "read", f->path.ptr, f->path.len);
-			break;
-		}
-		if (n == 0)
-			break;
-		if (EVP_DigestUpdate(ctx, buf, (size_t)n) != 1) {
-			rc = fail_rel(WL_EIO, 0, run, "could not hash", f->path.ptr, f->path.len);
-			break;
-		}
-		got += (uint64_t)n;
-		atomic_fetch_add_explicit(&run->bytes_done, (uint64_t)n, memory_order_relaxed);
-		if (got > (uint64_t)j->size)
-			break; /* grew while read: modified, whatever follows */
-		if (canceled(run)) {
-			rc = wl__fail(WL_ECANCELED, "canceled");
-			break;
-		}
-	}
-	if (buf != small)
-		free(buf);
+	int rc = wl__hash_fd(digest, &got, fd, j->size, &io);
 	close(fd);
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int md_len = 0;
-	if (rc == 0 && EVP_DigestFinal_ex(ctx, md, &md_len) != 1)
-		rc = fail_rel(WL_EIO, 0, run, "could not hash", f->path.ptr, f->path.len);
-	EVP_MD_CTX_free(ctx);
+	if (rc == WL_EIO)
+		return fail_rel(WL_EIO, io.sys_errno, run, io.failed_step, f->path.ptr, f->path.len);
 	if (rc != 0)
 		return rc;
-	char digest[WL_DIGEST_LEN + 1];
-	memcpy(digest, "sha256:", 7);
-	for (unsigned i = 0; i < 32; i++) {
-		digest[7 + 2 * i] = hex_digits[md[i] >> 4];
-		digest[8 + 2 * i] = hex_digits[md[i] & 15];
-	}
-	digest[WL_DIGEST_LEN] = '\0';
-	bool same = md_len == 32 && got == (uint64_t)j->size && f->digest.len == WL_DIGEST_LEN &&
+	/* Grown or shrunk while read: not the entry's bytes, whatever they are. */
+	bool same = got == (uint64_t)j->size && f->digest.len == WL_DIGEST_LEN &&
 	            memcmp(f->digest.ptr, digest, WL_DIGEST_LEN) == 0;
 	r->state = same ? REC_OK : REC_MODIFIED;
 	return 0;

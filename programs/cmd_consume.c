@@ -105,6 +105,7 @@ int cmd_verify(cli_invocation *cli)
 	wl_verify_options opts = {
 		.threads = cli->jobs,
 		.sizes_only = cli->sizes_only,
+		.map_files = true, /* main() installed the SIGBUS handler */
 		.progress = cli_progress_report,
 		.progress_ctx = &progress,
 		.cancel = &cli_cancel,
