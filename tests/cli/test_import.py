@@ -526,3 +526,34 @@ def test_progress_is_shown_on_a_terminal_only(tmp):
     expect(rc == 0 and seen == "", "-q printed", seen)
     r = imp(p, "--no-cache")
     expect("hashed" not in r.err.decode(), "progress on a pipe", r)
+
+
+def test_the_hash_cache_lives_in_the_users_cache_directory(tmp):
+    p = project(tmp, {"a.bin": b"a" * 10})
+    time.sleep(2.2)  # files changed in the last two seconds are never cached
+    xdg = os.path.join(tmp, "xdg")
+    r = run(["-C", p, "import"], env={"XDG_CACHE_HOME": xdg})
+    expect(r.rc == 0, "import", r)
+    expect(os.path.isfile(os.path.join(xdg, "weightslock", "hashes")), "no cache under $XDG_CACHE_HOME",
+           os.listdir(tmp))
+    os.remove(os.path.join(p, "weights.lock"))
+    home = os.path.join(tmp, "home")
+    os.makedirs(home)
+    env = {"HOME": home, "XDG_CACHE_HOME": ""}
+    r = run(["-C", p, "import"], env=env)
+    expect(r.rc == 0, "import", r)
+    expect(os.path.isfile(os.path.join(home, ".cache", "weightslock", "hashes")), "no cache under ~/.cache")
+    os.remove(os.path.join(p, "weights.lock"))
+    home2 = os.path.join(tmp, "home2")
+    os.makedirs(home2)
+    r = run(["-C", p, "import", "--no-cache"], env={"HOME": home2, "XDG_CACHE_HOME": ""})
+    expect(r.rc == 0 and os.listdir(home2) == [], "--no-cache wrote a cache", r)
+    # A corrupt cache is ignored, never trusted, and rebuilt.
+    write(os.path.join(xdg, "weightslock", "hashes"), b"garbage")
+    before = read(os.path.join(p, "weights.lock"))
+    write(os.path.join(p, "weights", "a.bin"), b"b" * 10)
+    r = run(["-C", p, "import"], env={"XDG_CACHE_HOME": xdg})
+    expect(r.rc == 0, "import with a corrupt cache", r)
+    e = lock_of(p)["weights"][0]
+    expect(e["files"][0]["digest"] == "sha256:" + sha(b"b" * 10), "digest", e["files"])
+    expect(read(os.path.join(xdg, "weightslock", "hashes"))[:7] != b"garbage", "cache not rebuilt")
