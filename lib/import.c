@@ -376,27 +376,38 @@ static int pack_job(void *ctx, size_t job)
 
 /*
  * Produces the listed layers: plain tar layers side by side, one thread
- * each (the file and layer hashes come from one read); gzip layers one
- * after another, each compressed on every thread.
+ * each (the file and layer hashes come from one read); then the gzip
+ * layers, also side by side (as many at once as there are threads), each
+ * compressing its blocks on every thread, so small layers never leave a
+ * core idle. Gzip bytes do not depend on the thread count.
  */
 static int produce_layers(importer *im, weight_job *w, const size_t *layers, size_t count)
 {
 	size_t *raw = calloc(count ? count : 1, sizeof(size_t));
-	if (raw == NULL)
+	size_t *gz = calloc(count ? count : 1, sizeof(size_t));
+	if (raw == NULL || gz == NULL) {
+		free(raw);
+		free(gz);
 		return wl__nomem();
-	size_t nraw = 0;
+	}
+	size_t nraw = 0, ngz = 0;
 	int rc = 0;
-	for (size_t i = 0; i < count; i++)
-		if (!w->plan->layers[layers[i]].gzip)
+	for (size_t i = 0; i < count; i++) {
+		if (w->plan->layers[layers[i]].gzip)
+			gz[ngz++] = layers[i];
+		else
 			raw[nraw++] = layers[i];
+	}
 	if (nraw > 0) {
 		pack_run run = {im, w, raw, nraw, 1};
 		rc = wl__run_parallel(nraw, im->threads, pack_job, &run, NULL, NULL, im->opts->cancel);
 	}
-	for (size_t i = 0; i < count && rc == 0; i++)
-		if (w->plan->layers[layers[i]].gzip)
-			rc = produce_layer(im, w, layers[i], im->threads);
+	if (rc == 0 && ngz > 0) {
+		pack_run run = {im, w, gz, ngz, im->threads};
+		rc = wl__run_parallel(ngz, im->threads, pack_job, &run, NULL, NULL, im->opts->cancel);
+	}
 	free(raw);
+	free(gz);
 	return rc;
 }
 

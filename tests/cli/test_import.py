@@ -557,3 +557,26 @@ def test_the_hash_cache_lives_in_the_users_cache_directory(tmp):
     e = lock_of(p)["weights"][0]
     expect(e["files"][0]["digest"] == "sha256:" + sha(b"b" * 10), "digest", e["files"])
     expect(read(os.path.join(xdg, "weightslock", "hashes"))[:7] != b"garbage", "cache not rebuilt")
+
+
+def test_layers_do_not_depend_on_the_thread_count(tmp):
+    # Several gzip layers (compressible files of their own and a bundle),
+    # produced side by side: the same bytes with one thread and with many.
+    rnd = b"".join(b"%06d " % (i * 7919 % 1000003) for i in range(60000))
+    p = project(tmp, {"a.dat": rnd, "b.dat": rnd[::-1], "c.dat": rnd[3:] + b"x",
+                      "small/1.txt": b"one", "small/2.txt": b"two", "d.bin": b"\0" * 5000})
+    layout1, layout2 = os.path.join(tmp, "l1"), os.path.join(tmp, "l2")
+    r = imp(p, "--no-cache", "--bundle-file-max", "4096", "--jobs", "1", "--oci-layout", layout1)
+    expect(r.rc == 0, "import with one thread", r)
+    one = lock_of(p)
+    os.remove(os.path.join(p, "weights.lock"))
+    r = imp(p, "--no-cache", "--bundle-file-max", "4096", "--jobs", "8", "--oci-layout", layout2)
+    expect(r.rc == 0, "import with eight threads", r)
+    many = lock_of(p)
+    for lock in (one, many):
+        lock["weights"][0]["source"].pop("importedAt")
+    expect(one == many, "the entries differ between thread counts")
+    gz = [l for l in one["weights"][0]["layers"] if l["mediaType"].endswith("gzip")]
+    expect(len(gz) >= 3, "expected several gzip layers", one["weights"][0]["layers"])
+    expect(sorted(os.listdir(os.path.join(layout1, "blobs", "sha256"))) ==
+           sorted(os.listdir(os.path.join(layout2, "blobs", "sha256"))), "blob sets differ")
