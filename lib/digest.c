@@ -47,6 +47,7 @@ bool wl_digest_valid(wl_string s)
 
 /* One line of the set digest: `<hex>  <path>`, kept as references. */
 typedef struct line_ref {
+	uint64_t key; /* the line's first 8 bytes, big-endian, zero-padded */
 	const char *hex;
 	size_t hex_len;
 	const char *path;
@@ -84,10 +85,31 @@ static void cursor_advance(line_cursor *c, size_t n)
 	}
 }
 
+/* The first 8 bytes of the line as a big-endian number: different keys
+ * order the lines as their bytes do (zero padding sorts a shorter line
+ * first), equal keys leave it to the full comparison. */
+static uint64_t line_key(const line_ref *r)
+{
+	line_cursor c;
+	cursor_init(&c, r);
+	uint64_t key = 0;
+	for (int k = 0; k < 8; k++) {
+		unsigned char byte = 0;
+		if (c.at < 3) {
+			byte = (unsigned char)c.seg[c.at][c.off];
+			cursor_advance(&c, 1);
+		}
+		key = key << 8 | byte;
+	}
+	return key;
+}
+
 /* Byte-wise comparison of the two whole lines, without joining them. */
 static int line_compare(const void *x, const void *y)
 {
 	const line_ref *a = x, *b = y;
+	if (a->key != b->key)
+		return a->key < b->key ? -1 : 1;
 	if (a->hex_len == b->hex_len) {
 		/* The usual case: equal-length hex, so the lines split alike. */
 		int c = a->hex_len ? memcmp(a->hex, b->hex, a->hex_len) : 0;
@@ -159,6 +181,7 @@ int wl_dirhash(char out[WL_DIGEST_LEN + 1], const wl_dirhash_part *parts, size_t
 		lines[i].hex_len = colon ? d.len - (size_t)(colon + 1 - d.ptr) : 0;
 		lines[i].path = parts[i].path.len ? parts[i].path.ptr : "";
 		lines[i].path_len = parts[i].path.len;
+		lines[i].key = line_key(&lines[i]);
 	}
 	if (count > 1)
 		qsort(lines, count, sizeof *lines, line_compare);

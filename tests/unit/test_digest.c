@@ -187,8 +187,79 @@ TEST(fingerprint_value_is_text_after_first_colon)
 	CHECK_INT(s.len, 0);
 }
 
+/* ---- the sort behind the set digest, against a naive version ---- */
+
+#include <openssl/sha.h>
+
+typedef struct naive_line {
+	char bytes[96];
+	size_t len;
+} naive_line;
+
+static int naive_cmp(const void *x, const void *y)
+{
+	const naive_line *a = x, *b = y;
+	size_t n = a->len < b->len ? a->len : b->len;
+	int c = memcmp(a->bytes, b->bytes, n);
+	return c ? c : (a->len > b->len) - (a->len < b->len);
+}
+
+TEST(set_digest_sorts_whole_lines_bytewise_whatever_their_shape)
+{
+	/* Short, missing and shared-prefix hex parts, NUL bytes and empty
+	 * paths: the lines must sort exactly as their joined bytes. */
+	enum { N = 400 };
+	static char hexes[N][24], paths[N][16];
+	static wl_dirhash_part parts[N];
+	static naive_line lines[N];
+	unsigned seed = 12345;
+	for (int i = 0; i < N; i++) {
+		seed = seed * 1103515245 + 12345;
+		int hex_len = (int)(seed >> 16) % 12; /* 0..11, often shorter than 8 */
+		int path_len = (int)(seed >> 8) % 6;
+		size_t hl = 0;
+		hexes[i][hl++] = 's';
+		hexes[i][hl++] = ':';
+		for (int k = 0; k < hex_len; k++) {
+			seed = seed * 1103515245 + 12345;
+			hexes[i][hl++] = "0a "[(seed >> 16) % 3]; /* few symbols: long shared prefixes */
+		}
+		for (int k = 0; k < path_len; k++) {
+			seed = seed * 1103515245 + 12345;
+			paths[i][k] = "\0a "[(seed >> 16) % 3];
+		}
+		bool no_colon = (seed >> 20) % 7 == 0;
+		parts[i].digest = no_colon ? (wl_string){hexes[i] + 2, hl - 2} : (wl_string){hexes[i], hl};
+		parts[i].path = (wl_string){paths[i], (size_t)path_len};
+		naive_line *l = &lines[i];
+		size_t h = no_colon ? 0 : hl - 2; /* the hex part follows the first ':' */
+		memcpy(l->bytes, no_colon ? "" : hexes[i] + 2, h);
+		memcpy(l->bytes + h, "  ", 2);
+		memcpy(l->bytes + h + 2, paths[i], (size_t)path_len);
+		l->len = h + 2 + (size_t)path_len;
+	}
+	qsort(lines, N, sizeof lines[0], naive_cmp);
+	static unsigned char joined[N * 97];
+	size_t jl = 0;
+	for (int i = 0; i < N; i++) {
+		if (i)
+			joined[jl++] = '\n';
+		memcpy(joined + jl, lines[i].bytes, lines[i].len);
+		jl += lines[i].len;
+	}
+	unsigned char md[32];
+	SHA256(joined, jl, md);
+	char want[WL_DIGEST_LEN + 1] = "sha256:";
+	for (int i = 0; i < 32; i++)
+		snprintf(want + 7 + 2 * i, 3, "%02x", md[i]);
+	char got[WL_DIGEST_LEN + 1];
+	CHECK_OK(wl_dirhash(got, parts, N));
+	CHECK_STR(got, want);
+}
+
 int main(void)
 {
+	RUN(set_digest_sorts_whole_lines_bytewise_whatever_their_shape);
 	RUN(sha256_digest_is_prefixed_lowercase_hex);
 	RUN(digest_valid_requires_sha256_and_64_lowercase_hex);
 	RUN(set_digest_of_empty_set_is_sha256_of_nothing);
