@@ -37,7 +37,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOL_SRC := $(sort $(wildcard tests/tools/*.c))
 TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 
-.PHONY: all check test deps demo bench fuzz install clean unit-tests
+.PHONY: all check test deps demo bench fuzz install clean unit-tests FORCE
 all: $(BUILD)/libweightslock.a $(BUILD)/libweightslock.so $(BUILD)/weightslock.pc $(BUILD)/weightslock
 
 $(BUILD)/lib/%.o: lib/%.c include/weightslock.h lib/internal.h $(wildcard lib/*.h)
@@ -99,10 +99,14 @@ check: deps
 	@$(MAKE) --no-print-directory BUILD=build/asan SAN=1 all unit-tests
 	@sh tests/run-all.sh build build/asan
 
-demo: all
+demo:
+	@sh scripts/install-deps.sh --build
+	@$(MAKE) --no-print-directory all
 	@sh examples/demo.sh $(BUILD)/weightslock
 
-bench: all
+bench:
+	@sh scripts/install-deps.sh --build openssl
+	@$(MAKE) --no-print-directory all
 	@sh bench/run.sh $(BUILD)
 
 fuzz:

@@ -1,9 +1,16 @@
 #!/bin/sh
 # Installs the Debian packages the build and the tests need, skipping those
-# already present; packages named as arguments are installed as well (e.g.
-# clang for `make fuzz`). Needs root (or sudo) only when something is missing.
+# already present. `--build` installs only what building and the demo need;
+# other arguments are extra packages (e.g. clang for `make fuzz`). Needs root
+# (or sudo) only when something is missing.
 set -eu
-pkgs="gcc make pkg-config libc6-dev libssl-dev zlib1g-dev libyaml-dev libzstd-dev python3 util-linux skopeo docker-registry $*"
+build="gcc make pkg-config libc6-dev libssl-dev zlib1g-dev libyaml-dev libzstd-dev python3"
+tests="util-linux skopeo docker-registry"
+if [ "${1:-}" = "--build" ]; then
+	shift
+	tests=""
+fi
+pkgs="$build $tests $*"
 missing=""
 for p in $pkgs; do
 	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
