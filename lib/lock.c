@@ -18,6 +18,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -974,108 +975,73 @@ static bool read_patterns(parser *p, const char *path, wl_string **items, size_t
 /* Structures                                                               */
 /* ------------------------------------------------------------------------ */
 
-enum { F_PATH, F_SIZE, F_DIGEST, F_LAYER };
+/* Where a scalar field of a structure goes, and its Go context for type
+ * errors. Files and layers hold nothing else, so one reader serves both. */
+typedef struct slot {
+	bool is_int; /* int64_t, else wl_string */
+	size_t offset;
+	field_ctx ctx;
+} slot;
+
+static bool read_scalar_object(parser *p, void *obj, const field *fields, const slot *slots, int count)
+{
+	bool first = true;
+	wl_string key;
+	int r;
+	while ((r = next_member(p, &first, &key)) == 1) {
+		int k = match_key(fields, count, key.ptr, key.len);
+		char *dst = (char *)obj + (k >= 0 ? slots[k].offset : 0);
+		bool ok = k < 0              ? skip_value(p)
+		          : slots[k].is_int ? read_int(p, &slots[k].ctx, (int64_t *)(void *)dst)
+		                            : read_string(p, &slots[k].ctx, (wl_string *)(void *)dst);
+		if (!ok)
+			return false;
+	}
+	return r == 0;
+}
+
 static const field file_fields[] = {
 	FIELD("path", "PATH"), FIELD("size", "SIZE"), FIELD("digest", "DIGEST"), FIELD("layer", "LAYER"),
+};
+static const slot file_slots[] = {
+	{false, offsetof(wl_file, path), {"WeightLockFile", "weights.files.path", "string"}},
+	{true, offsetof(wl_file, size), {"WeightLockFile", "weights.files.size", "int64"}},
+	{false, offsetof(wl_file, digest), {"WeightLockFile", "weights.files.digest", "string"}},
+	{false, offsetof(wl_file, layer), {"WeightLockFile", "weights.files.layer", "string"}},
 };
 
 static bool file_elem(parser *p, void *elem, void *ctx)
 {
 	(void)ctx;
-	wl_file *f = elem;
 	static const field_ctx self = {"WeightLockEntry", "weights.files", "wl.WeightLockFile"};
 	int open = open_object(p, &self);
 	if (open <= 0)
 		return open == 0;
-	bool first = true;
-	wl_string key;
-	int r;
-	while ((r = next_member(p, &first, &key)) == 1) {
-		switch (match_key(file_fields, 4, key.ptr, key.len)) {
-		case F_PATH: {
-			static const field_ctx fc = {"WeightLockFile", "weights.files.path", "string"};
-			if (!read_string(p, &fc, &f->path))
-				return false;
-			break;
-		}
-		case F_SIZE: {
-			static const field_ctx fc = {"WeightLockFile", "weights.files.size", "int64"};
-			if (!read_int(p, &fc, &f->size))
-				return false;
-			break;
-		}
-		case F_DIGEST: {
-			static const field_ctx fc = {"WeightLockFile", "weights.files.digest", "string"};
-			if (!read_string(p, &fc, &f->digest))
-				return false;
-			break;
-		}
-		case F_LAYER: {
-			static const field_ctx fc = {"WeightLockFile", "weights.files.layer", "string"};
-			if (!read_string(p, &fc, &f->layer))
-				return false;
-			break;
-		}
-		default:
-			if (!skip_value(p))
-				return false;
-		}
-	}
-	return r == 0;
+	return read_scalar_object(p, elem, file_fields, file_slots, 4);
 }
 
-enum { L_DIGEST, L_MEDIA_TYPE, L_SIZE, L_SIZE_UNCOMPRESSED };
 static const field layer_fields[] = {
 	FIELD("digest", "DIGEST"),
 	FIELD("mediaType", "MEDIATYPE"),
 	FIELD("size", "SIZE"),
 	FIELD("sizeUncompressed", "SIZEUNCOMPRESSED"),
 };
+static const slot layer_slots[] = {
+	{false, offsetof(wl_layer, digest), {"WeightLockLayer", "weights.layers.digest", "string"}},
+	{false, offsetof(wl_layer, media_type), {"WeightLockLayer", "weights.layers.mediaType", "string"}},
+	{true, offsetof(wl_layer, size), {"WeightLockLayer", "weights.layers.size", "int64"}},
+	{true, offsetof(wl_layer, size_uncompressed),
+	 {"WeightLockLayer", "weights.layers.sizeUncompressed", "int64"}},
+};
 
 static bool layer_elem(parser *p, void *elem, void *ctx)
 {
 	(void)ctx;
-	wl_layer *l = elem;
 	static const field_ctx self = {"WeightLockEntry", "weights.layers", "wl.WeightLockLayer"};
 	int open = open_object(p, &self);
 	if (open <= 0)
 		return open == 0;
-	bool first = true;
-	wl_string key;
-	int r;
-	while ((r = next_member(p, &first, &key)) == 1) {
-		switch (match_key(layer_fields, 4, key.ptr, key.len)) {
-		case L_DIGEST: {
-			static const field_ctx fc = {"WeightLockLayer", "weights.layers.digest", "string"};
-			if (!read_string(p, &fc, &l->digest))
-				return false;
-			break;
-		}
-		case L_MEDIA_TYPE: {
-			static const field_ctx fc = {"WeightLockLayer", "weights.layers.mediaType", "string"};
-			if (!read_string(p, &fc, &l->media_type))
-				return false;
-			break;
-		}
-		case L_SIZE: {
-			static const field_ctx fc = {"WeightLockLayer", "weights.layers.size", "int64"};
-			if (!read_int(p, &fc, &l->size))
-				return false;
-			break;
-		}
-		case L_SIZE_UNCOMPRESSED: {
-			static const field_ctx fc = {"WeightLockLayer", "weights.layers.sizeUncompressed",
-			                             "int64"};
-			if (!read_int(p, &fc, &l->size_uncompressed))
-				return false;
-			break;
-		}
-		default:
-			if (!skip_value(p))
-				return false;
-		}
-	}
-	return r == 0;
+	return read_scalar_object(p, elem, layer_fields, layer_slots, 4);
 }
 
 enum { S_URI, S_FINGERPRINT, S_INCLUDE, S_EXCLUDE, S_IMPORTED_AT };
