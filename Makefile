@@ -27,7 +27,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcrypto -lz
 CFLAGS  += $(CSTD) $(WARN) $(OPT) -Iinclude -Ilib $(PKG_CFLAGS) -pthread
 LDLIBS  += $(PKG_LIBS) -pthread
 
-LIB_SRC  := $(sort $(wildcard lib/*.c))
+LIB_SRC  := $(sort $(wildcard lib/*/*.c))
 LIB_OBJ  := $(LIB_SRC:lib/%.c=$(BUILD)/lib/%.o)
 LIB_PIC  := $(LIB_SRC:lib/%.c=$(BUILD)/pic/%.o)
 PROG_SRC := $(sort $(wildcard programs/*.c))
@@ -40,12 +40,12 @@ TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 .PHONY: all check test deps demo bench fuzz install clean unit-tests FORCE
 all: $(BUILD)/libweightslock.a $(BUILD)/libweightslock.so $(BUILD)/weightslock.pc $(BUILD)/weightslock
 
-$(BUILD)/lib/%.o: lib/%.c include/weightslock.h lib/internal.h $(wildcard lib/*.h)
+$(BUILD)/lib/%.o: lib/%.c include/weightslock.h $(wildcard lib/*/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	@$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/pic/%.o: lib/%.c include/weightslock.h lib/internal.h $(wildcard lib/*.h)
+$(BUILD)/pic/%.o: lib/%.c include/weightslock.h $(wildcard lib/*/*.h)
 	@mkdir -p $(dir $@)
 	@echo "  CC(pic) $<"
 	@$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -DWL_BUILDING_SHARED -c $< -o $@

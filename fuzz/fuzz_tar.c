@@ -10,7 +10,7 @@
  * the recorded size of the file begun; on success every file was
  * committed once.
  */
-#include "extract_internal.h"
+#include "consume/extract_internal.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -34,7 +34,7 @@ run_target() {
 	# shellcheck disable=SC2086
 	if ! "$CLANG" -std=c11 -D_GNU_SOURCE -O1 -g -fno-omit-frame-pointer \
 		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-		-Iinclude -Ilib $pkg_cflags -pthread -o "$bin" "fuzz/$name.c" lib/*.c $pkg_libs -pthread; then
+		-Iinclude -Ilib $pkg_cflags -pthread -o "$bin" "fuzz/$name.c" lib/*/*.c $pkg_libs -pthread; then
 		echo "fuzz: $name: build failed" >&2
 		status=1
 		return

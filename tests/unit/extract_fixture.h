@@ -13,7 +13,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
-#include "internal.h"
+#include "common/internal.h"
 
 /* ---- raw tar ---- */
 

@@ -17,8 +17,8 @@
 #include <unistd.h>
 #include <zlib.h>
 
-#include "internal.h"
-#include "pack_internal.h"
+#include "common/internal.h"
+#include "pack/pack_internal.h"
 
 /* A new directory under /tmp; NULL on failure. Free with fx_remove. */
 static inline char *fx_tmpdir(void)

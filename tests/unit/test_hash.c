@@ -487,7 +487,7 @@ TEST(a_file_older_than_two_seconds_is_recorded_and_found_after_save)
 
 /* ---- mapped reads (map_files) ---- */
 
-#include "internal.h"
+#include "common/internal.h"
 
 static char shrink_path[PATH_MAX];
 

@@ -1,7 +1,7 @@
 /*
  * test_hashcache.c - the hash cache: exact-key lookups, the racy-timestamp
  * rule, the versioned self-checking file format (documented in
- * lib/hashcache.c), distrust of foreign and damaged files, and merging
+ * lib/source/hashcache.c), distrust of foreign and damaged files, and merging
  * saves from concurrent processes and threads.
  *
  * Files are never read here: the cache only sees wl_source_file keys.

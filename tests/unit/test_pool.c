@@ -4,7 +4,7 @@
  * the hand-out, progress ticks run on the calling thread.
  */
 #include "harness.h"
-#include "internal.h"
+#include "common/internal.h"
 
 #include <pthread.h>
 #include <stdatomic.h>

@@ -10,8 +10,8 @@
 #include <stdarg.h>
 
 #include "extract_fixture.h"
-#include "extract_internal.h"
-#include "pack_internal.h"
+#include "consume/extract_internal.h"
+#include "pack/pack_internal.h"
 
 /* A sink recording what it was given. */
 typedef struct memory_sink {

@@ -1,0 +1,189 @@
+/*
+ * fileio.c - reading whole files and replacing files atomically.
+ *
+ * The atomic write is the only way the library replaces a file: a
+ * temporary file in the same directory, an explicit mode, fsync, rename,
+ * then fsync of the directory, so a crash leaves either the old or the new
+ * bytes and never a mix.
+ */
+#include "common/internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Large buffers are aligned to 2 MiB and offered to transparent huge
+ * pages: a 30 MB lockfile then costs a dozen page faults, not thousands. */
+#define HUGE_ALIGN ((size_t)2 << 20)
+
+static char *alloc_for(size_t cap)
+{
+	if (cap < 4 * HUGE_ALIGN)
+		return malloc(cap);
+	void *p = NULL;
+	size_t rounded = (cap + HUGE_ALIGN - 1) & ~(HUGE_ALIGN - 1);
+	if (rounded < cap || posix_memalign(&p, HUGE_ALIGN, rounded) != 0)
+		return malloc(cap);
+#ifdef MADV_HUGEPAGE
+	madvise(p, rounded, MADV_HUGEPAGE);
+#endif
+	return p;
+}
+
+int wl__read_file(char **out, size_t *out_len, const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		int err = errno;
+		return wl__fail_errno(err == ENOENT ? WL_ENOTFOUND : WL_EIO, err, "read %s", path);
+	}
+	struct stat st;
+	if (fstat(fd, &st) != 0) {
+		int err = errno;
+		close(fd);
+		return wl__fail_errno(WL_EIO, err, "read %s", path);
+	}
+	if (S_ISDIR(st.st_mode)) {
+		close(fd);
+		return wl__fail_errno(WL_EIO, EISDIR, "read %s", path);
+	}
+	/* Room for the whole file, its NUL, and the read that sees EOF. */
+	size_t cap = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size + 4096 : 65536;
+	char *data = alloc_for(cap);
+	if (data == NULL) {
+		close(fd);
+		return wl__nomem();
+	}
+	size_t len = 0;
+	for (;;) {
+		if (len + 1 >= cap) {
+			if (cap > SIZE_MAX / 2) {
+				free(data);
+				close(fd);
+				return wl__nomem();
+			}
+			char *p = realloc(data, cap * 2);
+			if (p == NULL) {
+				free(data);
+				close(fd);
+				return wl__nomem();
+			}
+			data = p;
+			cap *= 2;
+		}
+		size_t want = cap - 1 - len;
+		if (want > (size_t)INT_MAX)
+			want = (size_t)INT_MAX;
+		ssize_t n = read(fd, data + len, want);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			int err = errno;
+			free(data);
+			close(fd);
+			return wl__fail_errno(WL_EIO, err, "read %s", path);
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	data[len] = '\0';
+	*out = data;
+	*out_len = len;
+	return 0;
+}
+
+static char *dir_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	if (slash == NULL)
+		return strdup(".");
+	if (slash == path)
+		return strdup("/");
+	return strndup(path, (size_t)(slash - path));
+}
+
+static int write_all(int fd, const char *p, size_t n)
+{
+	while (n > 0) {
+		size_t chunk = n > (size_t)1 << 30 ? (size_t)1 << 30 : n;
+		ssize_t w = write(fd, p, chunk);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno;
+		}
+		p += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int wl_write_file_atomic(const char *path, const void *data, size_t len)
+{
+	char *dir = dir_of(path);
+	if (dir == NULL)
+		return wl__nomem();
+	size_t tlen = strlen(dir) + 64;
+	char *tmp = malloc(tlen);
+	if (tmp == NULL) {
+		free(dir);
+		return wl__nomem();
+	}
+	snprintf(tmp, tlen, "%s/.weights-XXXXXX.lock.tmp", dir);
+	int fd = mkostemps(tmp, (int)strlen(".lock.tmp"), O_CLOEXEC);
+	if (fd < 0) {
+		int err = errno;
+		free(tmp);
+		free(dir);
+		return wl__fail_errno(WL_EIO, err, "write %s: create temporary file", path);
+	}
+	int err = write_all(fd, data, len);
+	const char *step = "write";
+	if (err == 0 && fchmod(fd, 0644) != 0) {
+		err = errno;
+		step = "chmod";
+	}
+	if (err == 0 && fsync(fd) != 0) {
+		err = errno;
+		step = "fsync";
+	}
+	if (close(fd) != 0 && err == 0) {
+		err = errno;
+		step = "close";
+	}
+	if (err == 0 && rename(tmp, path) != 0) {
+		err = errno;
+		step = "rename";
+	}
+	if (err != 0) {
+		unlink(tmp);
+		free(tmp);
+		free(dir);
+		return wl__fail_errno(WL_EIO, err, "write %s: %s", path, step);
+	}
+	free(tmp);
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0) {
+		err = errno;
+	} else {
+		if (fsync(dfd) != 0 && errno != EINVAL)
+			err = errno;
+		close(dfd);
+	}
+	if (err != 0) {
+		/* The new bytes are in place; only their durability is unknown. */
+		int code = wl__fail_errno(WL_EIO, err, "write %s: fsync directory %s", path, dir);
+		free(dir);
+		return code;
+	}
+	free(dir);
+	return 0;
+}

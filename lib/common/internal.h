@@ -1,0 +1,224 @@
+/*
+ * internal.h - plumbing shared by the library's modules; not installed.
+ *
+ * Owns: the thread-local error record helpers, the growable byte buffer
+ * used by every encoder, the string storage (arena) behind wl_lock and
+ * wl_config, and small checked-arithmetic helpers.
+ */
+#ifndef WL_INTERNAL_H
+#define WL_INTERNAL_H
+
+#include "weightslock.h"
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(__GNUC__)
+#define WL_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#define WL_LIKELY(x) __builtin_expect(!!(x), 1)
+#define WL_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#else
+#define WL_PRINTF(a, b)
+#define WL_LIKELY(x) (x)
+#define WL_UNLIKELY(x) (x)
+#endif
+
+/* ---- errors (error.c) ---- */
+
+/** Records `code` with a formatted message; returns `code`. */
+int wl__fail(int code, const char *fmt, ...) WL_PRINTF(2, 3);
+/** Like wl__fail, also recording errno `err`; the message gets
+ *  ": <strerror(err)>" appended. */
+int wl__fail_errno(int code, int err, const char *fmt, ...) WL_PRINTF(3, 4);
+/** Sets the errno of the current error record (after wl__fail). */
+void wl__error_set_errno(int err);
+/** Records WL_ENOMEM; returns WL_ENOMEM. */
+int wl__nomem(void);
+/** Prefixes the current message with "<prefix>: " (keeps the code). */
+int wl__error_prefix(const char *fmt, ...) WL_PRINTF(1, 2);
+
+/* ---- growable buffer (buf.c) ---- */
+
+typedef struct wl_buf {
+	char *data;
+	size_t len;
+	size_t cap;
+	bool failed; /* an allocation failed; later writes are ignored */
+} wl_buf;
+
+void wl_buf_init(wl_buf *b);
+void wl_buf_release(wl_buf *b);
+/** Makes room for `extra` more bytes; false (and b->failed) on overflow or
+ *  out of memory. */
+bool wl_buf_reserve(wl_buf *b, size_t extra);
+void wl_buf_put(wl_buf *b, const void *p, size_t n);
+void wl_buf_putc(wl_buf *b, char c);
+void wl_buf_puts(wl_buf *b, const char *s);
+void wl_buf_put_str(wl_buf *b, wl_string s);
+void wl_buf_printf(wl_buf *b, const char *fmt, ...) WL_PRINTF(2, 3);
+void wl_buf_put_int64(wl_buf *b, int64_t v);
+/** Hands the bytes (NUL-terminated) to the caller; WL_ENOMEM if any write
+ *  failed (the buffer is released then). */
+int wl_buf_finish(wl_buf *b, char **out, size_t *out_len);
+
+/* ---- JSON string encoding (json_write.c) ---- */
+
+/** Appends `s` as a JSON string with Go's (>= 1.22) escaping: quotes,
+ *  \" \\ \n \r \t \b \f, \u00XX for other controls, \u003c \u003e \u0026,
+ *  \u2028 \u2029, and \ufffd for each byte that is not valid UTF-8. */
+void wl_json_put_string(wl_buf *b, const char *s, size_t n);
+/** The most bytes wl_json_write_string writes for n input bytes. */
+#define WL_JSON_STRING_MAX(n) ((n) * 6 + 2)
+/** Writes the same encoding at `out`, which has room for
+ *  WL_JSON_STRING_MAX(n) bytes; returns the end of what was written. */
+char *wl_json_write_string(char *out, const char *s, size_t n);
+/** Writes the decimal form of v at `out` (room for 20 bytes); returns the
+ *  end. */
+char *wl_write_int64(char *out, int64_t v);
+
+/** Decodes one UTF-8 sequence as Go's utf8.DecodeRune does: returns its
+ *  length and stores the code point, or returns 1 and stores 0xFFFD for an
+ *  invalid byte (overlong forms, surrogates and values above U+10FFFF are
+ *  invalid). `n` must be at least 1. */
+size_t wl_utf8_decode(const unsigned char *p, size_t n, uint32_t *cp);
+/** Appends the UTF-8 encoding of `cp` (a valid scalar value). */
+void wl_utf8_put(wl_buf *b, uint32_t cp);
+
+/** True when both lists hold equal strings in the same order. */
+bool wl__strings_equal(const wl_string *a, size_t na, const wl_string *b, size_t nb);
+
+/* ---- string storage (storage.c) ---- */
+
+/** An arena of immutable bytes plus the buffers a lock took ownership of.
+ *  Freed all at once. */
+struct wl_lock_storage;
+typedef struct wl_lock_storage wl_storage;
+
+wl_storage *wl_storage_new(void);
+void wl_storage_free(wl_storage *s);
+/** Allocates n bytes (8-aligned) from the arena; NULL on out of memory. */
+void *wl_storage_alloc(wl_storage *s, size_t n);
+/** Copies bytes (plus a NUL) into the arena. Returns false on ENOMEM. The
+ *  empty string is stored as {NULL, 0}. */
+bool wl_storage_string(wl_storage *s, wl_string *out, const char *p, size_t n);
+/** Takes ownership of a malloc'd buffer, freed with the storage. */
+bool wl_storage_adopt(wl_storage *s, void *buffer);
+
+/* ---- word-at-a-time byte scanning ---- */
+
+/* For 8 bytes loaded little- or big-endian alike: a non-zero result when
+ * some byte is below `n` (n <= 128), equal to `c`, or has its top bit set.
+ * Exact per word, so it only gates a byte loop. */
+#define WL_ONES ((uint64_t)0x0101010101010101ULL)
+#define WL_HIGHS ((uint64_t)0x8080808080808080ULL)
+static inline uint64_t wl_word_has_zero(uint64_t x)
+{
+	return (x - WL_ONES) & ~x & WL_HIGHS;
+}
+static inline uint64_t wl_word_has_byte(uint64_t x, unsigned char c)
+{
+	return wl_word_has_zero(x ^ (WL_ONES * c));
+}
+static inline uint64_t wl_word_has_less(uint64_t x, unsigned char n)
+{
+	return (x - WL_ONES * n) & ~x & WL_HIGHS;
+}
+
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#define WL_HAVE_SSE2 1
+#endif
+
+/* ---- parallel work (pool.c) ---- */
+
+/** One job of a parallel run: returns 0 or a wl_error_code (with the
+ *  message set on the running thread). */
+typedef int (*wl_job_fn)(void *ctx, size_t job);
+/** Called on the calling thread about every 100 ms while jobs run, and
+ *  once at the end (progress reporting). */
+typedef void (*wl_tick_fn)(void *ctx);
+
+/** The number of online CPUs (at least 1). */
+int wl__cpu_count(void);
+
+/**
+ * Runs fn(ctx, 0 .. jobs-1) on `threads` worker threads (<= 0: one per
+ * CPU), handing jobs out in order. Stops handing out jobs at the first
+ * failure or when `*cancel` is set (WL_ECANCELED), waits for running jobs,
+ * and returns the first failure with its message on this thread.
+ */
+int wl__run_parallel(size_t jobs, int threads, wl_job_fn fn, void *ctx, wl_tick_fn tick, void *tick_ctx,
+                     const volatile sig_atomic_t *cancel);
+
+/* ---- hashing one file (hash.c) ---- */
+
+#include <openssl/evp.h>
+#include <stdatomic.h>
+
+typedef struct wl__hash_io {
+	const EVP_MD *md;                     /* SHA-256, fetched once per run */
+	bool map_files;                       /* see wl_hash_options */
+	_Atomic uint64_t *bytes_done;         /* progress counter, may be NULL */
+	const volatile sig_atomic_t *cancel;  /* may be NULL */
+	const char *failed_step;              /* out, with WL_EIO: "read", "map", "hash" */
+	int sys_errno;                        /* out, with WL_EIO */
+} wl__hash_io;
+
+/**
+ * Hashes the regular file open at `fd`, expected to hold `size` bytes, with
+ * large reads or (map_files, at least 8 MiB) through small mappings.
+ * `*seen` receives the bytes seen: `size` when the file held exactly that,
+ * fewer if it shrank, `size + 1` if it grew; `digest` is set on success.
+ * Returns 0, WL_EIO with io->failed_step and io->sys_errno set and no
+ * message (the caller names the file), WL_ECANCELED or WL_ENOMEM.
+ */
+int wl__hash_fd(char digest[WL_DIGEST_LEN + 1], uint64_t *seen, int fd, int64_t size, wl__hash_io *io);
+
+/* ---- directories (source/local.c) ---- */
+
+/** The names in the directory open at `fd` (without . and ..), sorted
+ *  byte-wise, as one malloc'd NULL-terminated array (free() it). Returns 0,
+ *  WL_ENOMEM, or WL_EIO with the errno in *err; sets no message. */
+int wl__list_dir_sorted(char ***out, size_t *out_count, int fd, int *err);
+
+/* ---- test hooks ---- */
+
+/** Called (when set) after a file is opened and checked, just before it
+ *  is mapped: lets a test change the file at the worst moment. */
+extern void (*wl__test_before_map)(int fd);
+
+/* ---- small parsing helpers ---- */
+
+/** The value of a hexadecimal digit, or -1. */
+static inline int wl_hex_value(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* ---- checked arithmetic ---- */
+
+static inline bool wl_add_overflows_i64(int64_t a, int64_t b, int64_t *out)
+{
+	return __builtin_add_overflow(a, b, out);
+}
+
+static inline bool wl_mul_overflows_size(size_t a, size_t b, size_t *out)
+{
+	return __builtin_mul_overflow(a, b, out);
+}
+
+/* ---- files (fileio.c) ---- */
+
+/** Reads a whole file into a malloc'd, NUL-terminated buffer.
+ *  WL_ENOTFOUND if it does not exist; WL_EIO otherwise ("read PATH: ..."). */
+int wl__read_file(char **out, size_t *out_len, const char *path);
+
+#endif

@@ -1,0 +1,1265 @@
+/*
+ * extract.c - materializing an entry from an OCI image layout into a
+ * target directory (SPEC.md §12.2, §12.3) with the state markers of §7.2:
+ * wl_extract.
+ *
+ * Owns the filesystem side of extraction and the order of its steps:
+ *
+ *  1. The target is inspected; a non-empty one without `.cog/` is refused
+ *     (unless forced) before anything in it is touched.
+ *  2. `.cog/ready` is removed first, then `downloading` is written, so a
+ *     target whose content is about to change never looks ready.
+ *  3. The manifest and config blob must hash to their digests and equal
+ *     the entry's projections byte for byte, so the layer list the
+ *     manifest gives is the lockfile's.
+ *  4. The target is swept once: in a target extract owns (one with
+ *     `.cog/`), whatever the entry does not record is removed; recorded
+ *     files already present with the right size are hashed on the worker
+ *     pool, and those that match are kept (an interrupted extract resumes).
+ *  5. One job per layer on the pool, largest first: the blob is read once
+ *     in bounded buffers, hashed, decoded (gzip, zstd) up to the size its
+ *     tar stream must have, and handed to the tar reader (tar_read.c),
+ *     which checks every rule and passes each accepted file's bytes here.
+ *     A file is written to a temporary name in its directory, reached
+ *     through directory descriptors opened with O_NOFOLLOW from the
+ *     target's own descriptor (so no symbolic link, and no directory
+ *     swapped for one, leads outside), then renamed into place once its
+ *     size and digest are verified.
+ *  6. One syncfs of the target's filesystem makes every file and directory
+ *     durable (one journal commit instead of one per file), then `ready`
+ *     is written. Any failure after step 2 writes `failed` instead.
+ *
+ * Memory: two 512 KiB buffers, a decoder and a reader per running layer
+ * job, plus tables the size of the entry's file list.
+ */
+#include "consume/extract_internal.h"
+#include "pack/pack_internal.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+#include <zstd.h>
+
+/* Reads and decoded output in pieces small enough to stay in the core's
+ * cache between the copy, the two hashes and the write. */
+#define CHUNK ((size_t)512 << 10)
+/* Writeback of a large file is started every this many bytes, so the final
+ * flush finds little left to write. */
+#define WRITEBACK_STEP ((uint64_t)8 << 20)
+
+enum codec { CODEC_TAR, CODEC_GZIP, CODEC_ZSTD };
+
+typedef struct size_order {
+	int64_t size;
+	size_t index;
+} size_order;
+
+typedef struct extract_run {
+	const wl_entry *entry;
+	const char *layout_dir;
+	const wl_extract_options *opts;
+	char *weight; /* the entry's name, quoted */
+	wl__path_table *table;
+	int dest_fd;
+	dev_t dest_dev;
+	bool owned; /* the target has .cog/: what the entry does not record goes */
+	uint8_t *present;  /* per file: already in place and verified */
+	size_t *layer_files; /* per layer, the indexes of its files ... */
+	size_t *layer_first; /* ... starting here (layer_count + 1 offsets) */
+	size_t *candidates;  /* files found in place with the right size */
+	size_t candidate_count;
+	size_order *order; /* layers, largest first */
+	EVP_MD *sha256;
+	atomic_bool stop;
+	_Atomic uint64_t items_done, bytes_done;
+	uint64_t items_total, bytes_total;
+	wl_phase phase;
+} extract_run;
+
+/* ------------------------------------------------------------------------ */
+/* Small filesystem helpers (all relative to directory descriptors)          */
+/* ------------------------------------------------------------------------ */
+
+static int write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+	while (len > 0) {
+		ssize_t w = write(fd, p, len > ((size_t)1 << 30) ? (size_t)1 << 30 : len);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return errno;
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+/* A name no other writer uses: `PREFIX` + 16 random hex digits. */
+static void temp_name(char out[32], const char *prefix)
+{
+	static _Atomic uint64_t counter;
+	uint64_t r = 0;
+	if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r)
+		r = ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)out;
+	r ^= atomic_fetch_add(&counter, 1) * 0x9e3779b97f4a7c15ULL;
+	snprintf(out, 32, "%s%016llx", prefix, (unsigned long long)r);
+}
+
+/* Writes `name` in the directory `dfd` atomically: temporary file, fsync,
+ * rename, fsync of the directory. Returns an errno value. */
+static int write_marker(int dfd, const char *name, const void *data, size_t len)
+{
+	char tmp[32];
+	int fd = -1;
+	for (int tries = 0; fd < 0 && tries < 16; tries++) {
+		temp_name(tmp, ".marker-");
+		fd = openat(dfd, tmp, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (fd < 0 && errno != EEXIST)
+			return errno;
+	}
+	if (fd < 0)
+		return EEXIST;
+	int err = write_all(fd, data, len);
+	if (err == 0 && fchmod(fd, 0644) != 0)
+		err = errno;
+	if (err == 0 && fsync(fd) != 0)
+		err = errno;
+	if (close(fd) != 0 && err == 0)
+		err = errno;
+	if (err == 0 && renameat(dfd, tmp, dfd, name) != 0)
+		err = errno;
+	if (err != 0) {
+		unlinkat(dfd, tmp, 0);
+		return err;
+	}
+	return fsync(dfd) == 0 ? 0 : errno;
+}
+
+/* Removes `name` in `dfd` and, for a directory, everything below it,
+ * never following a symbolic link. Returns an errno value. */
+static int remove_tree(int dfd, const char *name)
+{
+	int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOTDIR || errno == ELOOP)
+			return unlinkat(dfd, name, 0) == 0 || errno == ENOENT ? 0 : errno;
+		return errno == ENOENT ? 0 : errno;
+	}
+	DIR *d = fdopendir(fd);
+	if (d == NULL) {
+		int err = errno;
+		close(fd);
+		return err;
+	}
+	int err = 0;
+	struct dirent *de;
+	while (err == 0 && (errno = 0, de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (de->d_type == DT_DIR || de->d_type == DT_UNKNOWN)
+			err = remove_tree(fd, de->d_name);
+		else if (unlinkat(fd, de->d_name, 0) != 0 && errno != ENOENT)
+			err = errno;
+	}
+	if (err == 0 && errno != 0)
+		err = errno;
+	closedir(d);
+	if (err == 0 && unlinkat(dfd, name, AT_REMOVEDIR) != 0 && errno != ENOENT)
+		err = errno;
+	return err;
+}
+
+/* Opens the directory `dir` (a '/'-separated path, possibly empty for the
+ * target itself) below `root`, one component at a time with O_NOFOLLOW,
+ * creating missing components (mode 0755) when `create`. A component that
+ * is not a directory (a symbolic link included) is an error: nothing is
+ * ever reached through a link. Returns the descriptor or -1 with errno,
+ * and the failing component's length in *bad. */
+static int open_dir(int root, const char *dir, size_t len, bool create, size_t *bad)
+{
+	int fd = dup(root);
+	if (fd < 0)
+		return -1;
+	char name[256];
+	for (size_t start = 0; start < len;) {
+		const char *slash = memchr(dir + start, '/', len - start);
+		size_t end = slash ? (size_t)(slash - dir) : len;
+		*bad = end;
+		if (end - start >= sizeof name) {
+			close(fd);
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		memcpy(name, dir + start, end - start);
+		name[end - start] = 0;
+		int next = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (next < 0 && errno == ENOENT && create) {
+			if (mkdirat(fd, name, 0755) != 0 && errno != EEXIST) {
+				int err = errno;
+				close(fd);
+				errno = err;
+				return -1;
+			}
+			next = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		}
+		int err = errno;
+		close(fd);
+		if (next < 0) {
+			errno = err == ELOOP ? ENOTDIR : err;
+			return -1;
+		}
+		fd = next;
+		start = end + 1;
+	}
+	return fd;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Messages                                                                 */
+/* ------------------------------------------------------------------------ */
+
+static int fail_path_errno(int code, int err, wl_string path, const char *what)
+{
+	char *q = NULL;
+	if (wl_quote(&q, NULL, path) != 0)
+		return WL_ENOMEM;
+	wl__fail_errno(code, err, "%s %s", what, q);
+	free(q);
+	return code;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The layout: marker, manifest, config blob                                 */
+/* ------------------------------------------------------------------------ */
+
+/* "sha256:<hex>" of what `md` hashed. */
+static int finish_digest(char out[WL_DIGEST_LEN + 1], EVP_MD_CTX *md)
+{
+	static const char hex[] = "0123456789abcdef";
+	unsigned char sum[EVP_MAX_MD_SIZE];
+	unsigned sum_len = 0;
+	if (EVP_DigestFinal_ex(md, sum, &sum_len) != 1 || sum_len != 32)
+		return -1;
+	memcpy(out, "sha256:", 7);
+	for (size_t i = 0; i < 32; i++) {
+		out[7 + 2 * i] = hex[sum[i] >> 4];
+		out[8 + 2 * i] = hex[sum[i] & 15];
+	}
+	out[WL_DIGEST_LEN] = 0;
+	return 0;
+}
+
+static char *blob_path(const char *layout_dir, wl_string digest)
+{
+	size_t n = strlen(layout_dir) + 20 + digest.len;
+	char *p = malloc(n);
+	if (p != NULL)
+		snprintf(p, n, "%s/blobs/sha256/%s", layout_dir, digest.ptr + 7);
+	return p;
+}
+
+/* Opens a blob for reading: a regular file (never waits on a FIFO). */
+static int open_blob(int *out, struct stat *st, const char *path, const char *what)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0) {
+		int err = errno;
+		return wl__fail_errno(err == ENOENT ? WL_ENOTFOUND : WL_EIO, err, "%s: open %s", what, path);
+	}
+	if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
+		int err = S_ISREG(st->st_mode) ? errno : EINVAL;
+		close(fd);
+		return wl__fail_errno(WL_EIO, err, "%s: %s is not a regular file", what, path);
+	}
+	int flags = fcntl(fd, F_GETFL);
+	if (flags >= 0)
+		fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+	*out = fd;
+	return 0;
+}
+
+/* Reads a blob that must hold exactly `want` and hash to `digest`:
+ * WL_EMISMATCH when it does not. Streamed, so a huge file costs nothing. */
+static int check_small_blob(const extract_run *run, wl_string digest, const char *want, size_t want_len,
+                            const char *what)
+{
+	char *path = blob_path(run->layout_dir, digest);
+	if (path == NULL)
+		return wl__nomem();
+	struct stat st;
+	int fd = -1;
+	int rc = open_blob(&fd, &st, path, what);
+	if (rc != 0) {
+		free(path);
+		return rc;
+	}
+	unsigned char *buf = malloc(CHUNK);
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	if (buf == NULL || md == NULL || EVP_DigestInit_ex(md, run->sha256, NULL) != 1)
+		rc = wl__nomem();
+	uint64_t total = 0;
+	bool same = true;
+	while (rc == 0) {
+		ssize_t n = read(fd, buf, CHUNK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = wl__fail_errno(WL_EIO, errno, "%s: read %s", what, path);
+			break;
+		}
+		if (n == 0)
+			break;
+		EVP_DigestUpdate(md, buf, (size_t)n);
+		if (total + (uint64_t)n > want_len || memcmp(want + total, buf, (size_t)n) != 0)
+			same = false;
+		total += (uint64_t)n;
+	}
+	close(fd);
+	char actual[WL_DIGEST_LEN + 1];
+	if (rc == 0 && finish_digest(actual, md) != 0)
+		rc = wl__nomem();
+	if (rc == 0 && !wl_string_equal(wl_str(actual), digest))
+		rc = wl__fail(WL_EMISMATCH, "%s %s hashes to %s (%s)", what, digest.ptr, actual, path);
+	else if (rc == 0 && (!same || total != want_len))
+		rc = wl__fail(WL_EMISMATCH, "%s %s differs from the one the lockfile entry projects to", what,
+		              digest.ptr);
+	EVP_MD_CTX_free(md);
+	free(buf);
+	free(path);
+	return rc;
+}
+
+/* The `oci-layout` file: any JSON holding "imageLayoutVersion":"1.0.0"
+ * (other writers space it differently; it is not ours to rewrite). */
+static int check_layout_marker(const char *layout_dir)
+{
+	size_t n = strlen(layout_dir) + 16;
+	char *path = malloc(n);
+	if (path == NULL)
+		return wl__nomem();
+	snprintf(path, n, "%s/oci-layout", layout_dir);
+	char *text = NULL;
+	size_t len = 0;
+	int rc = wl__read_file(&text, &len, path);
+	if (rc != 0) {
+		wl__error_prefix("not an OCI image layout");
+		free(path);
+		return rc;
+	}
+	bool ok = false;
+	const char *key = "\"imageLayoutVersion\"";
+	for (const char *p = strstr(text, key); p != NULL && !ok; p = strstr(p + 1, key)) {
+		const char *q = p + strlen(key);
+		while (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r')
+			q++;
+		if (*q++ != ':')
+			continue;
+		while (*q == ' ' || *q == '\t' || *q == '\n' || *q == '\r')
+			q++;
+		ok = strncmp(q, "\"1.0.0\"", 7) == 0;
+	}
+	if (!ok)
+		rc = wl__fail(WL_EINVALID, "%s: not an OCI image layout of version 1.0.0", path);
+	free(text);
+	free(path);
+	return rc;
+}
+
+static int check_manifest(const extract_run *run)
+{
+	const wl_entry *e = run->entry;
+	if (!wl_digest_valid(e->digest))
+		return wl__fail(WL_EINVALID, "the entry's digest is not a sha256 digest");
+	char *manifest = NULL, *config = NULL;
+	size_t manifest_len = 0, config_len = 0;
+	int rc = wl_entry_manifest(&manifest, &manifest_len, e);
+	if (rc == 0)
+		rc = wl_entry_config_blob(&config, &config_len, e);
+	if (rc == 0)
+		rc = check_small_blob(run, e->digest, manifest, manifest_len, "manifest");
+	if (rc == 0) {
+		char config_digest[WL_DIGEST_LEN + 1];
+		wl_sha256_digest(config_digest, config, config_len);
+		rc = check_small_blob(run, wl_str(config_digest), config, config_len, "config blob");
+	}
+	free(manifest);
+	free(config);
+	return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The target: inspection, markers, sweep                                    */
+/* ------------------------------------------------------------------------ */
+
+/* mkdir -p; *created says whether the last component was made here. */
+static int make_dest(const char *dest, bool *created)
+{
+	*created = false;
+	char *p = strdup(dest);
+	if (p == NULL)
+		return wl__nomem();
+	size_t n = strlen(p);
+	while (n > 1 && p[n - 1] == '/')
+		p[--n] = 0;
+	for (char *s = p + 1; ; s++) {
+		bool last = *s == 0;
+		if (*s == '/' || last) {
+			char c = *s;
+			*s = 0;
+			if (mkdir(p, 0755) == 0) {
+				*created = last;
+			} else if (errno != EEXIST) {
+				int err = errno;
+				int rc = wl__fail_errno(WL_EIO, err, "create %s", p);
+				free(p);
+				return rc;
+			}
+			*s = c;
+		}
+		if (last)
+			break;
+	}
+	free(p);
+	return 0;
+}
+
+/* Opens the target (creating it), says whether it has .cog/, and whether
+ * it holds anything else. */
+static int open_dest(extract_run *run, const char *dest, bool *has_cog, bool *empty, bool *created)
+{
+	int rc = make_dest(dest, created);
+	if (rc != 0)
+		return rc;
+	int fd = open(dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return wl__fail_errno(WL_EIO, errno, "open %s", dest);
+	struct stat st;
+	if (fstat(fd, &st) != 0) {
+		int err = errno;
+		close(fd);
+		return wl__fail_errno(WL_EIO, err, "stat %s", dest);
+	}
+	run->dest_fd = fd;
+	run->dest_dev = st.st_dev;
+	int dup_fd = dup(fd);
+	DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
+	if (d == NULL) {
+		int err = errno;
+		if (dup_fd >= 0)
+			close(dup_fd);
+		return wl__fail_errno(WL_EIO, err, "read directory %s", dest);
+	}
+	rewinddir(d);
+	*has_cog = false;
+	*empty = true;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (strcmp(de->d_name, ".cog") == 0) {
+			if (fstatat(fd, ".cog", &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode)) {
+				closedir(d);
+				return wl__fail(WL_EINVALID, "%s/.cog is not a directory", dest);
+			}
+			*has_cog = true;
+		} else {
+			*empty = false;
+		}
+	}
+	closedir(d);
+	return 0;
+}
+
+typedef struct sweep {
+	extract_run *run;
+	size_t cap;
+	wl_buf path;
+} sweep;
+
+static int add_candidate(sweep *s, size_t file)
+{
+	extract_run *run = s->run;
+	if (run->candidate_count == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 64;
+		size_t *p = realloc(run->candidates, cap * sizeof *p);
+		if (p == NULL)
+			return wl__nomem();
+		run->candidates = p;
+		s->cap = cap;
+	}
+	run->candidates[run->candidate_count++] = file;
+	return 0;
+}
+
+/* One directory of the sweep (step 4); s->path holds its path. */
+static int sweep_dir(sweep *s, int dfd, bool top)
+{
+	extract_run *run = s->run;
+	int dup_fd = dup(dfd);
+	DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
+	if (d == NULL) {
+		int err = errno;
+		if (dup_fd >= 0)
+			close(dup_fd);
+		return fail_path_errno(WL_EIO, err, (wl_string){s->path.data, s->path.len}, "read directory");
+	}
+	/* A duplicate shares the offset of a descriptor read before. */
+	rewinddir(d);
+	size_t base = s->path.len;
+	int rc = 0;
+	struct dirent *de;
+	while (rc == 0 && (de = readdir(d)) != NULL) {
+		const char *name = de->d_name;
+		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || (top && strcmp(name, ".cog") == 0))
+			continue;
+		s->path.len = base;
+		if (!top)
+			wl_buf_putc(&s->path, '/');
+		wl_buf_puts(&s->path, name);
+		if (s->path.failed) {
+			rc = wl__nomem();
+			break;
+		}
+		wl_string rel = {s->path.data, s->path.len};
+		struct stat st;
+		if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+			if (errno != ENOENT)
+				rc = fail_path_errno(WL_EIO, errno, rel, "stat");
+			continue;
+		}
+		long file = wl__path_table_file(run->table, rel.ptr, rel.len);
+		int err = 0;
+		if (file >= 0) {
+			if (S_ISREG(st.st_mode) && st.st_size == run->entry->files[file].size)
+				rc = add_candidate(s, (size_t)file);
+			else if (S_ISDIR(st.st_mode) && run->owned)
+				err = remove_tree(dfd, name);
+			/* Anything else is replaced by the rename. */
+		} else if (wl__path_table_dir(run->table, rel.ptr, rel.len)) {
+			if (S_ISDIR(st.st_mode)) {
+				int sub = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+				if (sub < 0) {
+					rc = fail_path_errno(WL_EIO, errno, rel, "open directory");
+				} else {
+					rc = sweep_dir(s, sub, false);
+					close(sub);
+				}
+			} else if (run->owned && unlinkat(dfd, name, 0) != 0 && errno != ENOENT) {
+				err = errno;
+			}
+		} else if (run->owned) {
+			err = S_ISDIR(st.st_mode) ? remove_tree(dfd, name)
+			                          : (unlinkat(dfd, name, 0) == 0 || errno == ENOENT ? 0 : errno);
+		}
+		if (rc == 0 && err != 0)
+			rc = fail_path_errno(WL_EIO, err, rel, "remove");
+	}
+	s->path.len = base;
+	closedir(d);
+	return rc;
+}
+
+static int hash_candidate(void *ctx, size_t job)
+{
+	extract_run *run = ctx;
+	if (atomic_load(&run->stop))
+		return WL_ECANCELED;
+	size_t fi = run->candidates[job];
+	const wl_file *f = &run->entry->files[fi];
+	size_t dir_len = f->path.len;
+	while (dir_len > 0 && f->path.ptr[dir_len - 1] != '/')
+		dir_len--;
+	size_t bad = 0;
+	int dfd = open_dir(run->dest_fd, f->path.ptr, dir_len ? dir_len - 1 : 0, false, &bad);
+	if (dfd < 0)
+		return 0; /* not there any more: it will be written */
+	int fd = openat(dfd, f->path.ptr + dir_len, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	close(dfd);
+	struct stat st;
+	if (fd < 0)
+		return 0;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size != f->size) {
+		close(fd);
+		return 0;
+	}
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	unsigned char *buf = malloc(CHUNK);
+	int rc = 0;
+	if (md == NULL || buf == NULL || EVP_DigestInit_ex(md, run->sha256, NULL) != 1) {
+		rc = wl__nomem();
+	} else {
+		int64_t got = 0;
+		for (;;) {
+			ssize_t n = read(fd, buf, CHUNK);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;
+			got += n;
+			EVP_DigestUpdate(md, buf, (size_t)n);
+			atomic_fetch_add_explicit(&run->bytes_done, (uint64_t)n, memory_order_relaxed);
+		}
+		char digest[WL_DIGEST_LEN + 1];
+		if (got == f->size && finish_digest(digest, md) == 0 && wl_string_equal(wl_str(digest), f->digest))
+			run->present[fi] = 1;
+	}
+	atomic_fetch_add_explicit(&run->items_done, 1, memory_order_relaxed);
+	free(buf);
+	EVP_MD_CTX_free(md);
+	close(fd);
+	return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* One layer                                                                 */
+/* ------------------------------------------------------------------------ */
+
+typedef struct layer_job {
+	extract_run *run;
+	const wl_layer *layer;
+	size_t layer_index;
+	/* The directory of the last file, kept open for the next. */
+	char *dir;
+	size_t dir_len;
+	int dir_fd;
+	bool dir_foreign; /* on another filesystem than the target */
+	/* The file being written. */
+	int fd;
+	char tmp[32];
+	bool skip;
+	uint64_t written, synced;
+	const wl_file *file;
+} layer_job;
+
+static int sink_begin(void *ctx, size_t fi)
+{
+	layer_job *j = ctx;
+	extract_run *run = j->run;
+	const wl_file *f = &run->entry->files[fi];
+	j->file = f;
+	j->skip = run->present[fi] != 0;
+	j->written = j->synced = 0;
+	if (j->skip)
+		return 0;
+	size_t dir_len = f->path.len;
+	while (dir_len > 0 && f->path.ptr[dir_len - 1] != '/')
+		dir_len--;
+	dir_len = dir_len ? dir_len - 1 : 0;
+	if (j->dir_fd < 0 || j->dir_len != dir_len || memcmp(j->dir, f->path.ptr, dir_len) != 0) {
+		if (j->dir_fd >= 0)
+			close(j->dir_fd);
+		j->dir_fd = -1;
+		size_t bad = 0;
+		int dfd = open_dir(run->dest_fd, f->path.ptr, dir_len, true, &bad);
+		if (dfd < 0) {
+			int err = errno;
+			char *q = NULL;
+			if (wl_quote(&q, NULL, (wl_string){f->path.ptr, bad}) != 0)
+				return WL_ENOMEM;
+			if (err == ENOTDIR)
+				wl__fail(WL_EINVALID, "%s is not a directory (links are never followed)", q);
+			else
+				wl__fail_errno(WL_EIO, err, "create directory %s", q);
+			free(q);
+			return wl_error_last()->code;
+		}
+		char *copy = realloc(j->dir, dir_len + 1);
+		if (copy == NULL) {
+			close(dfd);
+			return wl__nomem();
+		}
+		memcpy(copy, f->path.ptr, dir_len);
+		j->dir = copy;
+		j->dir_len = dir_len;
+		j->dir_fd = dfd;
+		struct stat st;
+		j->dir_foreign = fstat(dfd, &st) != 0 || st.st_dev != run->dest_dev;
+	}
+	for (int tries = 0; tries < 16; tries++) {
+		temp_name(j->tmp, ".wl-");
+		j->fd = openat(j->dir_fd, j->tmp, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
+		if (j->fd >= 0 || errno != EEXIST)
+			break;
+	}
+	if (j->fd < 0)
+		return wl__fail_errno(WL_EIO, errno, "create a temporary file");
+	return 0;
+}
+
+static int sink_data(void *ctx, const void *bytes, size_t len)
+{
+	layer_job *j = ctx;
+	if (j->skip)
+		return 0;
+	int err = write_all(j->fd, bytes, len);
+	if (err != 0)
+		return wl__fail_errno(WL_EIO, err, "write");
+	j->written += len;
+	if (j->written - j->synced >= WRITEBACK_STEP) {
+		/* Start writeback now; the final flush then waits for less. */
+		sync_file_range(j->fd, (off_t)j->synced, (off_t)(j->written - j->synced), SYNC_FILE_RANGE_WRITE);
+		j->synced = j->written;
+	}
+	return 0;
+}
+
+static void sink_abort(void *ctx)
+{
+	layer_job *j = ctx;
+	if (j->fd >= 0) {
+		close(j->fd);
+		j->fd = -1;
+		unlinkat(j->dir_fd, j->tmp, 0);
+	}
+}
+
+static int sink_commit(void *ctx, size_t fi)
+{
+	layer_job *j = ctx;
+	(void)fi;
+	if (j->skip)
+		return 0;
+	const wl_file *f = j->file;
+	const char *base = f->path.ptr + (j->dir_len ? j->dir_len + 1 : 0);
+	int err = 0;
+	const char *step = "chmod";
+	if (fchmod(j->fd, 0644) != 0)
+		err = errno;
+	/* The tail of a large file starts its writeback now; small files are
+	 * left to the final flush (one request each would cost more). */
+	if (err == 0 && j->synced > 0 && j->written > j->synced)
+		sync_file_range(j->fd, (off_t)j->synced, (off_t)(j->written - j->synced), SYNC_FILE_RANGE_WRITE);
+	/* The final syncfs covers the target's filesystem only. */
+	if (err == 0 && j->dir_foreign && fsync(j->fd) != 0) {
+		err = errno;
+		step = "fsync";
+	}
+	int closed = close(j->fd);
+	j->fd = -1;
+	if (err == 0 && closed != 0) {
+		err = errno;
+		step = "close";
+	}
+	if (err == 0 && renameat(j->dir_fd, j->tmp, j->dir_fd, base) != 0) {
+		err = errno;
+		step = "rename into place";
+	}
+	if (err != 0) {
+		unlinkat(j->dir_fd, j->tmp, 0);
+		if (err == EISDIR || err == ENOTEMPTY || err == EEXIST)
+			return wl__fail(WL_EINVALID, "a directory is in the way");
+		return wl__fail_errno(WL_EIO, err, "%s", step);
+	}
+	if (j->dir_foreign && fsync(j->dir_fd) != 0)
+		return wl__fail_errno(WL_EIO, errno, "fsync its directory");
+	return 0;
+}
+
+/* The size of the layer's tar stream as Cog writes it (§11.3): decoded
+ * output beyond it is refused. */
+static int tar_bound(int64_t *out, const extract_run *run, size_t li)
+{
+	size_t begin = run->layer_first[li], end = run->layer_first[li + 1];
+	size_t n = end - begin;
+	wl_source_file *files = calloc(n ? n : 1, sizeof *files);
+	size_t *index = malloc((n ? n : 1) * sizeof *index);
+	if (files == NULL || index == NULL) {
+		free(files);
+		free(index);
+		return wl__nomem();
+	}
+	for (size_t i = 0; i < n; i++) {
+		const wl_file *f = &run->entry->files[run->layer_files[begin + i]];
+		files[i].path = f->path;
+		files[i].size = f->size;
+		index[i] = i;
+	}
+	wl_plan_layer plan;
+	memset(&plan, 0, sizeof plan);
+	plan.files = index;
+	plan.file_count = n;
+	int rc = wl__tar_layer_size(out, files, &plan);
+	free(files);
+	free(index);
+	return rc;
+}
+
+typedef struct decoder {
+	enum codec codec;
+	z_stream z;
+	bool z_ready;
+	ZSTD_DCtx *zstd;
+	bool ended; /* the compressed stream ended */
+	uint64_t produced;
+	int64_t bound;
+	unsigned char *out;
+} decoder;
+
+static int too_large(const decoder *d)
+{
+	return wl__fail(WL_EINVALID, "decompresses beyond %lld bytes, the size of its tar stream",
+	                (long long)d->bound);
+}
+
+/* Room for the next decoded piece: never more than one byte past the
+ * bound, so a bomb stops after at most that. */
+static size_t room(const decoder *d)
+{
+	uint64_t left = (uint64_t)d->bound - d->produced + 1;
+	return left < CHUNK ? (size_t)left : CHUNK;
+}
+
+static int decode(decoder *d, wl__tar_reader *reader, const unsigned char *in, size_t in_len)
+{
+	if (d->codec == CODEC_TAR)
+		return wl__tar_reader_feed(reader, in, in_len);
+	if (d->codec == CODEC_GZIP) {
+		d->z.next_in = (unsigned char *)(uintptr_t)in;
+		d->z.avail_in = (uInt)in_len;
+		for (;;) {
+			size_t cap = room(d);
+			d->z.next_out = d->out;
+			d->z.avail_out = (uInt)cap;
+			int zr = inflate(&d->z, Z_NO_FLUSH);
+			size_t got = cap - d->z.avail_out;
+			d->produced += got;
+			if (d->produced > (uint64_t)d->bound)
+				return too_large(d);
+			if (zr != Z_OK && zr != Z_STREAM_END && zr != Z_BUF_ERROR)
+				return wl__fail(WL_EINVALID, "corrupt gzip stream: %s",
+				                d->z.msg ? d->z.msg : "inflate failed");
+			int rc = got ? wl__tar_reader_feed(reader, d->out, got) : 0;
+			if (rc != 0)
+				return rc;
+			if (zr == Z_STREAM_END) {
+				d->ended = true;
+				return 0;
+			}
+			if (wl__tar_reader_done(reader))
+				return 0;
+			if (d->z.avail_in == 0 && d->z.avail_out != 0)
+				return 0;
+			if (zr == Z_BUF_ERROR && got == 0)
+				return 0;
+		}
+	}
+	ZSTD_inBuffer zin = {in, in_len, 0};
+	for (;;) {
+		ZSTD_outBuffer zout = {d->out, room(d), 0};
+		size_t zr = ZSTD_decompressStream(d->zstd, &zout, &zin);
+		if (ZSTD_isError(zr))
+			return wl__fail(WL_EINVALID, "corrupt zstd stream: %s", ZSTD_getErrorName(zr));
+		d->produced += zout.pos;
+		if (d->produced > (uint64_t)d->bound)
+			return too_large(d);
+		int rc = zout.pos ? wl__tar_reader_feed(reader, d->out, zout.pos) : 0;
+		if (rc != 0)
+			return rc;
+		if (wl__tar_reader_done(reader))
+			return 0;
+		if (zin.pos == zin.size && zout.pos < zout.size)
+			return 0;
+	}
+}
+
+static int extract_layer(layer_job *j, unsigned char *in, decoder *d)
+{
+	extract_run *run = j->run;
+	const wl_layer *l = j->layer;
+	if (wl_string_equal(l->media_type, wl_str(WL_MEDIA_TYPE_LAYER_TAR)))
+		d->codec = CODEC_TAR;
+	else if (wl_string_equal(l->media_type, wl_str(WL_MEDIA_TYPE_LAYER_TAR_GZIP)))
+		d->codec = CODEC_GZIP;
+	else if (wl_string_equal(l->media_type, wl_str(WL_MEDIA_TYPE_LAYER_TAR_ZSTD)))
+		d->codec = CODEC_ZSTD;
+	else
+		return fail_path_errno(WL_EINVALID, 0, l->media_type, "unsupported media type");
+	int rc = tar_bound(&d->bound, run, j->layer_index);
+	if (rc != 0)
+		return rc;
+	if (d->codec == CODEC_GZIP) {
+		if (inflateInit2(&d->z, 31) != Z_OK)
+			return wl__nomem();
+		d->z_ready = true;
+	} else if (d->codec == CODEC_ZSTD) {
+		d->zstd = ZSTD_createDCtx();
+		if (d->zstd == NULL)
+			return wl__nomem();
+	}
+
+	char *path = blob_path(run->layout_dir, l->digest);
+	if (path == NULL)
+		return wl__nomem();
+	struct stat st;
+	int fd = -1;
+	rc = open_blob(&fd, &st, path, "blob");
+	free(path);
+	if (rc != 0)
+		return rc;
+	if (st.st_size != l->size) {
+		close(fd);
+		return wl__fail(WL_EMISMATCH, "blob is %lld bytes, recorded %lld", (long long)st.st_size,
+		                (long long)l->size);
+	}
+	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+
+	wl__tar_reader *reader = NULL;
+	wl__tar_sink sink = {sink_begin, sink_data, sink_commit, sink_abort, j};
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	if (md == NULL || EVP_DigestInit_ex(md, run->sha256, NULL) != 1)
+		rc = wl__nomem();
+	if (rc == 0)
+		rc = wl__tar_reader_new(&reader, run->entry, run->table, l->digest, &sink);
+	int64_t left = l->size;
+	const volatile sig_atomic_t *cancel = run->opts->cancel;
+	while (rc == 0 && left > 0) {
+		if (atomic_load_explicit(&run->stop, memory_order_relaxed) || (cancel != NULL && *cancel)) {
+			rc = wl__fail(WL_ECANCELED, "canceled");
+			break;
+		}
+		ssize_t n = read(fd, in, left < (int64_t)CHUNK ? (size_t)left : CHUNK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = wl__fail_errno(WL_EIO, errno, "read blob");
+			break;
+		}
+		if (n == 0) {
+			rc = wl__fail(WL_EMISMATCH, "blob ended after %lld bytes, recorded %lld",
+			              (long long)(l->size - left), (long long)l->size);
+			break;
+		}
+		left -= n;
+		EVP_DigestUpdate(md, in, (size_t)n);
+		atomic_fetch_add_explicit(&run->bytes_done, (uint64_t)n, memory_order_relaxed);
+		/* Past the end-of-archive blocks, or past the end of the
+		 * compressed stream, the rest is only hashed. */
+		if (!d->ended && !wl__tar_reader_done(reader))
+			rc = decode(d, reader, in, (size_t)n);
+	}
+	close(fd);
+	if (rc == 0) {
+		char digest[WL_DIGEST_LEN + 1];
+		if (finish_digest(digest, md) != 0)
+			rc = wl__nomem();
+		else if (!wl_string_equal(wl_str(digest), l->digest))
+			rc = wl__fail(WL_EMISMATCH, "blob hashes to %s", digest);
+	}
+	if (rc == 0)
+		rc = wl__tar_reader_finish(reader);
+	wl__tar_reader_free(reader);
+	EVP_MD_CTX_free(md);
+	return rc;
+}
+
+static int layer_run(void *ctx, size_t job)
+{
+	extract_run *run = ctx;
+	size_t li = run->order[job].index;
+	layer_job j;
+	memset(&j, 0, sizeof j);
+	j.run = run;
+	j.layer = &run->entry->layers[li];
+	j.layer_index = li;
+	j.dir_fd = -1;
+	j.fd = -1;
+	decoder d;
+	memset(&d, 0, sizeof d);
+	unsigned char *in = malloc(CHUNK);
+	d.out = malloc(CHUNK);
+	int rc = in && d.out ? extract_layer(&j, in, &d) : wl__nomem();
+	sink_abort(&j);
+	if (j.dir_fd >= 0)
+		close(j.dir_fd);
+	free(j.dir);
+	if (d.z_ready)
+		inflateEnd(&d.z);
+	ZSTD_freeDCtx(d.zstd);
+	free(in);
+	free(d.out);
+	if (rc != 0) {
+		atomic_store(&run->stop, true);
+		wl__error_prefix("layer %s", j.layer->digest.ptr);
+	} else {
+		atomic_fetch_add_explicit(&run->items_done, 1, memory_order_relaxed);
+	}
+	return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* The whole run                                                             */
+/* ------------------------------------------------------------------------ */
+
+static void tick(void *ctx)
+{
+	extract_run *run = ctx;
+	const wl_extract_options *o = run->opts;
+	if (o->progress == NULL)
+		return;
+	wl_progress p;
+	memset(&p, 0, sizeof p);
+	p.phase = run->phase;
+	p.weight = run->entry->name.ptr;
+	p.items_done = atomic_load_explicit(&run->items_done, memory_order_relaxed);
+	p.items_total = run->items_total;
+	p.bytes_done = atomic_load_explicit(&run->bytes_done, memory_order_relaxed);
+	p.bytes_total = run->bytes_total;
+	if (p.bytes_done > p.bytes_total)
+		p.bytes_done = p.bytes_total;
+	o->progress(o->progress_ctx, &p);
+}
+
+static int order_cmp(const void *a, const void *b)
+{
+	const size_order *x = a, *y = b;
+	if (x->size != y->size)
+		return x->size > y->size ? -1 : 1;
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
+static int digest_index_cmp(const void *a, const void *b)
+{
+	const wl_layer *const *x = a, *const *y = b;
+	return wl_string_compare((*x)->digest, (*y)->digest);
+}
+
+/* Per layer, the list of its files; layer order by size. */
+static int group_files(extract_run *run)
+{
+	const wl_entry *e = run->entry;
+	size_t nl = e->layer_count, nf = e->file_count;
+	const wl_layer **sorted = malloc((nl ? nl : 1) * sizeof *sorted);
+	size_t *layer_of = malloc((nf ? nf : 1) * sizeof *layer_of);
+	run->layer_first = calloc(nl + 1, sizeof *run->layer_first);
+	run->layer_files = malloc((nf ? nf : 1) * sizeof *run->layer_files);
+	run->order = malloc((nl ? nl : 1) * sizeof *run->order);
+	int rc = 0;
+	if (sorted == NULL || layer_of == NULL || run->layer_first == NULL || run->layer_files == NULL ||
+	    run->order == NULL) {
+		rc = wl__nomem();
+		goto out;
+	}
+	for (size_t i = 0; i < nl; i++)
+		sorted[i] = &e->layers[i];
+	qsort(sorted, nl, sizeof *sorted, digest_index_cmp);
+	for (size_t i = 1; i < nl; i++)
+		if (wl_string_equal(sorted[i - 1]->digest, sorted[i]->digest)) {
+			rc = wl__fail(WL_EINVALID, "layer %s recorded twice", sorted[i]->digest.ptr);
+			goto out;
+		}
+	for (size_t i = 0; i < nf; i++) {
+		/* The path table checked that every file's layer exists. */
+		size_t lo = 0, hi = nl;
+		while (lo < hi) {
+			size_t mid = (lo + hi) / 2;
+			if (wl_string_compare(sorted[mid]->digest, e->files[i].layer) < 0)
+				lo = mid + 1;
+			else
+				hi = mid;
+		}
+		layer_of[i] = (size_t)(sorted[lo] - e->layers);
+		run->layer_first[layer_of[i] + 1]++;
+	}
+	for (size_t i = 0; i < nl; i++)
+		run->layer_first[i + 1] += run->layer_first[i];
+	size_t *fill = calloc(nl ? nl : 1, sizeof *fill);
+	if (fill == NULL) {
+		rc = wl__nomem();
+		goto out;
+	}
+	for (size_t i = 0; i < nf; i++)
+		run->layer_files[run->layer_first[layer_of[i]] + fill[layer_of[i]]++] = i;
+	free(fill);
+	for (size_t i = 0; i < nl; i++) {
+		run->order[i].size = e->layers[i].size_uncompressed > e->layers[i].size ? e->layers[i].size_uncompressed
+		                                                                           : e->layers[i].size;
+		run->order[i].index = i;
+		run->bytes_total += e->layers[i].size > 0 ? (uint64_t)e->layers[i].size : 0;
+	}
+	qsort(run->order, nl, sizeof *run->order, order_cmp);
+out:
+	free(sorted);
+	free(layer_of);
+	return rc;
+}
+
+/* Steps 3-6, after the markers say `downloading`. */
+static int materialize_steps(extract_run *run)
+{
+	const wl_entry *e = run->entry;
+	run->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
+	if (run->sha256 == NULL)
+		return wl__nomem();
+	int rc = wl__path_table_new(&run->table, e);
+	if (rc == 0 && e->layer_count == 0)
+		rc = wl__fail(WL_EINVALID, "no layers recorded");
+	if (rc == 0)
+		rc = group_files(run);
+	if (rc == 0)
+		rc = check_layout_marker(run->layout_dir);
+	if (rc == 0)
+		rc = check_manifest(run);
+	if (rc != 0)
+		return rc;
+
+	run->present = calloc(e->file_count ? e->file_count : 1, 1);
+	if (run->present == NULL)
+		return wl__nomem();
+	sweep s = {run, 0, {0}};
+	wl_buf_init(&s.path);
+	rc = sweep_dir(&s, run->dest_fd, true);
+	wl_buf_release(&s.path);
+	if (rc != 0)
+		return rc;
+	int threads = run->opts->threads;
+	if (run->candidate_count > 0) {
+		run->phase = WL_PHASE_HASH;
+		run->items_total = run->candidate_count;
+		run->bytes_total = 0;
+		for (size_t i = 0; i < run->candidate_count; i++)
+			run->bytes_total += (uint64_t)e->files[run->candidates[i]].size;
+		rc = wl__run_parallel(run->candidate_count, threads, hash_candidate, run,
+		                      run->opts->progress ? tick : NULL, run, run->opts->cancel);
+		if (rc != 0)
+			return rc;
+		run->bytes_total = 0;
+		for (size_t i = 0; i < e->layer_count; i++)
+			run->bytes_total += (uint64_t)e->layers[i].size;
+	}
+	run->phase = WL_PHASE_EXTRACT;
+	run->items_total = e->layer_count;
+	atomic_store(&run->items_done, 0);
+	atomic_store(&run->bytes_done, 0);
+	rc = wl__run_parallel(e->layer_count, threads, layer_run, run, run->opts->progress ? tick : NULL, run,
+	                      run->opts->cancel);
+	if (rc != 0)
+		return rc;
+	/* Every file and directory written above is on this filesystem (the
+	 * others were flushed one by one). */
+	if (syncfs(run->dest_fd) != 0)
+		return wl__fail_errno(WL_EIO, errno, "flush the target to disk");
+	return 0;
+}
+
+int wl_extract(const wl_entry *entry, const char *layout_dir, const char *dest, const wl_extract_options *options)
+{
+	if (entry == NULL || layout_dir == NULL || dest == NULL || *dest == 0)
+		return wl__fail(WL_EINVALID, "wl_extract: entry, layout and destination are required");
+	wl_extract_options defaults;
+	memset(&defaults, 0, sizeof defaults);
+	extract_run run;
+	memset(&run, 0, sizeof run);
+	run.entry = entry;
+	run.layout_dir = layout_dir;
+	run.opts = options ? options : &defaults;
+	run.dest_fd = -1;
+	if (wl_quote(&run.weight, NULL, entry->name) != 0)
+		return WL_ENOMEM;
+
+	bool has_cog = false, empty = true, created = false;
+	int cog_fd = -1;
+	int rc = open_dest(&run, dest, &has_cog, &empty, &created);
+	if (rc == 0 && !has_cog && !empty && !run.opts->force)
+		rc = wl__fail(WL_EINVALID,
+		              "%s is not empty and has no .cog/ directory (it was not made by extract); "
+		              "refusing to extract into it without force",
+		              dest);
+	if (rc != 0) {
+		/* Nothing in the target was touched. */
+		wl__error_prefix("weight %s", run.weight);
+		goto out;
+	}
+	run.owned = has_cog || empty;
+	if (!has_cog && mkdirat(run.dest_fd, ".cog", 0755) != 0 && errno != EEXIST) {
+		rc = wl__fail_errno(WL_EIO, errno, "weight %s: create %s/.cog", run.weight, dest);
+		goto out;
+	}
+	cog_fd = openat(run.dest_fd, ".cog", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (cog_fd < 0) {
+		rc = wl__fail_errno(WL_EIO, errno, "weight %s: open %s/.cog", run.weight, dest);
+		goto out;
+	}
+	/* Never ready while the content may change; then busy, not failed. */
+	int err = 0;
+	if (unlinkat(cog_fd, "ready", 0) != 0 && errno != ENOENT)
+		err = errno;
+	if (err == 0 && fsync(cog_fd) != 0)
+		err = errno;
+	if (err == 0)
+		err = write_marker(cog_fd, "downloading", "", 0);
+	if (err == 0 && unlinkat(cog_fd, "failed", 0) != 0 && errno != ENOENT)
+		err = errno;
+	if (err == 0 && (fsync(cog_fd) != 0 || fsync(run.dest_fd) != 0))
+		err = errno;
+	if (err != 0) {
+		rc = wl__fail_errno(WL_EIO, err, "weight %s: update the markers in %s/.cog", run.weight, dest);
+		goto out;
+	}
+
+	rc = materialize_steps(&run);
+	if (rc != 0)
+		wl__error_prefix("weight %s", run.weight);
+	if (rc == 0 && created) {
+		/* The target's own name, in its parent. */
+		char *parent = strdup(dest);
+		if (parent != NULL) {
+			char *slash = strrchr(parent, '/');
+			if (slash == parent)
+				slash[1] = 0;
+			else if (slash != NULL)
+				*slash = 0;
+			int pfd = open(slash ? parent : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			if (pfd >= 0) {
+				fsync(pfd);
+				close(pfd);
+			}
+			free(parent);
+		}
+	}
+	if (rc == 0) {
+		err = write_marker(cog_fd, "ready", "", 0);
+		if (err == 0 && unlinkat(cog_fd, "downloading", 0) != 0 && errno != ENOENT)
+			err = errno;
+		if (err == 0 && fsync(cog_fd) != 0)
+			err = errno;
+		if (err != 0)
+			rc = wl__fail_errno(WL_EIO, err, "weight %s: write %s/.cog/ready", run.weight, dest);
+	} else {
+		/* The message stays the caller's to read, whatever happens here. */
+		wl_error saved = *wl_error_last();
+		char message[2048];
+		snprintf(message, sizeof message, "%s\n", saved.message);
+		write_marker(cog_fd, "failed", message, strlen(message));
+		unlinkat(cog_fd, "ready", 0);
+		unlinkat(cog_fd, "downloading", 0);
+		fsync(cog_fd);
+		message[strlen(message) - 1] = 0;
+		wl__fail(saved.code, "%s", message);
+		wl__error_set_errno(saved.sys_errno);
+	}
+out:
+	if (cog_fd >= 0)
+		close(cog_fd);
+	if (run.dest_fd >= 0)
+		close(run.dest_fd);
+	wl__path_table_free(run.table);
+	free(run.present);
+	free(run.layer_files);
+	free(run.layer_first);
+	free(run.candidates);
+	free(run.order);
+	EVP_MD_free(run.sha256);
+	free(run.weight);
+	return rc;
+}

@@ -1,0 +1,965 @@
+/*
+ * import.c - importing local weight directories (SPEC.md §11): select the
+ * weights, then per weight inventory, filter, plan, hash, reuse or pack the
+ * layers, assemble the entry; finally update the lockfile under the guard
+ * lock and write the OCI layout, or nothing at all if any weight failed.
+ *
+ * The one-read-per-byte rule lives here: a file that becomes a raw `tar`
+ * layer of its own is hashed by the layer producer, which feeds the file's
+ * digest and the layer's digest from the same buffer; only the other files
+ * go through the plain hasher. Cached digests are taken first, so a
+ * re-import of an unchanged tree reads nothing and packs nothing.
+ */
+#include "common/internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ------------------------------------------------------------------------ */
+/* Small helpers                                                            */
+/* ------------------------------------------------------------------------ */
+
+const char *wl_import_status_name(wl_import_status status)
+{
+	switch (status) {
+	case WL_IMPORT_NEW: return "new";
+	case WL_IMPORT_UNCHANGED: return "unchanged";
+	case WL_IMPORT_CONFIG_CHANGED: return "config-changed";
+	case WL_IMPORT_UPSTREAM_CHANGED: return "upstream-changed";
+	}
+	return "unknown";
+}
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Cog's plan sizes: units of 1024 with one decimal ("1.5GB", "512B"). */
+static void format_size(char *out, size_t cap, int64_t n)
+{
+	static const char *units[] = {"KB", "MB", "GB", "TB", "PB"};
+	if (n < 1024) {
+		snprintf(out, cap, "%lldB", (long long)n);
+		return;
+	}
+	double v = (double)n / 1024.0;
+	int u = 0;
+	while (v >= 1024.0 && u < 4) {
+		v /= 1024.0;
+		u++;
+	}
+	snprintf(out, cap, "%.1f%s", v, units[u]);
+}
+
+static char *quoted(wl_string s)
+{
+	char *q = NULL;
+	if (wl_quote(&q, NULL, s) != 0)
+		return NULL;
+	return q;
+}
+
+static char *dup_printf(const char *fmt, ...) WL_PRINTF(1, 2);
+static char *dup_printf(const char *fmt, ...)
+{
+	wl_buf b;
+	wl_buf_init(&b);
+	va_list ap;
+	va_start(ap, fmt);
+	char tmp[1];
+	va_list ap2;
+	va_copy(ap2, ap);
+	int n = vsnprintf(tmp, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0 || !wl_buf_reserve(&b, (size_t)n)) {
+		va_end(ap2);
+		return NULL;
+	}
+	vsnprintf(b.data, (size_t)n + 1, fmt, ap2);
+	va_end(ap2);
+	return b.data;
+}
+
+/* Go's %v of a pattern list. */
+static void put_list(wl_buf *b, const wl_string *list, size_t n)
+{
+	wl_buf_putc(b, '[');
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			wl_buf_putc(b, ' ');
+		wl_buf_put_str(b, list[i]);
+	}
+	wl_buf_putc(b, ']');
+}
+
+/* ------------------------------------------------------------------------ */
+/* One weight                                                               */
+/* ------------------------------------------------------------------------ */
+
+typedef struct weight_job {
+	const wl_config_weight *decl;
+	const wl_source *src;         /* decl->sources[0] */
+	wl_import_result *result;
+	wl_source_tree *tree;
+	wl_source_file *set;          /* the filtered files, sorted by path */
+	size_t set_count;
+	size_t *set_to_tree;          /* index of each set file in the tree */
+	wl_plan *plan;
+	wl_packed_layer *packed;      /* per plan layer */
+	bool *produced;               /* per plan layer: packed this run */
+	char fingerprint[WL_DIGEST_LEN + 1];
+	wl_entry entry;               /* the assembled entry (owned arrays) */
+	wl_file *entry_files;
+	wl_layer *entry_layers;
+	wl_source entry_source;
+	char (*layer_digests)[WL_DIGEST_LEN + 1];
+	char set_digest[WL_DIGEST_LEN + 1];
+	char manifest_digest[WL_DIGEST_LEN + 1];
+} weight_job;
+
+static void weight_job_release(weight_job *w)
+{
+	wl_source_tree_free(w->tree);
+	free(w->set);
+	free(w->set_to_tree);
+	wl_plan_free(w->plan);
+	free(w->packed);
+	free(w->produced);
+	free(w->entry_files);
+	free(w->entry_layers);
+	free(w->layer_digests);
+	memset(w, 0, sizeof *w);
+}
+
+typedef struct importer {
+	const wl_config *config;
+	const wl_import_options *opts;
+	wl_pack_options pack;
+	char envelope[WL_DIGEST_LEN + 1];
+	wl_hash_cache *cache;
+	wl_oci_layout *layout;
+	const wl_lock *recorded; /* the lockfile as loaded under the guard */
+	int threads;
+} importer;
+
+static void progress(importer *im, wl_phase phase, const char *weight, uint64_t items_done,
+                     uint64_t items_total, uint64_t bytes_done, uint64_t bytes_total)
+{
+	if (im->opts->progress == NULL)
+		return;
+	wl_progress p = {phase, weight, items_done, items_total, bytes_done, bytes_total};
+	im->opts->progress(im->opts->progress_ctx, &p);
+}
+
+/* Status and Cog's "changed" lines against the recorded entry (§11.9). */
+static int describe_changes(weight_job *w, const wl_entry *x)
+{
+	wl_import_result *r = w->result;
+	const wl_source *d = w->src;
+	if (x == NULL) {
+		r->status = WL_IMPORT_NEW;
+		return 0;
+	}
+	const wl_source *xs = wl_entry_source(x);
+	static const wl_source none;
+	if (xs == NULL)
+		xs = &none;
+	char *lines[4];
+	size_t n = 0;
+	if (!wl_string_equal(xs->uri, d->uri)) {
+		char *a = quoted(xs->uri), *b = quoted(d->uri);
+		lines[n++] = a && b ? dup_printf("uri: %s \xe2\x86\x92 %s", a, b) : NULL;
+		free(a);
+		free(b);
+	}
+	if (!wl_string_equal(x->target, w->decl->target)) {
+		char *a = quoted(x->target), *b = quoted(w->decl->target);
+		lines[n++] = a && b ? dup_printf("target: %s \xe2\x86\x92 %s", a, b) : NULL;
+		free(a);
+		free(b);
+	}
+	for (int k = 0; k < 2; k++) {
+		const wl_string *xl = k ? xs->exclude : xs->include, *dl = k ? d->exclude : d->include;
+		size_t xn = k ? xs->exclude_count : xs->include_count;
+		size_t dn = k ? d->exclude_count : d->include_count;
+		if (wl__strings_equal(xl, xn, dl, dn))
+			continue;
+		wl_buf b;
+		wl_buf_init(&b);
+		wl_buf_puts(&b, k ? "exclude: " : "include: ");
+		put_list(&b, xl, xn);
+		wl_buf_puts(&b, " \xe2\x86\x92 ");
+		put_list(&b, dl, dn);
+		char *line = NULL;
+		if (wl_buf_finish(&b, &line, NULL) != 0)
+			line = NULL;
+		lines[n++] = line;
+	}
+	if (n > 0) {
+		r->status = WL_IMPORT_CONFIG_CHANGED;
+	} else if (!wl_string_equal(xs->fingerprint, wl_str(w->fingerprint))) {
+		r->status = WL_IMPORT_UPSTREAM_CHANGED;
+		lines[n++] = dup_printf("fingerprint: %.*s \xe2\x86\x92 %s", (int)xs->fingerprint.len,
+		                        xs->fingerprint.ptr ? xs->fingerprint.ptr : "", w->fingerprint);
+	} else {
+		r->status = WL_IMPORT_UNCHANGED;
+	}
+	if (n == 0)
+		return 0;
+	r->changes = calloc(n, sizeof(char *));
+	if (r->changes == NULL) {
+		for (size_t i = 0; i < n; i++)
+			free(lines[i]);
+		return wl__nomem();
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (lines[i] == NULL) {
+			for (size_t k = 0; k < n; k++)
+				free(lines[k]);
+			free(r->changes);
+			r->changes = NULL;
+			return wl__nomem();
+		}
+		r->changes[i] = lines[i];
+	}
+	r->change_count = n;
+	return 0;
+}
+
+/* The included and excluded file lists for the verbose plan. */
+static int list_files(weight_job *w, const bool *keep)
+{
+	wl_import_result *r = w->result;
+	size_t n = w->tree->file_count;
+	r->included = calloc(w->set_count ? w->set_count : 1, sizeof(char *));
+	r->excluded = calloc(n - w->set_count ? n - w->set_count : 1, sizeof(char *));
+	if (r->included == NULL || r->excluded == NULL)
+		return wl__nomem();
+	for (size_t i = 0; i < n; i++) {
+		const wl_source_file *f = &w->tree->files[i];
+		char size[32];
+		format_size(size, sizeof size, f->size);
+		char *line = dup_printf("%.*s (%s)", (int)f->path.len, f->path.ptr, size);
+		if (line == NULL)
+			return wl__nomem();
+		if (keep[i])
+			r->included[r->included_count++] = line;
+		else
+			r->excluded[r->excluded_count++] = line;
+	}
+	return 0;
+}
+
+/* Walk, filter, plan (steps 1-3 of §11.1). */
+static int inventory(importer *im, weight_job *w)
+{
+	const char *name = w->decl->name.ptr ? w->decl->name.ptr : "";
+	char *dir = NULL;
+	int rc = wl_source_resolve(&dir, im->opts->project_dir ? im->opts->project_dir : ".", w->src->uri);
+	if (rc != 0)
+		return rc;
+	progress(im, WL_PHASE_WALK, name, 0, 0, 0, 0);
+	rc = wl_source_walk(&w->tree, dir);
+	wl_free(dir);
+	if (rc != 0)
+		return rc;
+	wl_filter *filter = NULL;
+	rc = wl_filter_new(&filter, w->src->include, w->src->include_count, w->src->exclude,
+	                   w->src->exclude_count);
+	if (rc != 0)
+		return rc;
+	size_t n = w->tree->file_count;
+	bool *keep = calloc(n ? n : 1, sizeof(bool));
+	if (keep == NULL) {
+		wl_filter_free(filter);
+		return wl__nomem();
+	}
+	size_t kept = 0;
+	rc = wl_filter_select(keep, &kept, filter, w->tree->files, n);
+	wl_filter_free(filter);
+	if (rc != 0) {
+		free(keep);
+		return wl__error_prefix("filter weight \"%s\"", name);
+	}
+	if (kept == 0) {
+		free(keep);
+		return wl__fail(WL_EINVALID, "inventory is empty");
+	}
+	w->set = calloc(kept, sizeof(wl_source_file));
+	w->set_to_tree = calloc(kept, sizeof(size_t));
+	if (w->set == NULL || w->set_to_tree == NULL) {
+		free(keep);
+		return wl__nomem();
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!keep[i])
+			continue;
+		w->set_to_tree[w->set_count] = i;
+		w->set[w->set_count++] = w->tree->files[i];
+	}
+	rc = list_files(w, keep);
+	free(keep);
+	if (rc != 0)
+		return rc;
+	int64_t total = 0;
+	for (size_t i = 0; i < w->set_count; i++)
+		total += w->set[i].size;
+	w->result->file_count = w->set_count;
+	w->result->size = total;
+	rc = wl_plan_layers(&w->plan, w->set, w->set_count, &im->pack);
+	if (rc != 0)
+		return rc;
+	w->packed = calloc(w->plan->layer_count, sizeof(wl_packed_layer));
+	w->produced = calloc(w->plan->layer_count, sizeof(bool));
+	if (w->packed == NULL || w->produced == NULL)
+		return wl__nomem();
+	return 0;
+}
+
+/* Copies digests between the filtered set and the whole tree. */
+static void set_to_tree(weight_job *w)
+{
+	for (size_t i = 0; i < w->set_count; i++)
+		memcpy(w->tree->files[w->set_to_tree[i]].digest, w->set[i].digest, sizeof w->set[i].digest);
+}
+
+static void tree_to_set(weight_job *w)
+{
+	for (size_t i = 0; i < w->set_count; i++)
+		memcpy(w->set[i].digest, w->tree->files[w->set_to_tree[i]].digest, sizeof w->set[i].digest);
+}
+
+/* ---- packing jobs ---- */
+
+typedef struct pack_run {
+	importer *im;
+	weight_job *w;
+	size_t *layers; /* plan layer indexes to produce */
+	size_t count;
+	int threads_each;
+} pack_run;
+
+/* Produces one planned layer, into the layout when there is one. */
+static int produce_layer(importer *im, weight_job *w, size_t li, int threads)
+{
+	const wl_plan_layer *pl = &w->plan->layers[li];
+	wl_oci_blob *blob = NULL;
+	int rc;
+	if (im->layout != NULL && (rc = wl_oci_blob_begin(&blob, im->layout)) != 0)
+		return rc;
+	int64_t started = now_ns();
+	rc = wl_pack_layer(&w->packed[li], w->tree->root, w->set, pl, threads,
+	                   blob ? wl_oci_blob_write : NULL, blob, im->opts->cancel);
+	if (rc != 0) {
+		wl_oci_blob_abort(blob);
+		return rc;
+	}
+	if (blob != NULL && (rc = wl_oci_blob_commit(blob, w->packed[li].digest)) != 0)
+		return rc;
+	w->produced[li] = true;
+	if (im->cache != NULL)
+		for (size_t k = 0; k < pl->file_count; k++)
+			wl_hash_cache_put(im->cache, &w->set[pl->files[k]], started);
+	return 0;
+}
+
+static int pack_job(void *ctx, size_t job)
+{
+	pack_run *run = ctx;
+	return produce_layer(run->im, run->w, run->layers[job], run->threads_each);
+}
+
+/*
+ * Produces the listed layers: plain tar layers side by side, one thread
+ * each (the file and layer hashes come from one read); then the gzip
+ * layers, also side by side (as many at once as there are threads), each
+ * compressing its blocks on every thread, so small layers never leave a
+ * core idle. Gzip bytes do not depend on the thread count.
+ */
+static int produce_layers(importer *im, weight_job *w, const size_t *layers, size_t count)
+{
+	size_t *raw = calloc(count ? count : 1, sizeof(size_t));
+	size_t *gz = calloc(count ? count : 1, sizeof(size_t));
+	if (raw == NULL || gz == NULL) {
+		free(raw);
+		free(gz);
+		return wl__nomem();
+	}
+	size_t nraw = 0, ngz = 0;
+	int rc = 0;
+	for (size_t i = 0; i < count; i++) {
+		if (w->plan->layers[layers[i]].gzip)
+			gz[ngz++] = layers[i];
+		else
+			raw[nraw++] = layers[i];
+	}
+	if (nraw > 0) {
+		pack_run run = {im, w, raw, nraw, 1};
+		rc = wl__run_parallel(nraw, im->threads, pack_job, &run, NULL, NULL, im->opts->cancel);
+	}
+	if (rc == 0 && ngz > 0) {
+		pack_run run = {im, w, gz, ngz, im->threads};
+		rc = wl__run_parallel(ngz, im->threads, pack_job, &run, NULL, NULL, im->opts->cancel);
+	}
+	free(raw);
+	free(gz);
+	return rc;
+}
+
+/* Hashes every file of the tree (§9.3): cached digests first, then the
+ * uncached files of plain tar layers through the layer producer (unless
+ * this is a dry run), then everything else. */
+static int hash_tree(importer *im, weight_job *w)
+{
+	const char *name = w->decl->name.ptr;
+	wl_source_tree *t = w->tree;
+	if (im->cache != NULL)
+		for (size_t i = 0; i < t->file_count; i++)
+			if (t->files[i].digest[0] == '\0')
+				wl_hash_cache_get(im->cache, &t->files[i], t->files[i].digest);
+	tree_to_set(w);
+	if (!im->opts->dry_run) {
+		size_t *todo = calloc(w->plan->layer_count ? w->plan->layer_count : 1, sizeof(size_t));
+		if (todo == NULL)
+			return wl__nomem();
+		size_t n = 0;
+		for (size_t li = 0; li < w->plan->layer_count; li++) {
+			const wl_plan_layer *pl = &w->plan->layers[li];
+			if (!pl->gzip && pl->file_count == 1 && w->set[pl->files[0]].digest[0] == '\0')
+				todo[n++] = li;
+		}
+		int rc = 0;
+		if (n > 0) {
+			progress(im, WL_PHASE_HASH, name, 0, n, 0, 0);
+			rc = produce_layers(im, w, todo, n);
+		}
+		free(todo);
+		if (rc != 0)
+			return rc;
+		set_to_tree(w);
+	}
+	wl_hash_options ho = {
+		.threads = im->threads,
+		.cache = im->cache,
+		.progress = im->opts->progress,
+		.progress_ctx = im->opts->progress_ctx,
+		.weight = name,
+		.cancel = im->opts->cancel,
+		.map_files = im->opts->map_files,
+	};
+	int rc = wl_source_hash(t, &ho);
+	if (rc != 0)
+		return rc;
+	tree_to_set(w);
+	wl_dirhash_part *parts = calloc(t->file_count ? t->file_count : 1, sizeof *parts);
+	if (parts == NULL)
+		return wl__nomem();
+	for (size_t i = 0; i < t->file_count; i++) {
+		parts[i].path = t->files[i].path;
+		parts[i].digest = wl_str(t->files[i].digest);
+	}
+	rc = wl_dirhash(w->fingerprint, parts, t->file_count);
+	free(parts);
+	return rc;
+}
+
+/* ---- the fast path (§11.7 rule 1) ---- */
+
+typedef struct layer_key {
+	char *key;
+	size_t len;
+} layer_key;
+
+static int key_cmp(const void *a, const void *b)
+{
+	const layer_key *x = a, *y = b;
+	size_t n = x->len < y->len ? x->len : y->len;
+	int c = memcmp(x->key, y->key, n);
+	return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+static int path_ptr_cmp(const void *a, const void *b)
+{
+	const wl_file *x = *(const wl_file *const *)a, *y = *(const wl_file *const *)b;
+	return wl_string_compare(x->path, y->path);
+}
+
+/* "path NUL digest" lines joined by LF. */
+static char *make_key(size_t *len, const wl_file *const *files, size_t n)
+{
+	wl_buf b;
+	wl_buf_init(&b);
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			wl_buf_putc(&b, '\n');
+		wl_buf_put_str(&b, files[i]->path);
+		wl_buf_putc(&b, '\0');
+		wl_buf_put_str(&b, files[i]->digest);
+	}
+	char *out = NULL;
+	if (wl_buf_finish(&b, &out, len) != 0)
+		return NULL;
+	return out;
+}
+
+/*
+ * Whether the recorded entry's layers can stand for the plan: same number,
+ * and every recorded layer's key equals some planned layer's key. When
+ * they can, each planned layer takes the matching record.
+ */
+static bool reuse_recorded_layers(weight_job *w, const wl_entry *x)
+{
+	size_t n = w->plan->layer_count;
+	if (x->layer_count != n)
+		return false;
+	bool ok = false;
+	layer_key *planned = calloc(n, sizeof *planned);
+	size_t *order = calloc(n, sizeof *order);
+	const wl_file **scratch = calloc(x->file_count + w->set_count + 1, sizeof *scratch);
+	wl_file *tmp = calloc(w->set_count + 1, sizeof *tmp);
+	if (planned == NULL || order == NULL || scratch == NULL || tmp == NULL)
+		goto out;
+	for (size_t li = 0; li < n; li++) {
+		const wl_plan_layer *pl = &w->plan->layers[li];
+		for (size_t k = 0; k < pl->file_count; k++) {
+			const wl_source_file *f = &w->set[pl->files[k]];
+			tmp[k].path = f->path;
+			tmp[k].digest = wl_str(f->digest);
+			scratch[k] = &tmp[k];
+		}
+		planned[li].key = make_key(&planned[li].len, scratch, pl->file_count);
+		if (planned[li].key == NULL)
+			goto out;
+	}
+	for (size_t ri = 0; ri < n; ri++) {
+		const wl_layer *rl = &x->layers[ri];
+		size_t m = 0;
+		for (size_t k = 0; k < x->file_count; k++)
+			if (wl_string_equal(x->files[k].layer, rl->digest))
+				scratch[m++] = &x->files[k];
+		qsort(scratch, m, sizeof *scratch, path_ptr_cmp);
+		layer_key rk;
+		rk.key = make_key(&rk.len, scratch, m);
+		if (rk.key == NULL)
+			goto out;
+		size_t match = n;
+		for (size_t li = 0; li < n && match == n; li++)
+			if (key_cmp(&rk, &planned[li]) == 0)
+				match = li;
+		free(rk.key);
+		if (match == n)
+			goto out;
+		order[match] = ri + 1;
+	}
+	for (size_t li = 0; li < n; li++)
+		if (order[li] == 0)
+			goto out;
+	for (size_t li = 0; li < n; li++) {
+		const wl_layer *rl = &x->layers[order[li] - 1];
+		if (rl->digest.len != WL_DIGEST_LEN)
+			goto out;
+		memcpy(w->packed[li].digest, rl->digest.ptr, WL_DIGEST_LEN);
+		w->packed[li].digest[WL_DIGEST_LEN] = '\0';
+		w->packed[li].size = rl->size;
+		w->packed[li].media_type = wl_string_equal(rl->media_type, wl_str(WL_MEDIA_TYPE_LAYER_TAR))
+		                               ? WL_MEDIA_TYPE_LAYER_TAR
+		                               : WL_MEDIA_TYPE_LAYER_TAR_GZIP;
+	}
+	ok = true;
+out:
+	if (planned != NULL)
+		for (size_t li = 0; li < n; li++)
+			free(planned[li].key);
+	free(planned);
+	free(order);
+	free(scratch);
+	free(tmp);
+	return ok;
+}
+
+static bool declaration_matches(const weight_job *w, const wl_entry *x)
+{
+	const wl_source *xs = wl_entry_source(x);
+	const wl_source *d = w->src;
+	return xs != NULL && wl_string_equal(x->target, w->decl->target) &&
+	       wl_string_equal(xs->uri, d->uri) &&
+	       wl__strings_equal(xs->include, xs->include_count, d->include, d->include_count) &&
+	       wl__strings_equal(xs->exclude, xs->exclude_count, d->exclude, d->exclude_count);
+}
+
+/* ---- entry assembly (§11.5) ---- */
+
+static int file_cmp(const void *a, const void *b)
+{
+	return wl_string_compare(((const wl_file *)a)->path, ((const wl_file *)b)->path);
+}
+
+static int assemble(importer *im, weight_job *w)
+{
+	(void)im;
+	size_t nl = w->plan->layer_count;
+	w->entry_files = calloc(w->set_count, sizeof(wl_file));
+	w->entry_layers = calloc(nl, sizeof(wl_layer));
+	w->layer_digests = calloc(nl, sizeof *w->layer_digests);
+	if (w->entry_files == NULL || w->entry_layers == NULL || w->layer_digests == NULL)
+		return wl__nomem();
+	int64_t size = 0, compressed = 0;
+	size_t nf = 0;
+	for (size_t li = 0; li < nl; li++) {
+		const wl_plan_layer *pl = &w->plan->layers[li];
+		memcpy(w->layer_digests[li], w->packed[li].digest, sizeof w->layer_digests[li]);
+		wl_layer *l = &w->entry_layers[li];
+		l->digest = wl_str(w->layer_digests[li]);
+		l->media_type = wl_str(w->packed[li].media_type);
+		l->size = w->packed[li].size;
+		l->size_uncompressed = pl->size_uncompressed;
+		if (wl_add_overflows_i64(size, l->size_uncompressed, &size) ||
+		    wl_add_overflows_i64(compressed, l->size, &compressed))
+			return wl__fail(WL_EINVALID, "total size overflows");
+		for (size_t k = 0; k < pl->file_count; k++) {
+			const wl_source_file *f = &w->set[pl->files[k]];
+			wl_file *ef = &w->entry_files[nf++];
+			ef->path = f->path;
+			ef->size = f->size;
+			ef->digest = wl_str(f->digest);
+			ef->layer = l->digest;
+		}
+	}
+	qsort(w->entry_files, nf, sizeof(wl_file), file_cmp);
+	wl_source *s = &w->entry_source;
+	*s = *w->src;
+	s->fingerprint = wl_str(w->fingerprint);
+	wl_entry *e = &w->entry;
+	memset(e, 0, sizeof *e);
+	e->name = w->decl->name;
+	e->target = w->decl->target;
+	e->sources = s;
+	e->source_count = 1;
+	e->sources_present = true;
+	e->imported_at = wl_time_now();
+	e->size = size;
+	e->size_compressed = compressed;
+	e->files = w->entry_files;
+	e->file_count = nf;
+	e->files_present = true;
+	e->layers = w->entry_layers;
+	e->layer_count = nl;
+	e->layers_present = true;
+	wl_entry_normalize(e);
+	int rc = wl_entry_set_digest(w->set_digest, e);
+	if (rc != 0)
+		return rc;
+	e->set_digest = wl_str(w->set_digest);
+	char *manifest = NULL;
+	size_t mlen = 0;
+	rc = wl_entry_manifest(&manifest, &mlen, e);
+	if (rc != 0)
+		return wl__error_prefix("build weight manifest");
+	wl_sha256_digest(w->manifest_digest, manifest, mlen);
+	wl_free(manifest);
+	e->digest = wl_str(w->manifest_digest);
+	return 0;
+}
+
+/* Everything for one weight short of touching the lockfile. */
+static int import_weight(importer *im, weight_job *w)
+{
+	int rc = inventory(im, w);
+	if (rc == 0)
+		rc = hash_tree(im, w);
+	const wl_entry *x = wl_lock_find(im->recorded, w->decl->name);
+	if (rc == 0)
+		rc = describe_changes(w, x);
+	if (rc != 0 || im->opts->dry_run)
+		return rc;
+
+	/* Rule 1: the recorded layers stand for the plan only if the
+	 * envelope, the declaration and the fingerprint are unchanged and the
+	 * layers hold the same files. */
+	bool fast = x != NULL && wl_string_equal(im->recorded->envelope_format, wl_str(im->envelope)) &&
+	            declaration_matches(w, x) &&
+	            wl_string_equal(wl_entry_source(x)->fingerprint, wl_str(w->fingerprint));
+	size_t nl = w->plan->layer_count;
+	wl_packed_layer *fresh = calloc(nl, sizeof *fresh);
+	size_t *todo = calloc(nl, sizeof(size_t));
+	if (fresh == NULL || todo == NULL) {
+		free(fresh);
+		free(todo);
+		return wl__nomem();
+	}
+	memcpy(fresh, w->packed, nl * sizeof *fresh);
+	if (fast)
+		fast = reuse_recorded_layers(w, x);
+	/* Rule 7: a layer produced while hashing must agree with its record. */
+	for (size_t li = 0; li < nl && fast; li++)
+		if (w->produced[li] && strcmp(fresh[li].digest, w->packed[li].digest) != 0)
+			fast = false;
+	size_t n = 0;
+	for (size_t li = 0; li < nl; li++) {
+		if (w->produced[li]) {
+			w->packed[li] = fresh[li];
+			continue;
+		}
+		/* With a layout every layer is produced, and the produced
+		 * values are the ones recorded (rule 7). */
+		if (!fast || im->layout != NULL)
+			todo[n++] = li;
+	}
+	free(fresh);
+	if (n > 0) {
+		progress(im, WL_PHASE_PACK, w->decl->name.ptr, 0, n, 0, 0);
+		rc = produce_layers(im, w, todo, n);
+		progress(im, WL_PHASE_PACK, w->decl->name.ptr, n, n, 0, 0);
+	}
+	free(todo);
+	if (rc != 0)
+		return rc;
+	bool any = n > 0;
+	for (size_t li = 0; li < nl; li++)
+		any = any || w->produced[li];
+	w->result->packed = any;
+	return assemble(im, w);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Selection and the lockfile update                                        */
+/* ------------------------------------------------------------------------ */
+
+static bool is_file_source(const wl_config_weight *d)
+{
+	return d->source_count == 1 && d->sources[0].uri.len >= 7 &&
+	       memcmp(d->sources[0].uri.ptr, "file://", 7) == 0;
+}
+
+/* The declarations to import, in cog.yaml order (§11.1). */
+static int select_weights(const wl_config_weight ***out, size_t *count, const wl_config *config,
+                          const wl_import_options *opts)
+{
+	*out = NULL;
+	*count = 0;
+	if (config->weight_count == 0)
+		return wl__fail(WL_EINVALID, "no weights defined in cog.yaml");
+	for (size_t i = 0; i < opts->name_count; i++) {
+		bool found = false;
+		for (size_t k = 0; k < config->weight_count && !found; k++)
+			found = wl_string_equal(config->weights[k].name, opts->names[i]);
+		if (!found) {
+			char *q = quoted(opts->names[i]);
+			int rc = wl__fail(WL_ENOENTRY, "weight %s not found in cog.yaml", q ? q : "");
+			free(q);
+			return rc;
+		}
+	}
+	const wl_config_weight **sel = calloc(config->weight_count, sizeof *sel);
+	if (sel == NULL)
+		return wl__nomem();
+	size_t n = 0;
+	for (size_t k = 0; k < config->weight_count; k++) {
+		const wl_config_weight *d = &config->weights[k];
+		bool named = opts->names == NULL;
+		for (size_t i = 0; i < opts->name_count && !named; i++)
+			named = wl_string_equal(d->name, opts->names[i]);
+		if (!named)
+			continue;
+		char *q = quoted(d->name);
+		if (d->source_count != 1) {
+			int rc = wl__fail(WL_EINVALID,
+			                  "weight %s: importing a weight with %zu sources is not supported",
+			                  q ? q : "", d->source_count);
+			free(q);
+			free(sel);
+			return rc;
+		}
+		if (!is_file_source(d)) {
+			if (opts->names != NULL) {
+				int rc = wl__fail(WL_EINVALID,
+				                  "weight %s: only file:// sources can be imported, not %.*s",
+				                  q ? q : "", (int)d->sources[0].uri.len, d->sources[0].uri.ptr);
+				free(q);
+				free(sel);
+				return rc;
+			}
+			free(q);
+			continue; /* left untouched */
+		}
+		free(q);
+		sel[n++] = d;
+	}
+	*out = sel;
+	*count = n;
+	return 0;
+}
+
+/* Rules 3-5 of §11.7 on the lockfile loaded under the guard lock.
+ * Returns 1 when the lockfile changed, 0 when not, or an error. */
+static int apply(importer *im, wl_lock *lock, weight_job *jobs, size_t n, wl_import_report *report)
+{
+	bool changed = !wl_string_equal(lock->envelope_format, wl_str(im->envelope));
+	for (size_t i = 0; i < n; i++) {
+		weight_job *w = &jobs[i];
+		const wl_entry *x = wl_lock_find(lock, w->entry.name);
+		if (wl_entries_equal(x, &w->entry)) {
+			w->entry.imported_at = x->imported_at;
+		} else {
+			w->result->entry_changed = true;
+			changed = true;
+		}
+	}
+	if (changed) {
+		if (!wl_storage_string(lock->storage, &lock->envelope_format, im->envelope, WL_DIGEST_LEN))
+			return wl__nomem();
+		for (size_t i = 0; i < n; i++) {
+			int rc = wl_lock_upsert(lock, &jobs[i].entry);
+			if (rc != 0)
+				return rc;
+		}
+	}
+	size_t declared = im->config->weight_count;
+	wl_string *keep = calloc(declared ? declared : 1, sizeof *keep);
+	if (keep == NULL)
+		return wl__nomem();
+	for (size_t k = 0; k < declared; k++)
+		keep[k] = im->config->weights[k].name;
+	bool present = lock->entries_present;
+	report->pruned = wl_lock_retain(lock, keep, declared);
+	free(keep);
+	if (report->pruned == 0)
+		lock->entries_present = present; /* retain alone must not change the file */
+	return changed || report->pruned > 0 ? 1 : 0;
+}
+
+void wl_import_report_free(wl_import_report *report)
+{
+	if (report == NULL)
+		return;
+	for (size_t i = 0; i < report->result_count; i++) {
+		wl_import_result *r = &report->results[i];
+		for (size_t k = 0; k < r->change_count; k++)
+			free(r->changes[k]);
+		for (size_t k = 0; k < r->included_count; k++)
+			free(r->included[k]);
+		for (size_t k = 0; k < r->excluded_count; k++)
+			free(r->excluded[k]);
+		free(r->changes);
+		free(r->included);
+		free(r->excluded);
+	}
+	free(report->results);
+	free(report->warning);
+	free(report);
+}
+
+int wl_import(wl_import_report **out, const wl_config *config, const wl_import_options *opts)
+{
+	*out = NULL;
+	importer im = {.config = config, .opts = opts, .pack = opts->pack};
+	im.threads = opts->threads > 0 ? opts->threads : wl__cpu_count();
+	int rc = wl_envelope_digest(im.envelope, &im.pack);
+	if (rc != 0)
+		return rc;
+	const wl_config_weight **sel = NULL;
+	size_t n = 0;
+	rc = select_weights(&sel, &n, config, opts);
+	if (rc != 0)
+		return rc;
+	wl_import_report *report = calloc(1, sizeof *report);
+	weight_job *jobs = calloc(n ? n : 1, sizeof *jobs);
+	if (report == NULL || jobs == NULL || (n && (report->results = calloc(n, sizeof(wl_import_result))) == NULL)) {
+		free(sel);
+		free(jobs);
+		wl_import_report_free(report);
+		return wl__nomem();
+	}
+	report->result_count = n;
+	wl_guard *guard = NULL;
+	wl_lock *lock = NULL;
+	if (!opts->dry_run) {
+		rc = wl_guard_acquire(&guard, opts->lockfile, opts->lock_timeout, opts->cancel);
+		if (rc != 0)
+			goto done;
+	}
+	rc = wl_lock_load(&lock, opts->lockfile);
+	if (rc == WL_ENOTFOUND)
+		rc = wl_lock_new(&lock);
+	if (rc != 0)
+		goto done;
+	im.recorded = lock;
+	if (opts->cache_dir != NULL && wl_hash_cache_open(&im.cache, opts->cache_dir) != 0)
+		im.cache = NULL; /* a cache is an optimization; without it we read */
+	if (opts->oci_layout != NULL && !opts->dry_run && (rc = wl_oci_layout_open(&im.layout, opts->oci_layout)) != 0)
+		goto done;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		weight_job *w = &jobs[i];
+		w->decl = sel[i];
+		w->src = &sel[i]->sources[0];
+		w->result = &report->results[i];
+		w->result->name = sel[i]->name;
+		w->result->uri = w->src->uri;
+		w->result->target = sel[i]->target;
+		rc = import_weight(&im, w);
+		if (rc != 0) {
+			const char *m = wl_error_last()->message;
+			char *q = quoted(sel[i]->name);
+			/* Messages that already name the weight keep their text. */
+			if (strncmp(m, "weight ", 7) != 0 && strncmp(m, "filter weight ", 14) != 0)
+				wl__error_prefix("weight %s", q ? q : "");
+			free(q);
+		}
+	}
+	if (rc != 0 || opts->dry_run)
+		goto done;
+	if (im.layout != NULL) {
+		for (size_t i = 0; i < n && rc == 0; i++)
+			rc = wl_oci_layout_add_entry(im.layout, &jobs[i].entry);
+		if (rc == 0)
+			rc = wl_oci_layout_commit(im.layout);
+		if (rc != 0)
+			goto done;
+	}
+	rc = apply(&im, lock, jobs, n, report);
+	if (rc < 0)
+		goto done;
+	if (rc == 1) {
+		rc = wl_lock_save(lock, opts->lockfile);
+		if (rc != 0)
+			goto done;
+		report->lockfile_written = true;
+	}
+	rc = 0;
+done:
+	if (im.cache != NULL) {
+		if (!opts->dry_run && wl_hash_cache_save(im.cache) != 0)
+			report->warning = dup_printf("hash cache not saved: %s", wl_error_last()->message);
+		wl_hash_cache_free(im.cache);
+	}
+	if (guard != NULL) {
+		int saved = rc;
+		char msg[1024];
+		snprintf(msg, sizeof msg, "%s", wl_error_last()->message);
+		int rel = wl_guard_release(guard);
+		if (saved != 0)
+			wl__fail(saved, "%s", msg);
+		else
+			rc = rel;
+	}
+	wl_oci_layout_free(im.layout);
+	for (size_t i = 0; i < n; i++)
+		weight_job_release(&jobs[i]);
+	free(jobs);
+	free(sel);
+	wl_lock_free(lock);
+	if (rc != 0) {
+		int code = rc;
+		char msg[2048];
+		snprintf(msg, sizeof msg, "%s", wl_error_last()->message);
+		wl_import_report_free(report);
+		return wl__fail(code, "%s", msg);
+	}
+	*out = report;
+	return 0;
+}
