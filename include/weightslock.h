@@ -864,10 +864,13 @@ WL_API void wl_verify_report_free(wl_verify_report *report);
 
 typedef struct wl_extract_options {
 	int threads;             /* <= 0: one per CPU */
-	bool force;              /* accept a non-empty DEST without .cog/ */
+	bool force;              /* write into a non-empty DEST it does not own; remove nothing */
 	wl_progress_fn progress; /* may be NULL */
 	void *progress_ctx;
 	const volatile sig_atomic_t *cancel; /* may be NULL */
+	double lock_timeout;     /* waiting for another extract into DEST; < 0: forever */
+	size_t *others_left;     /* may be NULL: receives, after a forced extract, how many
+	                            entries DEST holds that the entry does not record */
 } wl_extract_options;
 
 /**
@@ -877,11 +880,17 @@ typedef struct wl_extract_options {
  * the entry, then extracts every layer (tar, tar+gzip, tar+zstd), in parallel,
  * verifying each file's size and sha256 as it is written, never writing
  * outside `dest`. Maintains `dest/.cog/downloading`, then `ready` (only once
- * every file is verified and flushed) or `failed` (holding the error). Files
- * already present and correct are kept; files not in the entry are removed,
- * but only in a `dest` that has a `.cog/` directory; a non-empty `dest`
- * without one is refused unless `force`. Layers are untrusted input: any
- * entry that is not a listed regular file or a directory is rejected.
+ * every file is verified and flushed) or `failed` (holding the error).
+ * Ownership (SPEC.md §14): a `dest` found absent or empty becomes the
+ * project's (`dest/.cog/weightslock`); only an owned `dest` has the paths
+ * the entry does not record removed (never through a link, never on
+ * another filesystem). A non-empty `dest` not owned is refused untouched
+ * unless `force`, which writes the recorded paths and removes nothing.
+ * The entry must pass the rules of `check` before anything is written.
+ * Files already present and correct are kept (mode 0644, a file with other
+ * links replaced by a copy). Two extracts into one `dest` take turns on
+ * `dest/.cog/extract.lock`. Layers are untrusted input: any entry that is
+ * not a listed regular file or a directory is rejected.
  * WL_EMISMATCH when content does not match the lockfile.
  */
 WL_API int wl_extract(const wl_entry *entry, const char *layout_dir, const char *dest,

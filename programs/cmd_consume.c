@@ -154,12 +154,15 @@ int cmd_extract(cli_invocation *cli)
 	cli_progress progress;
 	cli_progress_init(&progress, cli);
 	cli_install_cancel_handlers();
+	size_t others = 0;
 	wl_extract_options opts = {
 		.threads = cli->jobs,
 		.force = cli->force,
 		.progress = cli_progress_report,
 		.progress_ctx = &progress,
 		.cancel = &cli_cancel,
+		.lock_timeout = cli->timeout,
+		.others_left = &others,
 	};
 	int rc = wl_extract(entry, cli->oci_layout, dest, &opts);
 	cli_progress_done(&progress);
@@ -171,6 +174,9 @@ int cmd_extract(cli_invocation *cli)
 		status = cli_lib_error(rc);
 	} else {
 		cli_note(cli, "%s: %zu files extracted and verified in %s", cli->operands[0], entry->file_count, dest);
+		if (others > 0)
+			cli_note(cli, "%s: %zu other entries in %s were left as they are (--force)", cli->operands[0],
+			         others, dest);
 	}
 	wl_lock_free(lock);
 	return status;

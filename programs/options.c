@@ -34,8 +34,8 @@ const cli_option cli_options[] = {
 	 "print the config blob instead of the manifest"},
 	{OPT_KEEP, 0, "keep", "NAME", CMD_PRUNE,
 	 "keep entry NAME (repeatable; default: cog.yaml's)"},
-	{OPT_TIMEOUT, 0, "timeout", "SECONDS", CMD_FMT | CMD_PRUNE | CMD_WITH_LOCK | CMD_IMPORT,
-	 "wait at most SECONDS for the guard (default: forever)"},
+	{OPT_TIMEOUT, 0, "timeout", "SECONDS", CMD_FMT | CMD_PRUNE | CMD_WITH_LOCK | CMD_IMPORT | CMD_EXTRACT,
+	 "wait at most SECONDS for the lock (default: forever)"},
 	{OPT_INCLUDE, 0, "include", "PATTERN", CMD_DIGEST,
 	 "keep only files matching PATTERN (repeatable)"},
 	{OPT_EXCLUDE, 0, "exclude", "PATTERN", CMD_DIGEST,
@@ -54,7 +54,7 @@ const cli_option cli_options[] = {
 	{OPT_JOBS, 'j', "jobs", "N", CMD_DIGEST | CMD_IMPORT | CMD_VERIFY | CMD_EXTRACT,
 	 "use N threads (default: from the number of CPUs)"},
 	{OPT_SIZES_ONLY, 0, "sizes-only", NULL, CMD_VERIFY, "compare sizes only; read no content"},
-	{OPT_FORCE, 0, "force", NULL, CMD_EXTRACT, "extract into a non-empty DEST that has no .cog/"},
+	{OPT_FORCE, 0, "force", NULL, CMD_EXTRACT, "write into a non-empty DEST extract does not own; remove nothing"},
 };
 const size_t cli_option_count = sizeof cli_options / sizeof cli_options[0];
 
@@ -188,10 +188,14 @@ const cli_command cli_commands[] = {
 	 "and decompression beyond the recorded sizes are refused, and nothing is\n"
 	 "written outside DEST. DEST/.cog/ holds the markers: `downloading` while\n"
 	 "working, `ready` once every file is verified and flushed to disk, `failed`\n"
-	 "(with the error) otherwise. Files already present and correct are kept;\n"
-	 "in a DEST that has .cog/, files that are not part of the entry are\n"
-	 "removed. A non-empty DEST without .cog/ is refused unless --force (then\n"
-	 "its other files are kept).\n"
+	 "(with the error) otherwise. The entry must pass `check` before anything\n"
+	 "is written. Files already present and correct are kept. A DEST found\n"
+	 "absent or empty becomes extract's own (DEST/.cog/weightslock); only then\n"
+	 "are files that are not part of the entry removed (never through a link,\n"
+	 "never on another filesystem). Any other non-empty DEST is refused\n"
+	 "untouched unless --force, which writes the entry's files and removes\n"
+	 "nothing. Two extracts into one DEST take turns (DEST/.cog/extract.lock;\n"
+	 "--timeout bounds the wait).\n"
 	 "Exit status: 0 done; 1 content does not match the lockfile; 2 error.\n",
 	 cmd_extract},
 	{"version", CMD_VERSION, "", "print the version", "Print `weightslock VERSION`.\n",

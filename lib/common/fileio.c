@@ -110,18 +110,18 @@ static char *dir_of(const char *path)
 	return strndup(path, (size_t)(slash - path));
 }
 
-static int write_all(int fd, const char *p, size_t n)
+int wl__write_all(int fd, const void *data, size_t len)
 {
-	while (n > 0) {
-		size_t chunk = n > (size_t)1 << 30 ? (size_t)1 << 30 : n;
-		ssize_t w = write(fd, p, chunk);
+	const char *p = data;
+	while (len > 0) {
+		ssize_t w = write(fd, p, len > ((size_t)1 << 30) ? (size_t)1 << 30 : len);
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
 			return errno;
 		}
 		p += w;
-		n -= (size_t)w;
+		len -= (size_t)w;
 	}
 	return 0;
 }
@@ -145,7 +145,7 @@ int wl_write_file_atomic(const char *path, const void *data, size_t len)
 		free(dir);
 		return wl__fail_errno(WL_EIO, err, "write %s: create temporary file", path);
 	}
-	int err = write_all(fd, data, len);
+	int err = wl__write_all(fd, data, len);
 	const char *step = "write";
 	if (err == 0 && fchmod(fd, 0644) != 0) {
 		err = errno;

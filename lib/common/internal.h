@@ -176,6 +176,12 @@ typedef struct wl__hash_io {
  */
 int wl__hash_fd(char digest[WL_DIGEST_LEN + 1], uint64_t *seen, int fd, int64_t size, wl__hash_io *io);
 
+/* ---- consistency (format/check.c) ---- */
+
+/** The rules of wl_lock_check for one entry, which is left unchanged:
+ *  WL_EINVALID with the first problem found ("the entry fails check: ..."). */
+int wl__entry_check(const wl_entry *entry);
+
 /* ---- directories (source/local.c) ---- */
 
 /** The names in the directory open at `fd` (without . and ..), sorted
@@ -220,5 +226,7 @@ static inline bool wl_mul_overflows_size(size_t a, size_t b, size_t *out)
 /** Reads a whole file into a malloc'd, NUL-terminated buffer.
  *  WL_ENOTFOUND if it does not exist; WL_EIO otherwise ("read PATH: ..."). */
 int wl__read_file(char **out, size_t *out_len, const char *path);
+/** Writes all of `data` to `fd` (EINTR retried); returns an errno value. */
+int wl__write_all(int fd, const void *data, size_t len);
 
 #endif

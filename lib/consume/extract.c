@@ -3,19 +3,20 @@
  * target directory (SPEC.md §12.2, §12.3) with the state markers of §7.2:
  * wl_extract.
  *
- * Owns the filesystem side of extraction and the order of its steps:
+ * Owns the order of extraction's steps (the target's rules are target.c's):
  *
- *  1. The target is inspected; a non-empty one without `.cog/` is refused
- *     (unless forced) before anything in it is touched.
- *  2. `.cog/ready` is removed first, then `downloading` is written, so a
+ *  1. Before the target is touched: the entry must pass the rules of
+ *     `check`, and the manifest and config blob must hash to their digests
+ *     and equal the entry's projections byte for byte, so the layer list
+ *     the manifest gives is the lockfile's.
+ *  2. The target is inspected (target.c): a non-empty one the project does
+ *     not own is refused unless forced; the extract lock is taken.
+ *  3. `.cog/ready` is removed first, then `downloading` is written, so a
  *     target whose content is about to change never looks ready.
- *  3. The manifest and config blob must hash to their digests and equal
- *     the entry's projections byte for byte, so the layer list the
- *     manifest gives is the lockfile's.
- *  4. The target is swept once: in a target extract owns (one with
- *     `.cog/`), whatever the entry does not record is removed; recorded
- *     files already present with the right size are hashed on the worker
- *     pool, and those that match are kept (an interrupted extract resumes).
+ *  4. The target is swept once (target.c): in an owned target whatever the
+ *     entry does not record is removed; recorded files already present
+ *     with the right size are hashed on the worker pool, and those that
+ *     match are kept (an interrupted extract resumes).
  *  5. One job per layer on the pool, largest first: the blob is read once
  *     in bounded buffers, hashed, decoded (gzip, zstd) up to the size its
  *     tar stream must have, and handed to the tar reader (tar_read.c),
@@ -27,10 +28,11 @@
  *     size and digest are verified.
  *  6. One syncfs of the target's filesystem makes every file and directory
  *     durable (one journal commit instead of one per file), then `ready`
- *     is written. Any failure after step 2 writes `failed` instead.
+ *     is written. Any failure after step 3 writes `failed` instead.
  *
- * Memory: two 512 KiB buffers, a decoder and a reader per running layer
- * job, plus tables the size of the entry's file list.
+ * Memory: two 512 KiB buffers, a decoder (a zstd window at most 128 MiB)
+ * and a reader per running layer job, plus tables the size of the entry's
+ * file list.
  */
 #include "consume/extract_internal.h"
 #include "pack/pack_internal.h"
@@ -48,6 +50,7 @@
 #include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
+#include <zstd_errors.h>
 
 /* Reads and decoded output in pieces small enough to stay in the core's
  * cache between the copy, the two hashes and the write. */
@@ -55,6 +58,11 @@
 /* Writeback of a large file is started every this many bytes, so the final
  * flush finds little left to write. */
 #define WRITEBACK_STEP ((uint64_t)8 << 20)
+
+/* A zstd frame may ask for a window of up to 2 GiB; a layer job decodes
+ * with at most 2^27 bytes (128 MiB, zstd's own default limit), so its
+ * memory stays bounded whatever the layer says. */
+#define WL_ZSTD_WINDOW_LOG_MAX 27
 
 enum codec { CODEC_TAR, CODEC_GZIP, CODEC_ZSTD };
 
@@ -69,14 +77,13 @@ typedef struct extract_run {
 	const wl_extract_options *opts;
 	char *weight; /* the entry's name, quoted */
 	wl__path_table *table;
-	int dest_fd;
+	wl__target target;
+	int dest_fd; /* target.fd */
 	dev_t dest_dev;
-	bool owned; /* the target has .cog/: what the entry does not record goes */
 	uint8_t *present;  /* per file: already in place and verified */
 	size_t *layer_files; /* per layer, the indexes of its files ... */
 	size_t *layer_first; /* ... starting here (layer_count + 1 offsets) */
-	size_t *candidates;  /* files found in place with the right size */
-	size_t candidate_count;
+	wl__sweep_result sweep;
 	size_order *order; /* layers, largest first */
 	EVP_MD *sha256;
 	atomic_bool stop;
@@ -88,97 +95,6 @@ typedef struct extract_run {
 /* ------------------------------------------------------------------------ */
 /* Small filesystem helpers (all relative to directory descriptors)          */
 /* ------------------------------------------------------------------------ */
-
-static int write_all(int fd, const void *data, size_t len)
-{
-	const char *p = data;
-	while (len > 0) {
-		ssize_t w = write(fd, p, len > ((size_t)1 << 30) ? (size_t)1 << 30 : len);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return errno;
-		}
-		p += w;
-		len -= (size_t)w;
-	}
-	return 0;
-}
-
-/* A name no other writer uses: `PREFIX` + 16 random hex digits. */
-static void temp_name(char out[32], const char *prefix)
-{
-	static _Atomic uint64_t counter;
-	uint64_t r = 0;
-	if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r)
-		r = ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)out;
-	r ^= atomic_fetch_add(&counter, 1) * 0x9e3779b97f4a7c15ULL;
-	snprintf(out, 32, "%s%016llx", prefix, (unsigned long long)r);
-}
-
-/* Writes `name` in the directory `dfd` atomically: temporary file, fsync,
- * rename, fsync of the directory. Returns an errno value. */
-static int write_marker(int dfd, const char *name, const void *data, size_t len)
-{
-	char tmp[32];
-	int fd = -1;
-	for (int tries = 0; fd < 0 && tries < 16; tries++) {
-		temp_name(tmp, ".marker-");
-		fd = openat(dfd, tmp, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
-		if (fd < 0 && errno != EEXIST)
-			return errno;
-	}
-	if (fd < 0)
-		return EEXIST;
-	int err = write_all(fd, data, len);
-	if (err == 0 && fchmod(fd, 0644) != 0)
-		err = errno;
-	if (err == 0 && fsync(fd) != 0)
-		err = errno;
-	if (close(fd) != 0 && err == 0)
-		err = errno;
-	if (err == 0 && renameat(dfd, tmp, dfd, name) != 0)
-		err = errno;
-	if (err != 0) {
-		unlinkat(dfd, tmp, 0);
-		return err;
-	}
-	return fsync(dfd) == 0 ? 0 : errno;
-}
-
-/* Removes `name` in `dfd` and, for a directory, everything below it,
- * never following a symbolic link. Returns an errno value. */
-static int remove_tree(int dfd, const char *name)
-{
-	int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENOTDIR || errno == ELOOP)
-			return unlinkat(dfd, name, 0) == 0 || errno == ENOENT ? 0 : errno;
-		return errno == ENOENT ? 0 : errno;
-	}
-	DIR *d = fdopendir(fd);
-	if (d == NULL) {
-		int err = errno;
-		close(fd);
-		return err;
-	}
-	int err = 0;
-	struct dirent *de;
-	while (err == 0 && (errno = 0, de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		if (de->d_type == DT_DIR || de->d_type == DT_UNKNOWN)
-			err = remove_tree(fd, de->d_name);
-		else if (unlinkat(fd, de->d_name, 0) != 0 && errno != ENOENT)
-			err = errno;
-	}
-	if (err == 0 && errno != 0)
-		err = errno;
-	closedir(d);
-	if (err == 0 && unlinkat(dfd, name, AT_REMOVEDIR) != 0 && errno != ENOENT)
-		err = errno;
-	return err;
-}
 
 /* Opens the directory `dir` (a '/'-separated path, possibly empty for the
  * target itself) below `root`, one component at a time with O_NOFOLLOW,
@@ -212,6 +128,9 @@ static int open_dir(int root, const char *dir, size_t len, bool create, size_t *
 				return -1;
 			}
 			next = openat(fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			/* 0755 whatever the umask (SPEC.md §14). */
+			if (next >= 0)
+				fchmod(next, 0755);
 		}
 		int err = errno;
 		close(fd);
@@ -399,183 +318,16 @@ static int check_manifest(const extract_run *run)
 }
 
 /* ------------------------------------------------------------------------ */
-/* The target: inspection, markers, sweep                                    */
+/* Files already in place                                                    */
 /* ------------------------------------------------------------------------ */
 
-/* mkdir -p; *created says whether the last component was made here. */
-static int make_dest(const char *dest, bool *created)
-{
-	*created = false;
-	char *p = strdup(dest);
-	if (p == NULL)
-		return wl__nomem();
-	size_t n = strlen(p);
-	while (n > 1 && p[n - 1] == '/')
-		p[--n] = 0;
-	for (char *s = p + 1; ; s++) {
-		bool last = *s == 0;
-		if (*s == '/' || last) {
-			char c = *s;
-			*s = 0;
-			if (mkdir(p, 0755) == 0) {
-				*created = last;
-			} else if (errno != EEXIST) {
-				int err = errno;
-				int rc = wl__fail_errno(WL_EIO, err, "create %s", p);
-				free(p);
-				return rc;
-			}
-			*s = c;
-		}
-		if (last)
-			break;
-	}
-	free(p);
-	return 0;
-}
-
-/* Opens the target (creating it), says whether it has .cog/, and whether
- * it holds anything else. */
-static int open_dest(extract_run *run, const char *dest, bool *has_cog, bool *empty, bool *created)
-{
-	int rc = make_dest(dest, created);
-	if (rc != 0)
-		return rc;
-	int fd = open(dest, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return wl__fail_errno(WL_EIO, errno, "open %s", dest);
-	struct stat st;
-	if (fstat(fd, &st) != 0) {
-		int err = errno;
-		close(fd);
-		return wl__fail_errno(WL_EIO, err, "stat %s", dest);
-	}
-	run->dest_fd = fd;
-	run->dest_dev = st.st_dev;
-	int dup_fd = dup(fd);
-	DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
-	if (d == NULL) {
-		int err = errno;
-		if (dup_fd >= 0)
-			close(dup_fd);
-		return wl__fail_errno(WL_EIO, err, "read directory %s", dest);
-	}
-	rewinddir(d);
-	*has_cog = false;
-	*empty = true;
-	struct dirent *de;
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		if (strcmp(de->d_name, ".cog") == 0) {
-			if (fstatat(fd, ".cog", &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode)) {
-				closedir(d);
-				return wl__fail(WL_EINVALID, "%s/.cog is not a directory", dest);
-			}
-			*has_cog = true;
-		} else {
-			*empty = false;
-		}
-	}
-	closedir(d);
-	return 0;
-}
-
-typedef struct sweep {
-	extract_run *run;
-	size_t cap;
-	wl_buf path;
-} sweep;
-
-static int add_candidate(sweep *s, size_t file)
-{
-	extract_run *run = s->run;
-	if (run->candidate_count == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 64;
-		size_t *p = realloc(run->candidates, cap * sizeof *p);
-		if (p == NULL)
-			return wl__nomem();
-		run->candidates = p;
-		s->cap = cap;
-	}
-	run->candidates[run->candidate_count++] = file;
-	return 0;
-}
-
-/* One directory of the sweep (step 4); s->path holds its path. */
-static int sweep_dir(sweep *s, int dfd, bool top)
-{
-	extract_run *run = s->run;
-	int dup_fd = dup(dfd);
-	DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
-	if (d == NULL) {
-		int err = errno;
-		if (dup_fd >= 0)
-			close(dup_fd);
-		return fail_path_errno(WL_EIO, err, (wl_string){s->path.data, s->path.len}, "read directory");
-	}
-	/* A duplicate shares the offset of a descriptor read before. */
-	rewinddir(d);
-	size_t base = s->path.len;
-	int rc = 0;
-	struct dirent *de;
-	while (rc == 0 && (de = readdir(d)) != NULL) {
-		const char *name = de->d_name;
-		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0 || (top && strcmp(name, ".cog") == 0))
-			continue;
-		s->path.len = base;
-		if (!top)
-			wl_buf_putc(&s->path, '/');
-		wl_buf_puts(&s->path, name);
-		if (s->path.failed) {
-			rc = wl__nomem();
-			break;
-		}
-		wl_string rel = {s->path.data, s->path.len};
-		struct stat st;
-		if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-			if (errno != ENOENT)
-				rc = fail_path_errno(WL_EIO, errno, rel, "stat");
-			continue;
-		}
-		long file = wl__path_table_file(run->table, rel.ptr, rel.len);
-		int err = 0;
-		if (file >= 0) {
-			if (S_ISREG(st.st_mode) && st.st_size == run->entry->files[file].size)
-				rc = add_candidate(s, (size_t)file);
-			else if (S_ISDIR(st.st_mode) && run->owned)
-				err = remove_tree(dfd, name);
-			/* Anything else is replaced by the rename. */
-		} else if (wl__path_table_dir(run->table, rel.ptr, rel.len)) {
-			if (S_ISDIR(st.st_mode)) {
-				int sub = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-				if (sub < 0) {
-					rc = fail_path_errno(WL_EIO, errno, rel, "open directory");
-				} else {
-					rc = sweep_dir(s, sub, false);
-					close(sub);
-				}
-			} else if (run->owned && unlinkat(dfd, name, 0) != 0 && errno != ENOENT) {
-				err = errno;
-			}
-		} else if (run->owned) {
-			err = S_ISDIR(st.st_mode) ? remove_tree(dfd, name)
-			                          : (unlinkat(dfd, name, 0) == 0 || errno == ENOENT ? 0 : errno);
-		}
-		if (rc == 0 && err != 0)
-			rc = fail_path_errno(WL_EIO, err, rel, "remove");
-	}
-	s->path.len = base;
-	closedir(d);
-	return rc;
-}
-
+/* Hashes one candidate of the sweep; a match is kept, with mode 0644. */
 static int hash_candidate(void *ctx, size_t job)
 {
 	extract_run *run = ctx;
 	if (atomic_load(&run->stop))
 		return WL_ECANCELED;
-	size_t fi = run->candidates[job];
+	size_t fi = run->sweep.candidates[job];
 	const wl_file *f = &run->entry->files[fi];
 	size_t dir_len = f->path.len;
 	while (dir_len > 0 && f->path.ptr[dir_len - 1] != '/')
@@ -589,7 +341,7 @@ static int hash_candidate(void *ctx, size_t job)
 	struct stat st;
 	if (fd < 0)
 		return 0;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size != f->size) {
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size != f->size || st.st_nlink != 1) {
 		close(fd);
 		return 0;
 	}
@@ -611,7 +363,8 @@ static int hash_candidate(void *ctx, size_t job)
 			atomic_fetch_add_explicit(&run->bytes_done, (uint64_t)n, memory_order_relaxed);
 		}
 		char digest[WL_DIGEST_LEN + 1];
-		if (got == f->size && finish_digest(digest, md) == 0 && wl_string_equal(wl_str(digest), f->digest))
+		if (got == f->size && finish_digest(digest, md) == 0 && wl_string_equal(wl_str(digest), f->digest) &&
+		    ((st.st_mode & 07777) == 0644 || fchmod(fd, 0644) == 0))
 			run->present[fi] = 1;
 	}
 	atomic_fetch_add_explicit(&run->items_done, 1, memory_order_relaxed);
@@ -687,7 +440,7 @@ static int sink_begin(void *ctx, size_t fi)
 		j->dir_foreign = fstat(dfd, &st) != 0 || st.st_dev != run->dest_dev;
 	}
 	for (int tries = 0; tries < 16; tries++) {
-		temp_name(j->tmp, ".wl-");
+		wl__temp_name(j->tmp, WL_EXTRACT_TEMP_PREFIX);
 		j->fd = openat(j->dir_fd, j->tmp, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0600);
 		if (j->fd >= 0 || errno != EEXIST)
 			break;
@@ -702,7 +455,7 @@ static int sink_data(void *ctx, const void *bytes, size_t len)
 	layer_job *j = ctx;
 	if (j->skip)
 		return 0;
-	int err = write_all(j->fd, bytes, len);
+	int err = wl__write_all(j->fd, bytes, len);
 	if (err != 0)
 		return wl__fail_errno(WL_EIO, err, "write");
 	j->written += len;
@@ -858,6 +611,9 @@ static int decode(decoder *d, wl__tar_reader *reader, const unsigned char *in, s
 	for (;;) {
 		ZSTD_outBuffer zout = {d->out, room(d), 0};
 		size_t zr = ZSTD_decompressStream(d->zstd, &zout, &zin);
+		if (ZSTD_isError(zr) && ZSTD_getErrorCode(zr) == ZSTD_error_frameParameter_windowTooLarge)
+			return wl__fail(WL_EINVALID, "zstd frame needs a window larger than the %d MiB a layer may use",
+			                1 << (WL_ZSTD_WINDOW_LOG_MAX - 20));
 		if (ZSTD_isError(zr))
 			return wl__fail(WL_EINVALID, "corrupt zstd stream: %s", ZSTD_getErrorName(zr));
 		d->produced += zout.pos;
@@ -894,7 +650,8 @@ static int extract_layer(layer_job *j, unsigned char *in, decoder *d)
 		d->z_ready = true;
 	} else if (d->codec == CODEC_ZSTD) {
 		d->zstd = ZSTD_createDCtx();
-		if (d->zstd == NULL)
+		if (d->zstd == NULL ||
+		    ZSTD_isError(ZSTD_DCtx_setParameter(d->zstd, ZSTD_d_windowLogMax, WL_ZSTD_WINDOW_LOG_MAX)))
 			return wl__nomem();
 	}
 
@@ -1094,14 +851,18 @@ out:
 	return rc;
 }
 
-/* Steps 3-6, after the markers say `downloading`. */
-static int materialize_steps(extract_run *run)
+/* What is checked before the target is touched: the entry's consistency
+ * (the rules of `check`), its paths, the layout's marker, manifest and
+ * config blob. */
+static int prepare(extract_run *run)
 {
 	const wl_entry *e = run->entry;
 	run->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
 	if (run->sha256 == NULL)
 		return wl__nomem();
-	int rc = wl__path_table_new(&run->table, e);
+	int rc = wl__entry_check(e);
+	if (rc == 0)
+		rc = wl__path_table_new(&run->table, e);
 	if (rc == 0 && e->layer_count == 0)
 		rc = wl__fail(WL_EINVALID, "no layers recorded");
 	if (rc == 0)
@@ -1110,26 +871,28 @@ static int materialize_steps(extract_run *run)
 		rc = check_layout_marker(run->layout_dir);
 	if (rc == 0)
 		rc = check_manifest(run);
-	if (rc != 0)
-		return rc;
+	return rc;
+}
 
+/* Steps 4-6, after the markers say `downloading`. */
+static int materialize_steps(extract_run *run)
+{
+	const wl_entry *e = run->entry;
 	run->present = calloc(e->file_count ? e->file_count : 1, 1);
 	if (run->present == NULL)
 		return wl__nomem();
-	sweep s = {run, 0, {0}};
-	wl_buf_init(&s.path);
-	rc = sweep_dir(&s, run->dest_fd, true);
-	wl_buf_release(&s.path);
+	int rc = wl__target_sweep(&run->target, run->table, e, &run->sweep);
 	if (rc != 0)
 		return rc;
 	int threads = run->opts->threads;
-	if (run->candidate_count > 0) {
+	const wl__sweep_result *sw = &run->sweep;
+	if (sw->candidate_count > 0) {
 		run->phase = WL_PHASE_HASH;
-		run->items_total = run->candidate_count;
+		run->items_total = sw->candidate_count;
 		run->bytes_total = 0;
-		for (size_t i = 0; i < run->candidate_count; i++)
-			run->bytes_total += (uint64_t)e->files[run->candidates[i]].size;
-		rc = wl__run_parallel(run->candidate_count, threads, hash_candidate, run,
+		for (size_t i = 0; i < sw->candidate_count; i++)
+			run->bytes_total += (uint64_t)e->files[sw->candidates[i]].size;
+		rc = wl__run_parallel(sw->candidate_count, threads, hash_candidate, run,
 		                      run->opts->progress ? tick : NULL, run, run->opts->cancel);
 		if (rc != 0)
 			return rc;
@@ -1152,44 +915,73 @@ static int materialize_steps(extract_run *run)
 	return 0;
 }
 
+/* The line of .cog/weightslock: which entry the owned target holds. */
+static char *owner_line(const wl_entry *e)
+{
+	wl_buf b;
+	wl_buf_init(&b);
+	wl_buf_puts(&b, "{\"name\":");
+	wl_json_put_string(&b, e->name.ptr, e->name.len);
+	wl_buf_puts(&b, ",\"digest\":");
+	wl_json_put_string(&b, e->digest.ptr, e->digest.len);
+	wl_buf_puts(&b, "}\n");
+	char *out = NULL;
+	size_t len = 0;
+	return wl_buf_finish(&b, &out, &len) == 0 ? out : NULL;
+}
+
+/* The target's own name, in its parent, made durable. */
+static void sync_parent(const char *dest)
+{
+	char *parent = strdup(dest);
+	if (parent == NULL)
+		return;
+	char *slash = strrchr(parent, '/');
+	if (slash == parent)
+		slash[1] = 0;
+	else if (slash != NULL)
+		*slash = 0;
+	int pfd = open(slash ? parent : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (pfd >= 0) {
+		fsync(pfd);
+		close(pfd);
+	}
+	free(parent);
+}
+
 int wl_extract(const wl_entry *entry, const char *layout_dir, const char *dest, const wl_extract_options *options)
 {
 	if (entry == NULL || layout_dir == NULL || dest == NULL || *dest == 0)
 		return wl__fail(WL_EINVALID, "wl_extract: entry, layout and destination are required");
 	wl_extract_options defaults;
 	memset(&defaults, 0, sizeof defaults);
+	defaults.lock_timeout = -1;
 	extract_run run;
 	memset(&run, 0, sizeof run);
 	run.entry = entry;
 	run.layout_dir = layout_dir;
 	run.opts = options ? options : &defaults;
 	run.dest_fd = -1;
+	run.target.fd = run.target.cog_fd = run.target.lock_fd = -1;
+	char *owner = NULL;
 	if (wl_quote(&run.weight, NULL, entry->name) != 0)
 		return WL_ENOMEM;
 
-	bool has_cog = false, empty = true, created = false;
-	int cog_fd = -1;
-	int rc = open_dest(&run, dest, &has_cog, &empty, &created);
-	if (rc == 0 && !has_cog && !empty && !run.opts->force)
-		rc = wl__fail(WL_EINVALID,
-		              "%s is not empty and has no .cog/ directory (it was not made by extract); "
-		              "refusing to extract into it without force",
-		              dest);
+	/* Nothing in the target is touched before these pass. */
+	int rc = prepare(&run);
+	if (rc == 0 && (owner = owner_line(entry)) == NULL)
+		rc = wl__nomem();
+	if (rc == 0) {
+		wl__target_options to = {run.opts->force, run.opts->lock_timeout, run.opts->cancel, owner};
+		rc = wl__target_open(&run.target, dest, &to);
+	}
 	if (rc != 0) {
-		/* Nothing in the target was touched. */
 		wl__error_prefix("weight %s", run.weight);
 		goto out;
 	}
-	run.owned = has_cog || empty;
-	if (!has_cog && mkdirat(run.dest_fd, ".cog", 0755) != 0 && errno != EEXIST) {
-		rc = wl__fail_errno(WL_EIO, errno, "weight %s: create %s/.cog", run.weight, dest);
-		goto out;
-	}
-	cog_fd = openat(run.dest_fd, ".cog", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (cog_fd < 0) {
-		rc = wl__fail_errno(WL_EIO, errno, "weight %s: open %s/.cog", run.weight, dest);
-		goto out;
-	}
+	run.dest_fd = run.target.fd;
+	run.dest_dev = run.target.dev;
+	int cog_fd = run.target.cog_fd;
 	/* Never ready while the content may change; then busy, not failed. */
 	int err = 0;
 	if (unlinkat(cog_fd, "ready", 0) != 0 && errno != ENOENT)
@@ -1197,7 +989,7 @@ int wl_extract(const wl_entry *entry, const char *layout_dir, const char *dest, 
 	if (err == 0 && fsync(cog_fd) != 0)
 		err = errno;
 	if (err == 0)
-		err = write_marker(cog_fd, "downloading", "", 0);
+		err = wl__write_marker(cog_fd, "downloading", "", 0);
 	if (err == 0 && unlinkat(cog_fd, "failed", 0) != 0 && errno != ENOENT)
 		err = errno;
 	if (err == 0 && (fsync(cog_fd) != 0 || fsync(run.dest_fd) != 0))
@@ -1210,37 +1002,24 @@ int wl_extract(const wl_entry *entry, const char *layout_dir, const char *dest, 
 	rc = materialize_steps(&run);
 	if (rc != 0)
 		wl__error_prefix("weight %s", run.weight);
-	if (rc == 0 && created) {
-		/* The target's own name, in its parent. */
-		char *parent = strdup(dest);
-		if (parent != NULL) {
-			char *slash = strrchr(parent, '/');
-			if (slash == parent)
-				slash[1] = 0;
-			else if (slash != NULL)
-				*slash = 0;
-			int pfd = open(slash ? parent : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-			if (pfd >= 0) {
-				fsync(pfd);
-				close(pfd);
-			}
-			free(parent);
-		}
-	}
+	if (rc == 0 && run.target.created)
+		sync_parent(dest);
 	if (rc == 0) {
-		err = write_marker(cog_fd, "ready", "", 0);
+		err = wl__write_marker(cog_fd, "ready", "", 0);
 		if (err == 0 && unlinkat(cog_fd, "downloading", 0) != 0 && errno != ENOENT)
 			err = errno;
 		if (err == 0 && fsync(cog_fd) != 0)
 			err = errno;
 		if (err != 0)
 			rc = wl__fail_errno(WL_EIO, err, "weight %s: write %s/.cog/ready", run.weight, dest);
+		if (rc == 0 && run.opts->others_left != NULL)
+			*run.opts->others_left = run.sweep.others;
 	} else {
 		/* The message stays the caller's to read, whatever happens here. */
 		wl_error saved = *wl_error_last();
 		char message[2048];
 		snprintf(message, sizeof message, "%s\n", saved.message);
-		write_marker(cog_fd, "failed", message, strlen(message));
+		wl__write_marker(cog_fd, "failed", message, strlen(message));
 		unlinkat(cog_fd, "ready", 0);
 		unlinkat(cog_fd, "downloading", 0);
 		fsync(cog_fd);
@@ -1249,17 +1028,15 @@ int wl_extract(const wl_entry *entry, const char *layout_dir, const char *dest, 
 		wl__error_set_errno(saved.sys_errno);
 	}
 out:
-	if (cog_fd >= 0)
-		close(cog_fd);
-	if (run.dest_fd >= 0)
-		close(run.dest_fd);
+	wl__target_close(&run.target);
 	wl__path_table_free(run.table);
 	free(run.present);
 	free(run.layer_files);
 	free(run.layer_first);
-	free(run.candidates);
+	free(run.sweep.candidates);
 	free(run.order);
 	EVP_MD_free(run.sha256);
 	free(run.weight);
+	free(owner);
 	return rc;
 }

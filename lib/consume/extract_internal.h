@@ -13,9 +13,11 @@
 
 #include "common/internal.h"
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* ---- the entry's paths ---- */
 
@@ -72,6 +74,70 @@ bool wl__tar_reader_done(const wl__tar_reader *r);
 int wl__tar_reader_finish(wl__tar_reader *r);
 /** Frees; aborts a file still open in the sink. */
 void wl__tar_reader_free(wl__tar_reader *r);
+
+/* ---- the target directory (target.c, SPEC.md §14) ---- */
+
+/** Temporary names extract creates (files and markers): the prefix and 16
+ *  hex digits. */
+#define WL_EXTRACT_TEMP_PREFIX ".wl-"
+/** In DEST/.cog/: the lock two extracts of one target share, and the file
+ *  that makes a target the project's own. */
+#define WL_EXTRACT_LOCK "extract.lock"
+#define WL_EXTRACT_OWNER "weightslock"
+
+/** True when `name` (one path component, `top` when at the top of DEST) is
+ *  one extract keeps for itself: `.cog` at the top, a temporary name
+ *  anywhere, compared case-insensitively (a case-folding filesystem must
+ *  not let a layer reach them). */
+bool wl__extract_reserved_name(const char *name, size_t len, bool top);
+
+/** A name no other writer uses: `prefix` + 16 random hex digits. */
+void wl__temp_name(char out[32], const char *prefix);
+/** Writes `name` in the directory `dfd` atomically (temporary file, fsync,
+ *  rename, fsync of the directory); returns an errno value. */
+int wl__write_marker(int dfd, const char *name, const void *data, size_t len);
+
+typedef struct wl__target_options {
+	bool force;            /* write into a non-empty target not owned */
+	double lock_timeout;   /* waiting for another extract; < 0: forever */
+	const volatile sig_atomic_t *cancel;
+	const char *owner_line; /* written to .cog/weightslock when owned */
+} wl__target_options;
+
+typedef struct wl__target {
+	int fd, cog_fd, lock_fd; /* DEST, DEST/.cog, the flocked extract lock */
+	dev_t dev;               /* DEST's filesystem */
+	dev_t cog_dev;
+	ino_t cog_ino;
+	bool owned;   /* DEST/.cog/weightslock: unrecorded paths are removed */
+	bool created; /* DEST itself was created here */
+} wl__target;
+
+/**
+ * Inspects `dest` without writing; refuses (WL_EINVALID) a non-empty target
+ * without .cog/weightslock unless forced, leaving it untouched. Otherwise
+ * creates it and .cog/ as needed, takes the extract lock (WL_ETIMEOUT,
+ * WL_ECANCELED), looks again, and when the target is absent, empty or
+ * already owned, writes .cog/weightslock. Call wl__target_close in every
+ * case.
+ */
+int wl__target_open(wl__target *t, const char *dest, const wl__target_options *options);
+void wl__target_close(wl__target *t);
+
+typedef struct wl__sweep_result {
+	size_t *candidates; /* recorded files in place with the right size and one link */
+	size_t candidate_count;
+	size_t others; /* not owned: unrecorded entries left alone */
+} wl__sweep_result;
+
+/**
+ * One pass over the target (SPEC.md §14), at any depth, never following a
+ * link: collects the candidates, gives recorded directories mode 0755, and
+ * in an owned target removes every path the entry does not record (never
+ * on another filesystem: WL_EINVALID). `.cog/` at the top is skipped.
+ */
+int wl__target_sweep(wl__target *t, const wl__path_table *table, const wl_entry *entry,
+                     wl__sweep_result *out);
 
 /** The largest PAX extended header accepted (its records, in bytes). */
 #define WL_TAR_PAX_MAX ((int64_t)1 << 20)

@@ -137,9 +137,17 @@ static int fail_path(int code, wl_string path, const char *what)
 	return code;
 }
 
+/* A path with a component extract keeps for itself (target.c). */
 static bool is_reserved(wl_string path)
 {
-	return path.len >= 4 && memcmp(path.ptr, ".cog", 4) == 0 && (path.len == 4 || path.ptr[4] == '/');
+	for (size_t start = 0; start <= path.len;) {
+		const char *slash = memchr(path.ptr + start, '/', path.len - start);
+		size_t end = slash ? (size_t)(slash - path.ptr) : path.len;
+		if (wl__extract_reserved_name(path.ptr + start, end - start, start == 0))
+			return true;
+		start = end + 1;
+	}
+	return false;
 }
 
 int wl__path_table_new(wl__path_table **out, const wl_entry *entry)
@@ -174,7 +182,7 @@ int wl__path_table_new(wl__path_table **out, const wl_entry *entry)
 		if (!wl_path_valid(f->path, &why)) {
 			rc = fail_path(WL_EINVALID, f->path, why);
 		} else if (is_reserved(f->path)) {
-			rc = fail_path(WL_EINVALID, f->path, "path inside .cog/, which holds the state markers");
+			rc = fail_path(WL_EINVALID, f->path, "path inside .cog/ (which holds the state markers) or a name extract reserves");
 		} else if (!table_put(&pt->files, f->path.ptr, f->path.len, (long)i)) {
 			rc = fail_path(WL_EINVALID, f->path, "recorded twice");
 		} else if (f->size < 0) {

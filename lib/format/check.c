@@ -347,6 +347,34 @@ int wl_lock_check(wl_problem **out, size_t *count, wl_lock *lock)
 	return 0;
 }
 
+int wl__entry_check(const wl_entry *entry)
+{
+	/* check_entry sorts; the caller's entry stays as it is. */
+	wl_entry copy = *entry;
+	copy.files = NULL;
+	copy.layers = NULL;
+	int rc = 0;
+	if (entry->file_count > 0 && (copy.files = malloc(entry->file_count * sizeof *copy.files)) == NULL)
+		rc = wl__nomem();
+	if (rc == 0 && entry->layer_count > 0 &&
+	    (copy.layers = malloc(entry->layer_count * sizeof *copy.layers)) == NULL)
+		rc = wl__nomem();
+	problem_list list = {NULL, 0, 0};
+	if (rc == 0) {
+		if (entry->file_count > 0)
+			memcpy(copy.files, entry->files, entry->file_count * sizeof *copy.files);
+		if (entry->layer_count > 0)
+			memcpy(copy.layers, entry->layers, entry->layer_count * sizeof *copy.layers);
+		rc = check_entry(&list, &copy);
+	}
+	if (rc == 0 && list.count > 0)
+		rc = wl__fail(WL_EINVALID, "the entry fails check: %s", list.items[0].message);
+	wl_problems_free(list.items, list.count);
+	free(copy.files);
+	free(copy.layers);
+	return rc;
+}
+
 void wl_problems_free(wl_problem *problems, size_t count)
 {
 	if (problems == NULL)

@@ -70,6 +70,9 @@ static bool file_is(const char *rel, const char *content)
 	return ok;
 }
 
+/* What makes a target extract's own (its content is not read). */
+#define OWNER_LINE "{\"name\":\"w\",\"digest\":\"sha256:0\"}\n"
+
 static int extract_into(const fx_entry *f, const char *dest, bool force)
 {
 	wl_extract_options o;
@@ -302,8 +305,13 @@ TEST(extracts_an_imported_entry_into_a_fresh_directory)
 	CHECK(!exists("out/nested/dest/.cog/downloading"));
 	CHECK(!exists("out/nested/dest/.cog/failed"));
 	CHECK(progress_calls > 0);
-	/* Only the markers in .cog/, no temporary file anywhere. */
-	CHECK_INT(count_entries_in("out/nested/dest/.cog"), 1);
+	/* Only ready, the owner file and the lock in .cog/, no temporary file
+	 * anywhere. */
+	CHECK_INT(count_entries_in("out/nested/dest/.cog"), 3);
+	CHECK(exists("out/nested/dest/.cog/extract.lock"));
+	char *owner = slurp("out/nested/dest/.cog/weightslock", NULL);
+	CHECK(owner != NULL && strncmp(owner, "{\"name\":\"", 9) == 0 && strstr(owner, "\",\"digest\":\"sha256:") != NULL);
+	free(owner);
 }
 
 TEST(extracts_with_one_thread_and_again_into_a_ready_directory)
@@ -448,6 +456,7 @@ TEST(resume_keeps_correct_files_and_replaces_wrong_ones)
 	/* An interrupted run: downloading, one good file, one wrong, one of
 	 * the right size but wrong bytes. */
 	CHECK(put_text("dest/.cog/downloading", ""));
+	CHECK(put_text("dest/.cog/weightslock", OWNER_LINE));
 	CHECK(put_text("dest/a/one.txt", "one"));
 	CHECK(put_text("dest/a/two.txt", "TWO"));
 	CHECK(put_text("dest/three.txt", "short"));
@@ -463,12 +472,13 @@ TEST(resume_keeps_correct_files_and_replaces_wrong_ones)
 	CHECK(!exists("dest/.cog/downloading"));
 }
 
-TEST(a_target_with_cog_is_swept_of_what_the_entry_does_not_record)
+TEST(an_owned_target_is_swept_of_what_the_entry_does_not_record)
 {
 	scratch_new();
 	fx_entry f;
 	CHECK_OK(simple_entry(&f));
 	CHECK(put_text("dest/.cog/failed", "old failure"));
+	CHECK(put_text("dest/.cog/weightslock", OWNER_LINE));
 	CHECK(put_text("dest/.cog/other", "kept: .cog/ is not swept"));
 	CHECK(put_text("dest/extra.txt", "x"));
 	CHECK(put_text("dest/a/extra.txt", "x"));
@@ -496,7 +506,7 @@ TEST(a_link_where_a_directory_goes_is_removed_in_an_owned_target)
 	fx_entry f;
 	CHECK_OK(simple_entry(&f));
 	CHECK(put_dir("outside"));
-	CHECK(put_dir("dest/.cog"));
+	CHECK(put_text("dest/.cog/weightslock", OWNER_LINE));
 	CHECK(put_symlink("dest/a", "../outside"));
 	int rc = extract_into(&f, "dest", false);
 	fx_entry_release(&f);
@@ -537,7 +547,7 @@ TEST(a_non_empty_target_without_cog_is_refused_untouched)
 	CHECK(lstat(at("dest/a/one.txt"), &before) == 0);
 	int rc = extract_into(&f, "dest", false);
 	fx_entry_release(&f);
-	CHECK_ERR(rc, WL_EINVALID, "has no .cog/ directory");
+	CHECK_ERR(rc, WL_EINVALID, "was not made by extract (no .cog/weightslock)");
 	CHECK(strncmp(wl_error_last()->message, "weight \"w\": ", 12) == 0);
 	CHECK(!exists("dest/.cog"));
 	CHECK(file_is("dest/mine.txt", "user data"));
@@ -610,12 +620,12 @@ TEST(a_manifest_that_differs_from_the_projection_is_refused)
 	scratch_new();
 	fx_entry f;
 	CHECK_OK(simple_entry(&f));
-	/* Same digest, but the entry now says something the manifest does not. */
+	/* Same digest, but the entry now says something the manifest does not:
+	 * the entry fails check, and nothing is written. */
 	f.e.target = wl_str("/elsewhere");
 	int rc = extract_into(&f, "dest", false);
-	CHECK_ERR(rc, WL_EMISMATCH, "differs from the one the lockfile entry projects to");
-	CHECK(!exists("dest/.cog/ready"));
-	CHECK(exists("dest/.cog/failed"));
+	CHECK_ERR(rc, WL_EINVALID, "the entry fails check: digest is sha256:");
+	CHECK(!exists("dest"));
 	f.e.target = wl_str("/src/weights/w");
 	/* Tampered manifest bytes. */
 	char *path = cat("layout/blobs/sha256/", f.digest + 7);
@@ -1119,7 +1129,7 @@ TEST(rejects_decompression_beyond_the_declared_size)
 
 TEST(nothing_is_written_through_a_link_in_an_owned_target)
 {
-	/* .cog/ present: the link is swept, the file lands in a real
+	/* An owned target: the link is swept, the file lands in a real
 	 * directory; the link's target never sees a byte. */
 	scratch_new();
 	wl_buf tar;
@@ -1130,7 +1140,7 @@ TEST(nothing_is_written_through_a_link_in_an_owned_target)
 	CHECK_OK(one_layer(&f, &tar, WL_MEDIA_TYPE_LAYER_TAR, "sub/x", "hello", NULL));
 	wl_buf_release(&tar);
 	CHECK(put_dir("outside"));
-	CHECK(put_dir("dest/.cog"));
+	CHECK(put_text("dest/.cog/weightslock", OWNER_LINE));
 	CHECK(put_symlink("dest/sub", "../outside"));
 	CHECK(put_symlink("dest/sub2", "../outside"));
 	int rc = extract_into(&f, "dest", false);
@@ -1139,6 +1149,152 @@ TEST(nothing_is_written_through_a_link_in_an_owned_target)
 	CHECK_INT(count_entries_in("outside"), 0);
 	CHECK(file_is("dest/sub/x", "hello"));
 	CHECK(!exists("dest/sub2"));
+}
+
+/* ---- SPEC.md §14: ownership, consistency, kept files ---- */
+
+TEST(an_inconsistent_entry_is_refused_before_anything_is_written)
+{
+	scratch_new();
+	fx_entry f;
+	CHECK_OK(simple_entry(&f));
+	/* One byte of a recorded file digest changes: setDigest no longer
+	 * matches; the layout and the manifest are untouched. */
+	char *d = (char *)f.e.files[0].digest.ptr;
+	d[WL_DIGEST_LEN - 1] = d[WL_DIGEST_LEN - 1] == '0' ? '1' : '0';
+	int rc = extract_into(&f, "dest", false);
+	CHECK_ERR(rc, WL_EINVALID, "the entry fails check: setDigest is sha256:");
+	CHECK(!exists("dest"));
+	/* Nor into an existing, owned target: its content stays as it was. */
+	CHECK(put_text("dest/.cog/weightslock", OWNER_LINE));
+	CHECK(put_text("dest/.cog/ready", ""));
+	CHECK(put_text("dest/stray.txt", "x"));
+	rc = extract_into(&f, "dest", false);
+	fx_entry_release(&f);
+	CHECK_ERR(rc, WL_EINVALID, "the entry fails check");
+	CHECK(file_is("dest/stray.txt", "x"));
+	CHECK(exists("dest/.cog/ready"));
+	CHECK(!exists("dest/.cog/failed"));
+	CHECK(!exists("dest/.cog/downloading"));
+	CHECK_INT(count_entries_in("dest/.cog"), 2);
+}
+
+TEST(reserved_names_are_refused_whatever_their_case)
+{
+	const char *paths[] = {".COG/ready", ".Cog/x", "sub/.wl-0123456789ABCDEF", ".wl-0123456789abcdef"};
+	for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+		scratch_new();
+		wl_buf tar;
+		wl_buf_init(&tar);
+		tx_file(&tar, paths[i], "x");
+		tx_end(&tar);
+		fx_entry f;
+		CHECK_OK(one_layer(&f, &tar, WL_MEDIA_TYPE_LAYER_TAR, paths[i], "x", NULL));
+		wl_buf_release(&tar);
+		int rc = extract_into(&f, "dest", false);
+		fx_entry_release(&f);
+		CHECK_ERR(rc, WL_EINVALID, "a name extract reserves");
+		CHECK(!exists("dest"));
+	}
+	/* Near misses are ordinary names. */
+	scratch_new();
+	wl_buf tar;
+	wl_buf_init(&tar);
+	tx_file(&tar, "sub/.cog/x", "x");
+	tx_file(&tar, ".cogs", "y");
+	tx_file(&tar, ".wl-0123", "z");
+	tx_end(&tar);
+	fx_entry f;
+	CHECK_OK(one_layer(&f, &tar, WL_MEDIA_TYPE_LAYER_TAR, "sub/.cog/x", "x", ".cogs", "y", ".wl-0123", "z", NULL));
+	wl_buf_release(&tar);
+	int rc = extract_into(&f, "dest", false);
+	fx_entry_release(&f);
+	CHECK_OK(rc);
+	CHECK(file_is("dest/sub/.cog/x", "x"));
+	CHECK(file_is("dest/.cogs", "y"));
+}
+
+static mode_t mode_of(const char *rel)
+{
+	struct stat st;
+	return lstat(at(rel), &st) == 0 ? st.st_mode & 07777 : (mode_t)-1;
+}
+
+TEST(kept_files_get_modes_0644_and_0755_and_never_share_an_inode)
+{
+	scratch_new();
+	fx_entry f;
+	CHECK_OK(simple_entry(&f));
+	mode_t old_umask = umask(077);
+	CHECK_OK(extract_into(&f, "dest", false));
+	CHECK_INT(mode_of("dest/a"), 0755); /* whatever the umask */
+	CHECK_INT(mode_of("dest/a/one.txt"), 0644);
+	/* The user loosens or tightens modes, and links a kept file to one
+	 * outside the target. */
+	CHECK(chmod(at("dest/a"), 0700) == 0);
+	CHECK(chmod(at("dest/a/one.txt"), 0600) == 0);
+	CHECK(chmod(at("dest/three.txt"), 0777) == 0);
+	CHECK(put_text("outside.txt", "two"));
+	CHECK(chmod(at("outside.txt"), 0600) == 0);
+	CHECK(unlink(at("dest/a/two.txt")) == 0);
+	CHECK(link(at("outside.txt"), at("dest/a/two.txt")) == 0);
+	ino_t outside = inode_of("outside.txt"), one = inode_of("dest/a/one.txt");
+	int rc = extract_into(&f, "dest", false);
+	umask(old_umask);
+	fx_entry_release(&f);
+	CHECK_OK(rc);
+	CHECK_INT(mode_of("dest/a"), 0755);
+	CHECK_INT(mode_of("dest/a/one.txt"), 0644);
+	CHECK_INT(mode_of("dest/three.txt"), 0644);
+	CHECK(inode_of("dest/a/one.txt") == one); /* kept, not rewritten */
+	CHECK(inode_of("dest/a/two.txt") != outside);
+	CHECK(file_is("dest/a/two.txt", "two"));
+	struct stat st;
+	CHECK(stat(at("outside.txt"), &st) == 0 && st.st_nlink == 1 && (st.st_mode & 07777) == 0600);
+	CHECK(file_is("outside.txt", "two"));
+}
+
+TEST(a_zstd_frame_asking_for_a_huge_window_is_refused)
+{
+	scratch_new();
+	wl_buf tar;
+	wl_buf_init(&tar);
+	tx_file(&tar, "x", "hello");
+	tx_end(&tar);
+	/* A frame header of its own: no content size, window descriptor
+	 * exponent 21 (2^31 bytes), then the tar as one raw last block. */
+	wl_buf blob;
+	wl_buf_init(&blob);
+	const unsigned char head[] = {0x28, 0xb5, 0x2f, 0xfd, 0x00, 21 << 3};
+	wl_buf_put(&blob, head, sizeof head);
+	uint32_t bh = 1u | ((uint32_t)tar.len << 3);
+	unsigned char b3[3] = {(unsigned char)bh, (unsigned char)(bh >> 8), (unsigned char)(bh >> 16)};
+	wl_buf_put(&blob, b3, 3);
+	wl_buf_put(&blob, tar.data, tar.len);
+	/* The same frame with a 1 MiB window decodes. */
+	fx_entry f;
+	for (int window = 0; window < 2; window++) {
+		scratch_new();
+		blob.data[5] = (char)((window ? 21 : 10) << 3);
+		fx_entry_init(&f, "w");
+		wl_oci_layout *layout = NULL;
+		CHECK_OK(wl_oci_layout_open(&layout, at("layout")));
+		size_t l = fx_layer(&f, layout, WL_MEDIA_TYPE_LAYER_TAR_ZSTD, blob.data, blob.len);
+		fx_file_text(&f, l, "x", "hello");
+		int rc = fx_entry_finish(&f, layout);
+		wl_oci_layout_free(layout);
+		CHECK_OK(rc);
+		rc = extract_into(&f, "dest", false);
+		fx_entry_release(&f);
+		if (window) {
+			CHECK_REJECTED(rc, WL_EINVALID, "zstd frame needs a window larger than the 128 MiB");
+		} else {
+			CHECK_OK(rc);
+			CHECK(file_is("dest/x", "hello"));
+		}
+	}
+	wl_buf_release(&tar);
+	wl_buf_release(&blob);
 }
 
 int main(void)
@@ -1155,7 +1311,7 @@ int main(void)
 	RUN(data_after_the_end_of_archive_is_ignored);
 	RUN(accepts_a_pax_path_for_a_long_name);
 	RUN(resume_keeps_correct_files_and_replaces_wrong_ones);
-	RUN(a_target_with_cog_is_swept_of_what_the_entry_does_not_record);
+	RUN(an_owned_target_is_swept_of_what_the_entry_does_not_record);
 	RUN(a_link_where_a_directory_goes_is_removed_in_an_owned_target);
 	RUN(a_link_where_a_directory_goes_is_an_error_in_a_forced_target);
 	RUN(a_non_empty_target_without_cog_is_refused_untouched);
@@ -1184,6 +1340,10 @@ int main(void)
 	RUN(rejects_corrupt_gzip_and_zstd_streams);
 	RUN(rejects_decompression_beyond_the_declared_size);
 	RUN(nothing_is_written_through_a_link_in_an_owned_target);
+	RUN(an_inconsistent_entry_is_refused_before_anything_is_written);
+	RUN(reserved_names_are_refused_whatever_their_case);
+	RUN(kept_files_get_modes_0644_and_0755_and_never_share_an_inode);
+	RUN(a_zstd_frame_asking_for_a_huge_window_is_refused);
 	scratch_remove(scratch_root);
 	return harness_summary("extract");
 }
