@@ -33,6 +33,13 @@ typedef struct wl__path_table wl__path_table;
  */
 int wl__path_table_new(wl__path_table **out, const wl_entry *entry);
 void wl__path_table_free(wl__path_table *table);
+/** Directory ids: 0 is the root (the target itself), -1 none. The child
+ *  directory `name` of directory `dir`, or -1 (also when `dir` is -1). */
+long wl__path_table_child_dir(const wl__path_table *table, long dir, const char *name, size_t len);
+/** The index of the file `name` in directory `dir`, or -1. */
+long wl__path_table_child_file(const wl__path_table *table, long dir, const char *name, size_t len);
+/** The length of the longest recorded file path. */
+size_t wl__path_table_longest(const wl__path_table *table);
 /** The index of the file at `path`, or -1. */
 long wl__path_table_file(const wl__path_table *table, const char *path, size_t len);
 /** True when `path` is a directory leading to some file. */

@@ -32,9 +32,17 @@
 /* The entry's paths                                                        */
 /* ------------------------------------------------------------------------ */
 
+/*
+ * The paths as a tree: a directory is named by its parent's id and its own
+ * component, a file by its directory's id and its base name, so one lookup
+ * hashes and compares one component, and a walk over a path of n bytes
+ * costs O(n) however deep it goes (comparing whole prefixes would cost
+ * O(n^2) on a path of many short components). The root directory is id 0.
+ */
 typedef struct slot {
 	const char *ptr; /* NULL: empty */
 	size_t len;
+	long parent;
 	long value;
 } slot;
 
@@ -45,16 +53,17 @@ typedef struct name_table {
 } name_table;
 
 struct wl__path_table {
-	name_table files;
-	name_table dirs;
-	wl_string *dir_list;
+	name_table files; /* (directory, base name) -> index in entry->files */
+	name_table dirs;  /* (directory, component) -> directory id */
+	wl_string *dir_list; /* id - 1 -> the directory's path */
 	size_t dir_count;
+	size_t longest; /* the longest file path */
 };
 
-static uint64_t hash_bytes(const char *p, size_t n)
+static uint64_t hash_name(long parent, const char *p, size_t n)
 {
 	/* FNV-1a, then a final mix so the low bits (the slot) depend on all. */
-	uint64_t h = 0xcbf29ce484222325ULL;
+	uint64_t h = 0xcbf29ce484222325ULL ^ (uint64_t)parent * 0x9e3779b97f4a7c15ULL;
 	for (size_t i = 0; i < n; i++)
 		h = (h ^ (unsigned char)p[i]) * 0x100000001b3ULL;
 	h ^= h >> 33;
@@ -79,36 +88,38 @@ static int table_init(name_table *t, size_t expected)
 	return 0;
 }
 
-static slot *table_slot(const name_table *t, const char *p, size_t n)
+static slot *table_slot(const name_table *t, long parent, const char *p, size_t n)
 {
-	size_t i = (size_t)hash_bytes(p, n) & t->mask;
+	size_t i = (size_t)hash_name(parent, p, n) & t->mask;
 	for (;;) {
 		slot *s = &t->slots[i];
-		if (s->ptr == NULL || (s->len == n && memcmp(s->ptr, p, n) == 0))
+		if (s->ptr == NULL || (s->parent == parent && s->len == n && memcmp(s->ptr, p, n) == 0))
 			return s;
 		i = (i + 1) & t->mask;
 	}
 }
 
-/* Inserts; returns false when the key was present (the value is kept).
- * The table never fills: it is sized for twice the keys. */
-static bool table_put(name_table *t, const char *p, size_t n, long value)
+/* Inserts; returns the slot, whose value is kept when the key was present
+ * (`*added` false). The table never fills: it is sized for twice the keys. */
+static slot *table_put(name_table *t, long parent, const char *p, size_t n, long value, bool *added)
 {
-	slot *s = table_slot(t, p, n);
-	if (s->ptr != NULL)
-		return false;
-	s->ptr = p;
-	s->len = n;
-	s->value = value;
-	t->count++;
-	return true;
+	slot *s = table_slot(t, parent, p, n);
+	*added = s->ptr == NULL;
+	if (*added) {
+		s->ptr = p;
+		s->len = n;
+		s->parent = parent;
+		s->value = value;
+		t->count++;
+	}
+	return s;
 }
 
-static long table_get(const name_table *t, const char *p, size_t n)
+static long table_get(const name_table *t, long parent, const char *p, size_t n)
 {
-	if (t->slots == NULL)
+	if (t->slots == NULL || parent < 0)
 		return -1;
-	const slot *s = table_slot(t, p, n);
+	const slot *s = table_slot(t, parent, p, n);
 	return s->ptr ? s->value : -1;
 }
 
@@ -181,9 +192,27 @@ int wl__path_table_new(wl__path_table **out, const wl_entry *entry)
 		const char *why = NULL;
 		if (!wl_path_valid(f->path, &why)) {
 			rc = fail_path(WL_EINVALID, f->path, why);
-		} else if (is_reserved(f->path)) {
+			break;
+		}
+		if (is_reserved(f->path)) {
 			rc = fail_path(WL_EINVALID, f->path, "path inside .cog/ (which holds the state markers) or a name extract reserves");
-		} else if (!table_put(&pt->files, f->path.ptr, f->path.len, (long)i)) {
+			break;
+		}
+		/* Its directories, made as they are first seen. */
+		long dir = 0;
+		size_t start = 0;
+		for (const char *slash; (slash = memchr(f->path.ptr + start, '/', f->path.len - start)) != NULL;) {
+			size_t end = (size_t)(slash - f->path.ptr);
+			bool added;
+			slot *d = table_put(&pt->dirs, dir, f->path.ptr + start, end - start, (long)pt->dir_count + 1, &added);
+			if (added)
+				pt->dir_list[pt->dir_count++] = (wl_string){f->path.ptr, end};
+			dir = d->value;
+			start = end + 1;
+		}
+		bool added;
+		table_put(&pt->files, dir, f->path.ptr + start, f->path.len - start, (long)i, &added);
+		if (!added) {
 			rc = fail_path(WL_EINVALID, f->path, "recorded twice");
 		} else if (f->size < 0) {
 			rc = fail_path(WL_EINVALID, f->path, "negative size");
@@ -195,19 +224,20 @@ int wl__path_table_new(wl__path_table **out, const wl_entry *entry)
 			    bsearch(&key, layers, entry->layer_count, sizeof *layers, digest_ptr_cmp) == NULL)
 				rc = fail_path(WL_EINVALID, f->path, "its layer is not one of the entry's layers");
 		}
-		for (size_t k = 0; rc == 0 && k < f->path.len; k++) {
-			if (f->path.ptr[k] != '/')
-				continue;
-			if (table_put(&pt->dirs, f->path.ptr, k, 0))
-				pt->dir_list[pt->dir_count++] = (wl_string){f->path.ptr, k};
-		}
+		if (f->path.len > pt->longest)
+			pt->longest = f->path.len;
 	}
-	/* No name may be both a file and a directory (§5.1). */
-	for (size_t i = 0; i < entry->file_count && rc == 0; i++) {
-		const wl_file *f = &entry->files[i];
-		if (table_get(&pt->dirs, f->path.ptr, f->path.len) >= 0)
-			rc = fail_path(WL_EINVALID, f->path, "recorded both as a file and as a directory");
+	/* No name may be both a file and a directory (§5.1); the first such
+	 * file in the entry's order is named. */
+	long clash = -1;
+	for (size_t i = 0; i <= pt->dirs.mask && rc == 0; i++) {
+		const slot *d = &pt->dirs.slots[i];
+		long file = d->ptr ? table_get(&pt->files, d->parent, d->ptr, d->len) : -1;
+		if (file >= 0 && (clash < 0 || file < clash))
+			clash = file;
 	}
+	if (clash >= 0)
+		rc = fail_path(WL_EINVALID, entry->files[clash].path, "recorded both as a file and as a directory");
 out:
 	free(layers);
 	if (rc != 0) {
@@ -218,14 +248,48 @@ out:
 	return 0;
 }
 
+long wl__path_table_child_dir(const wl__path_table *pt, long dir, const char *name, size_t len)
+{
+	return table_get(&pt->dirs, dir, name, len);
+}
+
+long wl__path_table_child_file(const wl__path_table *pt, long dir, const char *name, size_t len)
+{
+	return table_get(&pt->files, dir, name, len);
+}
+
+/* The id of the directory holding `path`'s last component (-1: none
+ * recorded); `*base` is where that component starts. */
+static long parent_dir(const wl__path_table *pt, const char *path, size_t len, size_t *base)
+{
+	long dir = 0;
+	size_t start = 0;
+	for (const char *slash; dir >= 0 && (slash = memchr(path + start, '/', len - start)) != NULL;) {
+		size_t end = (size_t)(slash - path);
+		dir = table_get(&pt->dirs, dir, path + start, end - start);
+		start = end + 1;
+	}
+	*base = start;
+	return dir;
+}
+
 long wl__path_table_file(const wl__path_table *pt, const char *path, size_t len)
 {
-	return table_get(&pt->files, path, len);
+	size_t base;
+	long dir = parent_dir(pt, path, len, &base);
+	return table_get(&pt->files, dir, path + base, len - base);
 }
 
 bool wl__path_table_dir(const wl__path_table *pt, const char *path, size_t len)
 {
-	return table_get(&pt->dirs, path, len) >= 0;
+	size_t base;
+	long dir = parent_dir(pt, path, len, &base);
+	return len > 0 && table_get(&pt->dirs, dir, path + base, len - base) >= 0;
+}
+
+size_t wl__path_table_longest(const wl__path_table *pt)
+{
+	return pt->longest;
 }
 
 size_t wl__path_table_dir_count(const wl__path_table *pt)
@@ -270,6 +334,7 @@ struct wl__tar_reader {
 	/* The current entry. */
 	char *name;
 	size_t name_len;
+	size_t name_max; /* the longest recorded path, plus a directory's '/' */
 	long file;           /* the file being read, or -1 */
 	bool file_open;      /* the sink has begun it */
 	int64_t remaining;   /* content bytes still to come */
@@ -329,6 +394,7 @@ int wl__tar_reader_new(wl__tar_reader **out, const wl_entry *entry, const wl__pa
 		return wl__nomem();
 	r->entry = entry;
 	r->table = table;
+	r->name_max = wl__path_table_longest(table) + 1;
 	r->layer = layer;
 	r->sink = *sink;
 	r->file = -1;
@@ -438,6 +504,9 @@ static int header_name(wl__tar_reader *r, const unsigned char *b)
 		buf[n++] = '/';
 	}
 	memcpy(buf + n, b, nl);
+	if (n + nl > r->name_max)
+		return fail_at(r, WL_EINVALID, r->header_at, "name of %zu bytes is longer than any path the entry records",
+		               n + nl);
 	return set_name(r, buf, n + nl);
 }
 
@@ -495,6 +564,9 @@ static int parse_pax(wl__tar_reader *r)
 		if (key_len == 4 && memcmp(key, "path", 4) == 0) {
 			if (r->have_pax_path)
 				return fail_at(r, WL_EINVALID, r->pax_at, "PAX record path repeated");
+			if (value_len > r->name_max)
+				return fail_at(r, WL_EINVALID, r->pax_at,
+				               "PAX path of %zu bytes is longer than any path the entry records", value_len);
 			r->pax_path = malloc(value_len + 1);
 			if (r->pax_path == NULL)
 				return reader_fail(r, wl__nomem());
@@ -679,9 +751,16 @@ static int process_header(wl__tar_reader *r)
 			return rc;
 		if (size != 0)
 			return fail_entry(r, WL_EINVALID, "directory with %lld bytes of content", (long long)size);
-		for (size_t k = 1; k <= r->name_len; k++)
-			if ((k == r->name_len || r->name[k] == '/') && wl__path_table_file(r->table, r->name, k) >= 0)
+		/* Component by component: linear in the name. */
+		long dir = 0;
+		for (size_t start = 0; dir >= 0 && start < r->name_len;) {
+			const char *slash = memchr(r->name + start, '/', r->name_len - start);
+			size_t end = slash ? (size_t)(slash - r->name) : r->name_len;
+			if (wl__path_table_child_file(r->table, dir, r->name + start, end - start) >= 0)
 				return fail_entry(r, WL_EINVALID, "directory where the entry records a file");
+			dir = wl__path_table_child_dir(r->table, dir, r->name + start, end - start);
+			start = end + 1;
+		}
 		return 0;
 	}
 	if (type == '0' || type == 0)

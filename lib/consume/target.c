@@ -318,6 +318,7 @@ typedef struct frame {
 	dev_t dev;
 	ino_t ino;
 	size_t path_len; /* its path's length in the sweep's buffer */
+	long dir;        /* its id in the path table, or -1 */
 	bool remove;     /* a stray directory: emptied, then removed */
 } frame;
 
@@ -355,7 +356,7 @@ static int add_candidate(sweeper *s, size_t file)
 
 /* Enters the directory `name` of the current one (whose stat the caller
  * took: `seen`), as a frame of its own. */
-static int enter(sweeper *s, const char *name, const struct stat *seen, bool remove)
+static int enter(sweeper *s, const char *name, const struct stat *seen, long dir, bool remove)
 {
 	wl_string rel = rel_path(s);
 	if (remove && seen->st_dev != s->t->dev)
@@ -394,6 +395,7 @@ static int enter(sweeper *s, const char *name, const struct stat *seen, bool rem
 	f->dev = st.st_dev;
 	f->ino = st.st_ino;
 	f->path_len = s->path.len;
+	f->dir = dir;
 	f->remove = remove;
 	s->depth++;
 	close(s->cur);
@@ -458,23 +460,25 @@ static int visit(sweeper *s, frame *f, const char *name)
 	bool is_dir = S_ISDIR(st.st_mode);
 	if (f->remove) {
 		if (is_dir)
-			return enter(s, name, &st, true);
+			return enter(s, name, &st, -1, true);
 		if (f->dev != s->t->dev)
 			return fail_rel(WL_EINVALID, 0, "refusing to remove a file on another filesystem:", rel);
 		return unlinkat(s->cur, name, 0) == 0 || errno == ENOENT ? 0 : fail_rel(WL_EIO, errno, "remove", rel);
 	}
-	long file = wl__path_table_file(s->table, rel.ptr, rel.len);
+	size_t name_len = strlen(name);
+	long file = wl__path_table_child_file(s->table, f->dir, name, name_len);
 	if (file >= 0) {
 		/* A kept file is this target's alone: one link, its own inode. */
 		if (S_ISREG(st.st_mode) && st.st_size == s->entry->files[file].size && st.st_nlink == 1)
 			return add_candidate(s, (size_t)file);
 		if (is_dir && owned)
-			return enter(s, name, &st, true);
+			return enter(s, name, &st, -1, true);
 		return 0; /* anything else is replaced by the rename */
 	}
-	if (wl__path_table_dir(s->table, rel.ptr, rel.len)) {
+	long dir = wl__path_table_child_dir(s->table, f->dir, name, name_len);
+	if (dir >= 0) {
 		if (is_dir)
-			return enter(s, name, &st, false);
+			return enter(s, name, &st, dir, false);
 		if (!owned)
 			return 0; /* in the way: writing below it fails with a message */
 	} else if (!owned) {
@@ -482,7 +486,7 @@ static int visit(sweeper *s, frame *f, const char *name)
 		return 0;
 	}
 	if (is_dir)
-		return enter(s, name, &st, true);
+		return enter(s, name, &st, -1, true);
 	if (f->dev != s->t->dev)
 		return fail_rel(WL_EINVALID, 0, "refusing to remove a file on another filesystem:", rel);
 	return unlinkat(s->cur, name, 0) == 0 || errno == ENOENT ? 0 : fail_rel(WL_EIO, errno, "remove", rel);

@@ -349,6 +349,55 @@ TEST(the_path_table_refuses_entries_extraction_cannot_honour)
 	fx_entry_release(&f);
 }
 
+/* A recorded path of 100,000 components: the table is built and the
+ * directory entries leading to it are checked component by component
+ * (comparing every prefix would cost 10^10 byte operations here). */
+TEST(a_path_of_many_components_costs_linear_work)
+{
+	size_t depth = 100000, n = 2 * depth + 1;
+	char *path = malloc(n + 1);
+	for (size_t i = 0; i < depth; i++)
+		memcpy(path + 2 * i, "a/", 2);
+	path[n - 1] = 'f';
+	path[n] = 0;
+	fx_entry f;
+	entry_of(&f, LAYER, path, "deep", NULL);
+	wl_buf tar, rec;
+	wl_buf_init(&tar);
+	for (size_t cut = 1; cut <= 2; cut++) {
+		/* The whole directory chain, with its slash and without. */
+		wl_buf_init(&rec);
+		char keep = path[n - cut];
+		path[n - cut] = 0;
+		tx_record(&rec, "path", path);
+		path[n - cut] = keep;
+		tx_pax_raw(&tar, 'x', rec.data, rec.len);
+		tx_header(&tar, "d/", '5', 0);
+		wl_buf_release(&rec);
+	}
+	wl_buf_init(&rec);
+	tx_record(&rec, "path", path);
+	tx_pax_raw(&tar, 'x', rec.data, rec.len);
+	tx_file(&tar, "f", "deep");
+	wl_buf_release(&rec);
+	tx_end(&tar);
+	memory_sink m;
+	CHECK_OK(read_tar(&f, tar.data, tar.len, 0, &m));
+	CHECK_STR(m.events, "begin 0;commit 0;");
+	wl__path_table *t = NULL;
+	CHECK_OK(wl__path_table_new(&t, &f.e));
+	CHECK_INT(wl__path_table_longest(t), n);
+	CHECK_INT(wl__path_table_dir_count(t), depth);
+	CHECK(wl__path_table_file(t, path, n) == 0);
+	CHECK(wl__path_table_dir(t, path, n - 2));
+	CHECK(!wl__path_table_dir(t, path, n));
+	CHECK(!wl__path_table_dir(t, path, 0));
+	wl__path_table_free(t);
+	wl_buf_release(&tar);
+	fx_entry_release(&f);
+	free(path);
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -363,6 +412,7 @@ int main(void)
 	RUN(a_failure_aborts_the_open_file_once_and_sticks);
 	RUN(a_file_of_another_layer_and_a_numeric_field_that_is_not_octal_are_refused);
 	RUN(the_path_table_refuses_entries_extraction_cannot_honour);
+	RUN(a_path_of_many_components_costs_linear_work);
 	scratch_remove(scratch_root);
 	return harness_summary("tar_read");
 }
