@@ -3,13 +3,12 @@
  */
 #include "common/internal.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define WL_MESSAGE_MAX 2048
-
-static _Thread_local char message_buf[WL_MESSAGE_MAX];
+static _Thread_local char message_buf[WL__MESSAGE_MAX];
 static _Thread_local wl_error last = {WL_OK, 0, ""};
 
 const wl_error *wl_error_last(void)
@@ -27,15 +26,50 @@ void wl_error_clear(void)
 	last.message = message_buf;
 }
 
+/* Stores `s` (n bytes) as the message. One longer than the buffer loses
+ * its middle, not its end: a long path must not cut off the system error
+ * that follows it. Cuts fall on UTF-8 character boundaries. */
+static void store(const char *s, size_t n)
+{
+	if (n < sizeof message_buf) {
+		memcpy(message_buf, s, n);
+		message_buf[n] = '\0';
+		return;
+	}
+	static const char gap[] = " ... ";
+	size_t keep = sizeof message_buf - 1 - (sizeof gap - 1);
+	size_t head = keep / 2, from = n - (keep - head);
+	while (head > 0 && ((unsigned char)s[head] & 0xC0) == 0x80)
+		head--;
+	while (from < n && ((unsigned char)s[from] & 0xC0) == 0x80)
+		from++;
+	memcpy(message_buf, s, head);
+	memcpy(message_buf + head, gap, sizeof gap - 1);
+	memcpy(message_buf + head + sizeof gap - 1, s + from, n - from);
+	message_buf[head + sizeof gap - 1 + n - from] = '\0';
+}
+
 static void set_message(int code, int err, const char *fmt, va_list ap)
 {
-	int n = vsnprintf(message_buf, sizeof message_buf, fmt, ap);
-	if (n < 0)
-		message_buf[0] = '\0';
-	if (err != 0) {
-		size_t used = strlen(message_buf);
-		snprintf(message_buf + used, sizeof message_buf - used, ": %s", strerror(err));
+	char *text = NULL;
+	int n = vasprintf(&text, fmt, ap);
+	if (n < 0) {
+		/* No memory for the whole text: keep what fits. */
+		text = NULL;
+		snprintf(message_buf, sizeof message_buf, "%s", "out of memory while formatting an error");
+	} else if (err != 0) {
+		char *full = NULL;
+		const char *hint = err == EMFILE || err == ENFILE
+		                       ? " (out of file descriptors: raise the limit, e.g. ulimit -n)"
+		                       : "";
+		if (asprintf(&full, "%s: %s%s", text, strerror(err), hint) >= 0) {
+			free(text);
+			text = full;
+		}
 	}
+	if (text != NULL)
+		store(text, strlen(text));
+	free(text);
 	last.code = code;
 	last.sys_errno = err;
 	last.message = message_buf;
@@ -71,24 +105,34 @@ int wl__nomem(void)
 
 int wl__error_prefix(const char *fmt, ...)
 {
-	char old[WL_MESSAGE_MAX];
-	char prefix[WL_MESSAGE_MAX];
+	char *prefix = NULL, *full = NULL;
 	va_list ap;
-	snprintf(old, sizeof old, "%s", wl_error_last()->message);
 	va_start(ap, fmt);
-	vsnprintf(prefix, sizeof prefix, fmt, ap);
+	int n = vasprintf(&prefix, fmt, ap);
 	va_end(ap);
-	size_t pl = strlen(prefix), ol = strlen(old);
-	if (pl > sizeof message_buf - 3)
-		pl = sizeof message_buf - 3;
-	if (ol > sizeof message_buf - 3 - pl)
-		ol = sizeof message_buf - 3 - pl;
-	memcpy(message_buf, prefix, pl);
-	memcpy(message_buf + pl, ": ", 2);
-	memcpy(message_buf + pl + 2, old, ol);
-	message_buf[pl + 2 + ol] = '\0';
+	if (n >= 0 && asprintf(&full, "%s: %s", prefix, wl_error_last()->message) >= 0)
+		store(full, strlen(full));
+	free(prefix);
+	free(full);
 	last.message = message_buf;
 	return last.code;
+}
+
+void wl__error_save(wl__saved_error *out)
+{
+	const wl_error *e = wl_error_last();
+	out->code = e->code;
+	out->sys_errno = e->sys_errno;
+	snprintf(out->message, sizeof out->message, "%s", e->message);
+}
+
+int wl__error_restore(const wl__saved_error *saved)
+{
+	snprintf(message_buf, sizeof message_buf, "%s", saved->message);
+	last.code = saved->code;
+	last.sys_errno = saved->sys_errno;
+	last.message = message_buf;
+	return saved->code;
 }
 
 void wl_free(void *ptr)

@@ -38,6 +38,18 @@ void wl__error_set_errno(int err);
 int wl__nomem(void);
 /** Prefixes the current message with "<prefix>: " (keeps the code). */
 int wl__error_prefix(const char *fmt, ...) WL_PRINTF(1, 2);
+/** The longest message kept; a longer one loses its middle (" ... "), so
+ *  the system error at its end survives a long path. */
+#define WL__MESSAGE_MAX 2048
+/** The error record, kept across work that may overwrite it (cleanup). */
+typedef struct wl__saved_error {
+	int code;
+	int sys_errno;
+	char message[WL__MESSAGE_MAX];
+} wl__saved_error;
+void wl__error_save(wl__saved_error *out);
+/** Puts a saved record back; returns its code. */
+int wl__error_restore(const wl__saved_error *saved);
 
 /* ---- growable buffer (buf.c) ---- */
 
@@ -184,7 +196,7 @@ int wl__entry_check(const wl_entry *entry);
 
 /* ---- directories (source/local.c) ---- */
 
-/** The names in the directory open at `fd` (without . and ..), sorted
+/** (walk.c) The names in the directory open at `fd` (without . and ..), sorted
  *  byte-wise, as one malloc'd NULL-terminated array (free() it). Returns 0,
  *  WL_ENOMEM, or WL_EIO with the errno in *err; sets no message. */
 int wl__list_dir_sorted(char ***out, size_t *out_count, int fd, int *err);

@@ -663,12 +663,12 @@ static int begin_file(wl__tar_reader *r, int64_t size)
  * abort then cleans up whatever it began. */
 static int sink_failed(wl__tar_reader *r, int rc)
 {
-	char msg[1024];
-	snprintf(msg, sizeof msg, "%s", wl_error_last()->message);
-	int err = wl_error_last()->sys_errno;
-	fail_entry(r, rc, "%s", msg);
-	wl__error_set_errno(err);
-	return rc;
+	char *q = NULL;
+	if (wl_quote(&q, NULL, (wl_string){r->name, r->name_len}) != 0)
+		return reader_fail(r, WL_ENOMEM);
+	wl__error_prefix("entry %s", q); /* keeps the sink's errno */
+	free(q);
+	return reader_fail(r, rc);
 }
 
 static int end_file(wl__tar_reader *r)

@@ -19,6 +19,7 @@
  * link and never enters another filesystem.
  */
 #include "consume/extract_internal.h"
+#include "common/walk.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -311,33 +312,19 @@ void wl__target_close(wl__target *t)
 /* The sweep                                                                */
 /* ------------------------------------------------------------------------ */
 
-/* One directory being walked: its names, read on entry. */
-typedef struct frame {
-	char **names;
-	size_t count, next;
-	dev_t dev;
-	ino_t ino;
-	size_t path_len; /* its path's length in the sweep's buffer */
-	long dir;        /* its id in the path table, or -1 */
-	bool remove;     /* a stray directory: emptied, then removed */
-} frame;
-
 typedef struct sweeper {
 	wl__target *t;
 	const wl__path_table *table;
 	const wl_entry *entry;
 	wl__sweep_result *out;
 	size_t cand_cap;
-	frame *stack;
-	size_t depth, cap;
-	wl_buf path;
-	int cur; /* the descriptor of the top frame's directory */
+	wl__walk walk;
+	wl__walk_event ev;
 } sweeper;
 
-static wl_string rel_path(const sweeper *s)
-{
-	return (wl_string){s->path.data ? s->path.data : "", s->path.len};
-}
+/* A directory tagged STRAY is emptied, then removed; any other tag is its
+ * id in the path table. */
+#define STRAY (-1L)
 
 static int add_candidate(sweeper *s, size_t file)
 {
@@ -354,142 +341,62 @@ static int add_candidate(sweeper *s, size_t file)
 	return 0;
 }
 
-/* Enters the directory `name` of the current one (whose stat the caller
- * took: `seen`), as a frame of its own. */
-static int enter(sweeper *s, const char *name, const struct stat *seen, long dir, bool remove)
+/* Enters the directory `it`: a stray only on the target's filesystem; a
+ * recorded directory is kept with the mode extract gives it. */
+static int enter(sweeper *s, const wl__walk_item *it, long tag)
 {
-	wl_string rel = rel_path(s);
-	if (remove && seen->st_dev != s->t->dev)
-		return fail_rel(WL_EINVALID, 0, "refusing to remove a directory on another filesystem:", rel);
-	int fd = openat(s->cur, name, DIR_FLAGS);
-	struct stat st;
-	if (fd < 0 || fstat(fd, &st) != 0)
-		return fail_rel(WL_EIO, errno, "open directory", rel);
-	if (st.st_ino != seen->st_ino || st.st_dev != seen->st_dev) {
-		close(fd);
-		return fail_rel(WL_EIO, 0, "directory changed during the sweep:", rel);
-	}
-	/* A recorded directory is kept with the mode extract gives it. */
-	if (!remove && (st.st_mode & 07777) != 0755 && fchmod(fd, 0755) != 0) {
-		int err = errno;
-		close(fd);
-		return fail_rel(WL_EIO, err, "chmod", rel);
-	}
-	if (s->depth == s->cap) {
-		size_t cap = s->cap * 2;
-		frame *p = realloc(s->stack, cap * sizeof *p);
-		if (p == NULL) {
-			close(fd);
-			return wl__nomem();
-		}
-		s->stack = p;
-		s->cap = cap;
-	}
-	frame *f = &s->stack[s->depth];
-	memset(f, 0, sizeof *f);
-	int err = read_names(fd, &f->names, &f->count);
-	if (err != 0) {
-		close(fd);
-		return fail_rel(WL_EIO, err, "read directory", rel);
-	}
-	f->dev = st.st_dev;
-	f->ino = st.st_ino;
-	f->path_len = s->path.len;
-	f->dir = dir;
-	f->remove = remove;
-	s->depth++;
-	close(s->cur);
-	s->cur = fd;
+	if (tag == STRAY && it->st.st_dev != s->t->dev)
+		return fail_rel(WL_EINVALID, 0, "refusing to remove a directory on another filesystem:", it->rel);
+	s->ev = wl__walk_enter(&s->walk, it, tag);
+	if (s->ev != WL__WALK_FAIL && tag != STRAY && (it->st.st_mode & 07777) != 0755 &&
+	    fchmod(wl__walk_fd(&s->walk), 0755) != 0)
+		return fail_rel(WL_EIO, errno, "chmod", it->rel);
 	return 0;
 }
 
-/* Leaves the top frame for its parent through "..", checked to be the
- * directory the sweep came from; removes it when it was a stray. */
-static int leave(sweeper *s)
+static int remove_file(sweeper *s, const wl__walk_item *it)
 {
-	frame *f = &s->stack[s->depth - 1];
-	const frame *parent = &s->stack[s->depth - 2];
-	wl_string rel = {s->path.data, f->path_len};
-	int up = openat(s->cur, "..", DIR_FLAGS);
-	struct stat st;
-	if (up < 0 || fstat(up, &st) != 0) {
-		int err = errno;
-		if (up >= 0)
-			close(up);
-		return fail_rel(WL_EIO, err, "open the parent of", rel);
-	}
-	if (st.st_dev != parent->dev || st.st_ino != parent->ino) {
-		close(up);
-		return fail_rel(WL_EIO, 0, "directory moved during the sweep:", rel);
-	}
-	size_t start = parent->path_len ? parent->path_len + 1 : 0;
-	char *name = s->path.data + start;
-	s->path.data[f->path_len] = 0;
-	int rc = 0;
-	if (f->remove && unlinkat(up, name, AT_REMOVEDIR) != 0 && errno != ENOENT)
-		rc = fail_rel(WL_EIO, errno, "remove", rel);
-	free(f->names);
-	s->depth--;
-	close(s->cur);
-	s->cur = up;
-	s->path.len = parent->path_len;
-	return rc;
+	if (it->st.st_dev != s->t->dev)
+		return fail_rel(WL_EINVALID, 0, "refusing to remove a file on another filesystem:", it->rel);
+	if (unlinkat(wl__walk_fd(&s->walk), it->name, 0) != 0 && errno != ENOENT)
+		return fail_rel(WL_EIO, errno, "remove", it->rel);
+	return 0;
 }
 
-/* One name of the top frame. */
-static int visit(sweeper *s, frame *f, const char *name)
+/* One name the walk found. */
+static int visit(sweeper *s, const wl__walk_item *it)
 {
-	bool top = s->depth == 1;
-	s->path.len = f->path_len;
-	if (!top)
-		wl_buf_putc(&s->path, '/');
-	wl_buf_puts(&s->path, name);
-	wl_buf_putc(&s->path, 0);
-	if (s->path.failed)
-		return wl__nomem();
-	s->path.len--;
-	wl_string rel = rel_path(s);
-	struct stat st;
-	if (fstatat(s->cur, name, &st, AT_SYMLINK_NOFOLLOW) != 0)
-		return errno == ENOENT ? 0 : fail_rel(WL_EIO, errno, "stat", rel);
+	if (it->stat_errno != 0)
+		return it->stat_errno == ENOENT ? 0 : fail_rel(WL_EIO, it->stat_errno, "stat", it->rel);
 	/* The target's own .cog/ (whatever the case it is listed in). */
-	if (top && wl__extract_reserved_name(name, strlen(name), true) && st.st_dev == s->t->cog_dev &&
-	    st.st_ino == s->t->cog_ino)
+	if (it->depth == 0 && wl__extract_reserved_name(it->name, strlen(it->name), true) &&
+	    it->st.st_dev == s->t->cog_dev && it->st.st_ino == s->t->cog_ino)
 		return 0;
 	bool owned = s->t->owned;
-	bool is_dir = S_ISDIR(st.st_mode);
-	if (f->remove) {
-		if (is_dir)
-			return enter(s, name, &st, -1, true);
-		if (f->dev != s->t->dev)
-			return fail_rel(WL_EINVALID, 0, "refusing to remove a file on another filesystem:", rel);
-		return unlinkat(s->cur, name, 0) == 0 || errno == ENOENT ? 0 : fail_rel(WL_EIO, errno, "remove", rel);
-	}
-	size_t name_len = strlen(name);
-	long file = wl__path_table_child_file(s->table, f->dir, name, name_len);
+	bool is_dir = S_ISDIR(it->st.st_mode);
+	if (it->tag == STRAY)
+		return is_dir ? enter(s, it, STRAY) : remove_file(s, it);
+	size_t name_len = strlen(it->name);
+	long file = wl__path_table_child_file(s->table, it->tag, it->name, name_len);
 	if (file >= 0) {
 		/* A kept file is this target's alone: one link, its own inode. */
-		if (S_ISREG(st.st_mode) && st.st_size == s->entry->files[file].size && st.st_nlink == 1)
+		if (S_ISREG(it->st.st_mode) && it->st.st_size == s->entry->files[file].size && it->st.st_nlink == 1)
 			return add_candidate(s, (size_t)file);
 		if (is_dir && owned)
-			return enter(s, name, &st, -1, true);
+			return enter(s, it, STRAY);
 		return 0; /* anything else is replaced by the rename */
 	}
-	long dir = wl__path_table_child_dir(s->table, f->dir, name, name_len);
+	long dir = wl__path_table_child_dir(s->table, it->tag, it->name, name_len);
 	if (dir >= 0) {
 		if (is_dir)
-			return enter(s, name, &st, dir, false);
+			return enter(s, it, dir);
 		if (!owned)
 			return 0; /* in the way: writing below it fails with a message */
 	} else if (!owned) {
 		s->out->others++;
 		return 0;
 	}
-	if (is_dir)
-		return enter(s, name, &st, -1, true);
-	if (f->dev != s->t->dev)
-		return fail_rel(WL_EINVALID, 0, "refusing to remove a file on another filesystem:", rel);
-	return unlinkat(s->cur, name, 0) == 0 || errno == ENOENT ? 0 : fail_rel(WL_EIO, errno, "remove", rel);
+	return is_dir ? enter(s, it, STRAY) : remove_file(s, it);
 }
 
 int wl__target_sweep(wl__target *t, const wl__path_table *table, const wl_entry *entry, wl__sweep_result *out)
@@ -501,44 +408,31 @@ int wl__target_sweep(wl__target *t, const wl__path_table *table, const wl_entry 
 	s.table = table;
 	s.entry = entry;
 	s.out = out;
-	s.cap = 16;
-	s.stack = malloc(s.cap * sizeof *s.stack);
-	wl_buf_init(&s.path);
-	s.cur = dup(t->fd);
 	int rc = 0;
-	struct stat st;
-	if (s.stack == NULL)
-		rc = wl__nomem();
-	else if (s.cur < 0 || fstat(s.cur, &st) != 0)
-		rc = wl__fail_errno(WL_EIO, errno, "open the target");
-	if (rc == 0) {
-		frame *f = &s.stack[0];
-		memset(f, 0, sizeof *f);
-		int err = read_names(s.cur, &f->names, &f->count);
-		if (err != 0)
-			rc = wl__fail_errno(WL_EIO, err, "read the target directory");
-		else {
-			f->dev = st.st_dev;
-			f->ino = st.st_ino;
-			s.depth = 1;
-		}
+	int fd = fcntl(t->fd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0)
+		return wl__fail_errno(WL_EIO, errno, "open the target");
+	s.ev = wl__walk_start(&s.walk, fd, 0);
+	wl__walk_item it;
+	while (rc == 0 && s.ev != WL__WALK_FAIL && (s.ev = wl__walk_next(&s.walk, &it)) != WL__WALK_END) {
+		if (s.ev == WL__WALK_ITEM)
+			rc = visit(&s, &it);
+		else if (it.tag == STRAY && unlinkat(wl__walk_fd(&s.walk), it.name, AT_REMOVEDIR) != 0 &&
+		         errno != ENOENT)
+			rc = fail_rel(WL_EIO, errno, "remove", it.rel);
 	}
-	while (rc == 0 && s.depth > 0) {
-		frame *f = &s.stack[s.depth - 1];
-		if (f->next < f->count) {
-			rc = visit(&s, f, f->names[f->next++]);
-		} else if (s.depth == 1) {
-			break;
-		} else {
-			rc = leave(&s);
-		}
+	if (rc == 0 && s.ev == WL__WALK_FAIL) {
+		wl_string rel = s.walk.failure_rel;
+		const char *op = wl__walk_failed_op(&s.walk);
+		if (s.walk.failure == WL__WALK_NOMEM)
+			rc = wl__nomem();
+		else if (op == NULL)
+			rc = fail_rel(WL_EIO, 0, s.walk.failure == WL__WALK_MOVED ? "directory moved during the sweep:"
+			                                                          : "directory changed during the sweep:", rel);
+		else
+			rc = fail_rel(WL_EIO, s.walk.failure_errno, op, rel.len ? rel : (wl_string){".", 1});
 	}
-	for (size_t i = 0; s.stack != NULL && i < s.depth; i++)
-		free(s.stack[i].names);
-	free(s.stack);
-	wl_buf_release(&s.path);
-	if (s.cur >= 0)
-		close(s.cur);
+	wl__walk_close(&s.walk);
 	if (rc != 0) {
 		free(out->candidates);
 		out->candidates = NULL;

@@ -11,15 +11,16 @@
  * directory) is missing; the parent itself is extra. Names found on disk
  * are taken as raw bytes, valid or not: they are never opened by a path
  * that was not found by the walk, so a recorded "../x" cannot reach
- * outside the directory, it is simply missing.
+ * outside the directory, it is simply missing. The walk is iterative
+ * (common/walk.c): any depth works with one open directory.
  *
  * Sizes are compared during the walk; only regular files of the recorded
  * size are read, one job per file on the worker pool, largest first, with
  * large reads, each checked to still be the file the walk saw.
  */
 #include "common/internal.h"
+#include "common/walk.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
@@ -63,7 +64,6 @@ typedef struct verify_run {
 	size_t extra_count, extra_cap;
 	job *jobs;
 	size_t job_count, job_cap;
-	wl_buf rel; /* the relative path of the entry being looked at */
 	int root_fd;
 	EVP_MD *sha256;
 	/* progress */
@@ -200,7 +200,7 @@ static int index_entry(verify_run *run)
 
 /* ---- the walk ---- */
 
-static int add_extra(verify_run *run)
+static int add_extra(verify_run *run, wl_string rel)
 {
 	if (run->extra_count == run->extra_cap) {
 		size_t cap = run->extra_cap ? run->extra_cap * 2 : 16, bytes;
@@ -213,7 +213,7 @@ static int add_extra(verify_run *run)
 		run->extra_cap = cap;
 	}
 	wl_string s;
-	if (!wl_storage_string(run->storage, &s, run->rel.data, run->rel.len))
+	if (!wl_storage_string(run->storage, &s, rel.ptr, rel.len))
 		return wl__nomem();
 	run->extra[run->extra_count++] = (char *)s.ptr;
 	return 0;
@@ -241,86 +241,64 @@ static int add_job(verify_run *run, rec *r, const struct stat *st)
 	return 0;
 }
 
-/* The names in a directory (without . and ..), sorted byte-wise. */
-static int list_names(char ***out, size_t *out_count, verify_run *run, int fd)
+/* One name the walk found. */
+static int visit(verify_run *run, wl__walk *walk, wl__walk_event *ev, const wl__walk_item *it)
 {
-	int err = 0;
-	int rc = wl__list_dir_sorted(out, out_count, fd, &err);
-	if (rc == WL_ENOMEM)
-		return wl__nomem();
-	if (rc != 0)
-		return fail_rel(WL_EIO, err, run, "read directory", run->rel.len ? run->rel.data : ".",
-		                run->rel.len ? run->rel.len : 1);
+	walk_tick(run);
+	if (it->stat_errno != 0)
+		return fail_rel(WL_EIO, it->stat_errno, run, "stat", it->rel.ptr, it->rel.len);
+	if (S_ISDIR(it->st.st_mode)) {
+		/* Only the top .cog holds the provider's state (SPEC.md §7.2). */
+		if (it->depth == 0 && strcmp(it->name, ".cog") == 0)
+			return 0;
+		rec *r = find_rec(run, it->rel.ptr, it->rel.len);
+		if (r != NULL)
+			r->state = REC_MODIFIED;
+		if (canceled(run))
+			return wl__fail(WL_ECANCELED, "canceled");
+		*ev = wl__walk_enter(walk, it, 0);
+		return 0;
+	}
+	rec *r = find_rec(run, it->rel.ptr, it->rel.len);
+	if (r == NULL)
+		return add_extra(run, it->rel);
+	if (!S_ISREG(it->st.st_mode) || (int64_t)it->st.st_size != r->file->size)
+		r->state = REC_MODIFIED;
+	else if (run->options != NULL && run->options->sizes_only)
+		r->state = REC_OK;
+	else
+		return add_job(run, r, &it->st);
 	return 0;
 }
 
-static int walk_dir(verify_run *run, int fd);
-
-static int walk_subdir(verify_run *run, int parent_fd, const char *name, const struct stat *st)
-{
-	int fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
-		return fail_rel(WL_EIO, errno, run, "open directory", run->rel.data, run->rel.len);
-	int rc;
-	struct stat now;
-	if (fstat(fd, &now) != 0)
-		rc = fail_rel(WL_EIO, errno, run, "stat", run->rel.data, run->rel.len);
-	else if (now.st_dev != st->st_dev || now.st_ino != st->st_ino)
-		rc = fail_rel_tail(WL_EINVALID, 0, run, "directory", run->rel.data, run->rel.len,
-		                   " changed while it was verified");
-	else
-		rc = walk_dir(run, fd);
-	close(fd);
-	return rc;
-}
-
-static int walk_entry(verify_run *run, int parent_fd, const char *name)
-{
-	size_t saved = run->rel.len;
-	if (saved > 0)
-		wl_buf_putc(&run->rel, '/');
-	wl_buf_puts(&run->rel, name);
-	if (run->rel.failed)
-		return wl__nomem();
-	walk_tick(run);
-	int rc = 0;
-	struct stat st;
-	if (fstatat(parent_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-		rc = fail_rel(WL_EIO, errno, run, "stat", run->rel.data, run->rel.len);
-	} else if (S_ISDIR(st.st_mode)) {
-		/* Only the top .cog holds the provider's state (SPEC.md §7.2). */
-		if (!(saved == 0 && strcmp(name, ".cog") == 0)) {
-			rec *r = find_rec(run, run->rel.data, run->rel.len);
-			if (r != NULL)
-				r->state = REC_MODIFIED;
-			rc = walk_subdir(run, parent_fd, name, &st);
-		}
-	} else {
-		rec *r = find_rec(run, run->rel.data, run->rel.len);
-		if (r == NULL)
-			rc = add_extra(run);
-		else if (!S_ISREG(st.st_mode) || (int64_t)st.st_size != r->file->size)
-			r->state = REC_MODIFIED;
-		else if (run->options != NULL && run->options->sizes_only)
-			r->state = REC_OK;
-		else
-			rc = add_job(run, r, &st);
-	}
-	run->rel.len = saved;
-	run->rel.data[saved] = '\0';
-	return rc;
-}
-
-static int walk_dir(verify_run *run, int fd)
+/* Walks the target, iteratively (§15). */
+static int walk_tree(verify_run *run)
 {
 	if (canceled(run))
 		return wl__fail(WL_ECANCELED, "canceled");
-	char **names = NULL;
-	size_t count = 0;
-	int rc = list_names(&names, &count, run, fd);
-	for (size_t i = 0; rc == 0 && i < count; i++)
-		rc = walk_entry(run, fd, names[i]);
-	free(names);
+	int fd = fcntl(run->root_fd, F_DUPFD_CLOEXEC, 0);
+	if (fd < 0)
+		return wl__fail_errno(WL_EIO, errno, "open %s", run->dir);
+	wl__walk walk;
+	wl__walk_item it;
+	wl__walk_event ev = wl__walk_start(&walk, fd, 0);
+	int rc = 0;
+	while (rc == 0 && ev != WL__WALK_FAIL && (ev = wl__walk_next(&walk, &it)) != WL__WALK_END)
+		if (ev == WL__WALK_ITEM)
+			rc = visit(run, &walk, &ev, &it);
+	if (rc == 0 && ev == WL__WALK_FAIL) {
+		wl_string rel = walk.failure_rel;
+		if (rel.len == 0)
+			rel = (wl_string){".", 1};
+		const char *op = wl__walk_failed_op(&walk);
+		if (walk.failure == WL__WALK_NOMEM)
+			rc = wl__nomem();
+		else if (op == NULL)
+			rc = fail_rel_tail(WL_EINVALID, 0, run, "directory", rel.ptr, rel.len, " changed while it was verified");
+		else
+			rc = fail_rel(WL_EIO, walk.failure_errno, run, op, rel.ptr, rel.len);
+	}
+	wl__walk_close(&walk);
 	return rc;
 }
 
@@ -502,7 +480,6 @@ int wl_verify_dir(wl_verify_report **out, const wl_entry *entry, const char *dir
 	run.dir = dir;
 	run.options = options;
 	run.root_fd = -1;
-	wl_buf_init(&run.rel);
 	atomic_init(&run.files_done, 0);
 	atomic_init(&run.bytes_done, 0);
 	clock_gettime(CLOCK_MONOTONIC, &run.last_report);
@@ -514,16 +491,8 @@ int wl_verify_dir(wl_verify_report **out, const wl_entry *entry, const char *dir
 	if (rc == 0 && (run.storage = wl_storage_new()) == NULL)
 		rc = wl__nomem();
 	if (rc == 0) {
-		/* rel must be a C string even when empty (the top). */
-		wl_buf_reserve(&run.rel, 256);
-		if (run.rel.failed)
-			rc = wl__nomem();
-		else
-			run.rel.data[0] = '\0';
-	}
-	if (rc == 0) {
 		report(&run, WL_PHASE_WALK);
-		rc = walk_dir(&run, run.root_fd);
+		rc = walk_tree(&run);
 		if (rc == 0)
 			report(&run, WL_PHASE_WALK);
 	}
@@ -544,7 +513,6 @@ int wl_verify_dir(wl_verify_report **out, const wl_entry *entry, const char *dir
 	EVP_MD_free(run.sha256);
 	if (run.root_fd >= 0)
 		close(run.root_fd);
-	wl_buf_release(&run.rel);
 	wl_storage_free(run.storage);
 	free(run.extra);
 	free(run.jobs);

@@ -938,12 +938,11 @@ done:
 		wl_hash_cache_free(im.cache);
 	}
 	if (guard != NULL) {
-		int saved = rc;
-		char msg[1024];
-		snprintf(msg, sizeof msg, "%s", wl_error_last()->message);
+		wl__saved_error saved;
+		wl__error_save(&saved);
 		int rel = wl_guard_release(guard);
-		if (saved != 0)
-			wl__fail(saved, "%s", msg);
+		if (rc != 0)
+			wl__error_restore(&saved);
 		else
 			rc = rel;
 	}
@@ -954,11 +953,10 @@ done:
 	free(sel);
 	wl_lock_free(lock);
 	if (rc != 0) {
-		int code = rc;
-		char msg[2048];
-		snprintf(msg, sizeof msg, "%s", wl_error_last()->message);
+		wl__saved_error saved;
+		wl__error_save(&saved);
 		wl_import_report_free(report);
-		return wl__fail(code, "%s", msg);
+		return wl__error_restore(&saved);
 	}
 	*out = report;
 	return 0;

@@ -5,11 +5,12 @@
  *
  * The walk works relative to directory descriptors (openat, fstatat with
  * AT_SYMLINK_NOFOLLOW, O_NOFOLLOW | O_DIRECTORY), so no symbolic link is
- * ever followed and a path string is never re-resolved from the top.
+ * ever followed and a path string is never re-resolved from the top; it is
+ * iterative (common/walk.c), so any depth works with one open directory.
  */
 #include "common/internal.h"
+#include "common/walk.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -98,7 +99,6 @@ typedef struct walker {
 	wl_storage *storage;
 	wl_source_file *files;
 	size_t count, cap;
-	wl_buf rel; /* the relative path of the directory being listed */
 } walker;
 
 /* Go's fs.FileMode.String() of the type bits alone, as Cog prints them. */
@@ -150,9 +150,8 @@ static int64_t ns_of(struct timespec ts)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static int record(walker *w, const struct stat *st)
+static int record(walker *w, wl_string rel, const struct stat *st)
 {
-	wl_string rel = {w->rel.data, w->rel.len};
 	const char *why = NULL;
 	if (!wl_path_valid(rel, &why))
 		return fail_quoted(WL_EINVALID, "weight source contains invalid path %s: %s", rel, why);
@@ -179,134 +178,38 @@ static int record(walker *w, const struct stat *st)
 	return 0;
 }
 
-static int compare_names(const void *a, const void *b)
+/* Walks the directory open at `fd` (taken over), iteratively (§15). */
+static int walk_tree(walker *w, int fd)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-int wl__list_dir_sorted(char ***out, size_t *out_count, int fd, int *err)
-{
-	*out = NULL;
-	*out_count = 0;
-	*err = 0;
-	int dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-	DIR *d = dup_fd < 0 ? NULL : fdopendir(dup_fd);
-	if (d == NULL) {
-		*err = errno;
-		if (dup_fd >= 0)
-			close(dup_fd);
-		return WL_EIO;
-	}
-	wl_buf names;
-	wl_buf_init(&names);
-	size_t count = 0;
-	for (;;) {
-		errno = 0;
-		struct dirent *e = readdir(d);
-		if (e == NULL) {
-			if (errno != 0) {
-				*err = errno;
-				closedir(d);
-				wl_buf_release(&names);
-				return WL_EIO;
-			}
-			break;
-		}
-		const char *n = e->d_name;
-		if (n[0] == '.' && (n[1] == '\0' || (n[1] == '.' && n[2] == '\0')))
-			continue;
-		wl_buf_put(&names, n, strlen(n) + 1);
-		count++;
-	}
-	closedir(d);
-	size_t ptr_bytes;
-	if (names.failed || wl_mul_overflows_size(count + 1, sizeof(char *), &ptr_bytes) ||
-	    ptr_bytes + names.len < ptr_bytes) {
-		wl_buf_release(&names);
-		return WL_ENOMEM;
-	}
-	char **list = malloc(ptr_bytes + names.len);
-	if (list == NULL) {
-		wl_buf_release(&names);
-		return WL_ENOMEM;
-	}
-	char *text = (char *)(list + count + 1);
-	if (names.len > 0)
-		memcpy(text, names.data, names.len);
-	wl_buf_release(&names);
-	for (size_t i = 0; i < count; i++) {
-		list[i] = text;
-		text += strlen(text) + 1;
-	}
-	list[count] = NULL;
-	qsort(list, count, sizeof *list, compare_names);
-	*out = list;
-	*out_count = count;
-	return 0;
-}
-
-/* The names in a directory (without . and ..), sorted byte-wise. */
-static int list_names(char ***out, size_t *out_count, int fd, wl_string rel)
-{
-	int err = 0;
-	int rc = wl__list_dir_sorted(out, out_count, fd, &err);
-	if (rc == WL_ENOMEM)
-		return wl__nomem();
-	if (rc != 0)
-		return fail_errno_quoted(err, "read directory", rel);
-	return 0;
-}
-
-static int walk_dir(walker *w, int fd);
-
-static int walk_entry(walker *w, int parent_fd, const char *name)
-{
-	size_t saved = w->rel.len;
-	if (saved > 0)
-		wl_buf_putc(&w->rel, '/');
-	wl_buf_puts(&w->rel, name);
-	if (w->rel.failed)
-		return wl__nomem();
-	wl_string rel = {w->rel.data, w->rel.len};
+	wl__walk walk;
+	wl__walk_item it;
+	wl__walk_event ev = wl__walk_start(&walk, fd, 0);
 	int rc = 0;
-	struct stat st;
-	if (fstatat(parent_fd, name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
-		rc = fail_errno_quoted(errno, "stat", rel);
-	} else if (S_ISREG(st.st_mode)) {
-		rc = record(w, &st);
-	} else if (S_ISDIR(st.st_mode)) {
-		if (strcmp(name, ".cog") != 0) {
-			int fd = openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (fd < 0) {
-				rc = fail_errno_quoted(errno, "open directory", rel);
-			} else {
-				struct stat now;
-				if (fstat(fd, &now) != 0)
-					rc = fail_errno_quoted(errno, "stat", rel);
-				else if (now.st_dev != st.st_dev || now.st_ino != st.st_ino)
-					rc = fail_quoted(WL_EINVALID, "directory %s changed while it was walked%s", rel, "");
-				else
-					rc = walk_dir(w, fd);
-				close(fd);
-			}
+	while (rc == 0 && ev != WL__WALK_FAIL && (ev = wl__walk_next(&walk, &it)) != WL__WALK_END) {
+		if (ev != WL__WALK_ITEM)
+			continue;
+		if (it.stat_errno != 0) {
+			rc = fail_errno_quoted(it.stat_errno, "stat", it.rel);
+		} else if (S_ISREG(it.st.st_mode)) {
+			rc = record(w, it.rel, &it.st);
+		} else if (S_ISDIR(it.st.st_mode)) {
+			if (strcmp(it.name, ".cog") != 0)
+				ev = wl__walk_enter(&walk, &it, 0);
+		} else {
+			rc = non_regular(it.rel, it.st.st_mode);
 		}
-	} else {
-		rc = non_regular(rel, st.st_mode);
 	}
-	w->rel.len = saved;
-	return rc;
-}
-
-static int walk_dir(walker *w, int fd)
-{
-	char **names = NULL;
-	size_t count = 0;
-	int rc = list_names(&names, &count, fd, (wl_string){w->rel.data, w->rel.len});
-	if (rc != 0)
-		return rc;
-	for (size_t i = 0; i < count && rc == 0; i++)
-		rc = walk_entry(w, fd, names[i]);
-	free(names);
+	if (rc == 0 && ev == WL__WALK_FAIL) {
+		wl_string rel = walk.failure_rel;
+		const char *op = wl__walk_failed_op(&walk);
+		if (walk.failure == WL__WALK_NOMEM)
+			rc = wl__nomem();
+		else if (op == NULL)
+			rc = fail_quoted(WL_EINVALID, "directory %s changed while it was walked%s", rel, "");
+		else
+			rc = fail_errno_quoted(walk.failure_errno, op, rel.len ? rel : (wl_string){".", 1});
+	}
+	wl__walk_close(&walk);
 	return rc;
 }
 
@@ -348,7 +251,6 @@ int wl_source_walk(wl_source_tree **out, const char *dir)
 	walker w;
 	memset(&w, 0, sizeof w);
 	w.storage = tree->storage;
-	wl_buf_init(&w.rel);
 	wl_string dot = {".", 1};
 	int rc = 0;
 	struct stat st;
@@ -366,9 +268,10 @@ int wl_source_walk(wl_source_tree **out, const char *dir)
 					rc = wl__fail_errno(WL_EIO, errno, "stat weight source %s", dir);
 				else if (now.st_dev != st.st_dev || now.st_ino != st.st_ino)
 					rc = wl__fail(WL_EINVALID, "weight source %s changed while it was walked", dir);
+				if (rc == 0)
+					rc = walk_tree(&w, fd);
 				else
-					rc = walk_dir(&w, fd);
-				close(fd);
+					close(fd);
 			}
 		}
 	} else if (S_ISREG(st.st_mode)) {
@@ -376,7 +279,6 @@ int wl_source_walk(wl_source_tree **out, const char *dir)
 	} else {
 		rc = non_regular(dot, st.st_mode);
 	}
-	wl_buf_release(&w.rel);
 	if (rc == 0 && w.files != NULL && !wl_storage_adopt(tree->storage, w.files))
 		rc = wl__nomem();
 	if (rc != 0) {
