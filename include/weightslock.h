@@ -535,6 +535,10 @@ typedef struct wl_source_file {
 	uint64_t ino;
 	int64_t mtime_ns;
 	int64_t ctime_ns;
+	/* The digest was read from this very file (device, inode, size and
+	 * both times as walked, before and after the read): only such a
+	 * digest is recorded in the hash cache. */
+	bool verified;
 } wl_source_file;
 
 /** The files of a source directory, sorted by path byte-wise. */
@@ -565,11 +569,16 @@ WL_API void wl_source_tree_free(wl_source_tree *tree);
 typedef struct wl_hash_cache wl_hash_cache;
 
 /**
- * Opens the cache kept in directory `dir` (created when first saved). A
- * missing, corrupt or foreign cache file reads as an empty cache; it is
- * never trusted.
+ * Opens the cache kept in directory `dir` (created, mode 0700, when first
+ * saved). A missing, corrupt or foreign cache file reads as an empty cache.
+ * The cache is trusted only when `dir` and its file are owned by the
+ * effective user and writable by no one else (§15); otherwise it is
+ * ignored (never read, never written) and wl_hash_cache_warning says why.
  */
 WL_API int wl_hash_cache_open(wl_hash_cache **out, const char *dir);
+
+/** Why the cache is ignored ("hash cache DIR ignored: ..."), or NULL. */
+WL_API const char *wl_hash_cache_warning(const wl_hash_cache *cache);
 
 /** The cached digest of `file` if its device, inode, size, modification
  *  and change times all match a recorded entry. */
@@ -577,8 +586,9 @@ WL_API bool wl_hash_cache_get(wl_hash_cache *cache, const wl_source_file *file,
                               char digest[WL_DIGEST_LEN + 1]);
 
 /** Records the digest of `file`, read starting at `hashed_at_ns`
- *  (CLOCK_REALTIME). Not recorded when the file's times are less than two
- *  seconds older than that moment (the racy-timestamp rule). Thread-safe. */
+ *  (CLOCK_REALTIME). Not recorded unless `file->verified`, nor when the
+ *  file's times are less than two seconds older than that moment (the
+ *  racy-timestamp rule), nor in an untrusted cache. Thread-safe. */
 WL_API void wl_hash_cache_put(wl_hash_cache *cache, const wl_source_file *file, int64_t hashed_at_ns);
 
 /** Writes the cache atomically, merged with what other processes saved in

@@ -172,6 +172,9 @@ int cli_lib_error_in(const char *file, int code);
 int cli_usage_error(const cli_command *command, const char *fmt, ...) CLI_PRINTF(2, 3);
 /** An informational line on stderr (nothing when quiet). */
 void cli_note(const cli_invocation *cli, const char *fmt, ...) CLI_PRINTF(2, 3);
+/** "weightslock: warning: ..." on stderr, whatever -q says: something the
+ *  user must know even in a quiet run. */
+void cli_warn(const char *fmt, ...) CLI_PRINTF(1, 2);
 
 /** A growable byte buffer for output built in memory. */
 typedef struct cli_buf {

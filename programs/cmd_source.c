@@ -280,9 +280,9 @@ int cmd_import(cli_invocation *cli)
 			cli_note(cli, "%s: removed %zu undeclared entr%s", lock_path, report->pruned,
 			         report->pruned == 1 ? "y" : "ies");
 		cli_note(cli, "%s: %s", lock_path, report->lockfile_written ? "written" : "unchanged");
-		if (report->warning != NULL)
-			cli_note(cli, "warning: %s", report->warning);
 	}
+	if (rc == 0 && report->warning != NULL)
+		cli_warn("%s", report->warning);
 	wl_import_report_free(report);
 	free(cache);
 	free(project);

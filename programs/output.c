@@ -334,6 +334,14 @@ void cli_note(const cli_invocation *cli, const char *fmt, ...)
 	va_end(ap);
 }
 
+void cli_warn(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vmessage("weightslock: warning: ", fmt, ap);
+	va_end(ap);
+}
+
 /* ---- reading ---- */
 
 int cli_read_file(char **out, size_t *out_len, const char *path, char *errbuf, size_t errlen)

@@ -11,6 +11,7 @@
  * re-import of an unchanged tree reads nothing and packs nothing.
  */
 #include "common/internal.h"
+#include "pack/pack_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -891,8 +892,11 @@ int wl_import(wl_import_report **out, const wl_config *config, const wl_import_o
 	im.recorded = lock;
 	if (opts->cache_dir != NULL && wl_hash_cache_open(&im.cache, opts->cache_dir) != 0)
 		im.cache = NULL; /* a cache is an optimization; without it we read */
+	if (wl_hash_cache_warning(im.cache) != NULL)
+		report->warning = dup_printf("%s", wl_hash_cache_warning(im.cache));
 	if (opts->oci_layout != NULL && !opts->dry_run && (rc = wl_oci_layout_open(&im.layout, opts->oci_layout)) != 0)
 		goto done;
+	wl__oci_layout_use_cache(im.layout, im.cache);
 	for (size_t i = 0; i < n && rc == 0; i++) {
 		weight_job *w = &jobs[i];
 		w->decl = sel[i];
@@ -933,8 +937,10 @@ int wl_import(wl_import_report **out, const wl_config *config, const wl_import_o
 	rc = 0;
 done:
 	if (im.cache != NULL) {
-		if (!opts->dry_run && wl_hash_cache_save(im.cache) != 0)
+		if (!opts->dry_run && wl_hash_cache_save(im.cache) != 0) {
+			free(report->warning);
 			report->warning = dup_printf("hash cache not saved: %s", wl_error_last()->message);
+		}
 		wl_hash_cache_free(im.cache);
 	}
 	if (guard != NULL) {

@@ -18,6 +18,7 @@
  * type and the ref name annotation.
  */
 #include "common/internal.h"
+#include "pack/pack_internal.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define OCI_LAYOUT_FILE "oci-layout"
@@ -53,6 +55,7 @@ struct wl_oci_layout {
 	wl_buf extra;      /* unknown top-level members of the index, each after a ',' */
 	char *index_bytes; /* index.json as last read or written; NULL when absent */
 	size_t index_len;
+	wl_hash_cache *cache; /* remembers verified blobs; may be NULL */
 };
 
 struct wl_oci_blob {
@@ -139,17 +142,72 @@ static char *blob_path(const wl_oci_layout *layout, const char *digest)
 	return path_join(layout->blob_dir, digest + 7);
 }
 
-/* 1 when the blob exists as a regular file of `size` bytes, 0 when not,
- * or a negative error when it cannot be looked at. */
-static int blob_present(const wl_oci_layout *layout, const char *path, int64_t size)
+static int64_t stat_ns(struct timespec ts)
 {
-	struct stat st;
-	if (lstat(path, &st) != 0) {
-		if (errno == ENOENT)
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* 1 when the blob `digest` exists as a regular file of `size` bytes whose
+ * bytes hash to its name (§15), 0 when not (missing, or anything else: it
+ * is then replaced), or a negative error when it cannot be looked at. A
+ * blob verified once is remembered in the hash cache by its identity and
+ * times, so an unchanged layout is not read again. */
+static int blob_present(const wl_oci_layout *layout, const char *path, int64_t size, const char *digest)
+{
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT || errno == ELOOP || errno == ENXIO)
 			return 0;
-		return wl__fail_errno(WL_EIO, errno, "OCI layout %s: stat %s", layout->dir, path);
+		return wl__fail_errno(WL_EIO, errno, "OCI layout %s: open %s", layout->dir, path);
 	}
-	return S_ISREG(st.st_mode) && (int64_t)st.st_size == size ? 1 : 0;
+	struct stat st;
+	if (fstat(fd, &st) != 0) {
+		int err = errno;
+		close(fd);
+		return wl__fail_errno(WL_EIO, err, "OCI layout %s: stat %s", layout->dir, path);
+	}
+	if (!S_ISREG(st.st_mode) || (int64_t)st.st_size != size) {
+		close(fd);
+		return 0;
+	}
+	wl_source_file id;
+	memset(&id, 0, sizeof id);
+	id.path = wl_str(digest);
+	id.size = size;
+	id.dev = (uint64_t)st.st_dev;
+	id.ino = (uint64_t)st.st_ino;
+	id.mtime_ns = stat_ns(st.st_mtim);
+	id.ctime_ns = stat_ns(st.st_ctim);
+	char known[WL_DIGEST_LEN + 1];
+	if (wl_hash_cache_get(layout->cache, &id, known)) {
+		close(fd);
+		return strcmp(known, digest) == 0;
+	}
+	struct timespec started;
+	clock_gettime(CLOCK_REALTIME, &started);
+	wl__hash_io io = {.md = EVP_sha256()};
+	uint64_t seen = 0;
+	int rc = wl__hash_fd(id.digest, &seen, fd, size, &io);
+	struct stat after;
+	id.verified = rc == 0 && seen == (uint64_t)size && fstat(fd, &after) == 0 && after.st_ino == st.st_ino &&
+	              after.st_dev == st.st_dev && after.st_size == st.st_size &&
+	              stat_ns(after.st_mtim) == id.mtime_ns && stat_ns(after.st_ctim) == id.ctime_ns;
+	close(fd);
+	if (rc == WL_EIO)
+		return wl__fail_errno(WL_EIO, io.sys_errno, "OCI layout %s: %s %s", layout->dir,
+		                      io.failed_step ? io.failed_step : "read", path);
+	if (rc != 0)
+		return rc;
+	if (!id.verified || strcmp(id.digest, digest) != 0)
+		return 0;
+	wl_hash_cache_put(layout->cache, &id, stat_ns(started));
+	return 1;
+}
+
+void wl__oci_layout_use_cache(wl_oci_layout *layout, wl_hash_cache *cache)
+{
+	if (layout != NULL)
+		layout->cache = cache;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -859,14 +917,14 @@ void wl_oci_blob_abort(wl_oci_blob *blob)
 }
 
 /* Puts the synced temporary file in place under its digest, or drops it
- * when a blob of that size is already there. */
+ * when the blob is already there with the right bytes. */
 static int blob_install(wl_oci_blob *blob, const char *digest)
 {
 	wl_oci_layout *layout = blob->layout;
 	char *path = blob_path(layout, digest);
 	if (path == NULL)
 		return wl__nomem();
-	int present = blob_present(layout, path, blob->size);
+	int present = blob_present(layout, path, blob->size, digest);
 	if (present < 0) {
 		free(path);
 		return present;
@@ -944,7 +1002,7 @@ int wl_oci_layout_put(wl_oci_layout *layout, const void *data, size_t len,
 	char *path = blob_path(layout, d);
 	if (path == NULL)
 		return wl__nomem();
-	int present = blob_present(layout, path, (int64_t)len);
+	int present = blob_present(layout, path, (int64_t)len, d);
 	free(path);
 	if (present != 0)
 		return present < 0 ? present : 0;

@@ -213,6 +213,10 @@ static int open_checked(int *fd_out, const char *full, const wl_source_file *f)
 		close(fd);
 		return fail_changed(f, "it is no longer a regular file");
 	}
+	if ((f->dev != 0 || f->ino != 0) && ((uint64_t)st.st_dev != f->dev || (uint64_t)st.st_ino != f->ino)) {
+		close(fd);
+		return fail_changed(f, "another file took its place");
+	}
 	if ((int64_t)st.st_size != f->size) {
 		close(fd);
 		char why[96];
@@ -312,6 +316,13 @@ static int pack_file(packer *p, wl_buf *scratch, const char *root, wl_source_fil
 	char digest[WL_DIGEST_LEN + 1];
 	if (rc == 0)
 		rc = pack_content(p, fd, f, digest);
+	/* Only bytes read from the walked file, untouched while read, may be
+	 * remembered by the hash cache. */
+	struct stat after;
+	f->verified = rc == 0 && fstat(fd, &after) == 0 && (uint64_t)after.st_dev == f->dev &&
+	              (uint64_t)after.st_ino == f->ino && (int64_t)after.st_size == f->size &&
+	              (int64_t)after.st_mtim.tv_sec * 1000000000 + after.st_mtim.tv_nsec == f->mtime_ns &&
+	              (int64_t)after.st_ctim.tv_sec * 1000000000 + after.st_ctim.tv_nsec == f->ctime_ns;
 	close(fd);
 	if (rc != 0)
 		return rc;

@@ -75,4 +75,10 @@ int wl__envelope_with(char **out, size_t *out_len, const wl_pack_options *option
 /** The effective thresholds (0 -> defaults); WL_EINVALID when negative. */
 int wl__pack_thresholds(int64_t *file_max, int64_t *size_max, const wl_pack_options *options);
 
+/* ---- the OCI layout (layout.c) ---- */
+
+/** Lets the layout remember blobs it verified in `cache` (and trust what
+ *  the cache remembers), so an unchanged blob is not read again. */
+void wl__oci_layout_use_cache(wl_oci_layout *layout, wl_hash_cache *cache);
+
 #endif

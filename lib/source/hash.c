@@ -298,6 +298,7 @@ static int hash_one(hash_run *run, wl_source_file *f)
 	memcpy(f->digest, digest, sizeof digest);
 	/* A file touched while it was read may hold a mix of old and new
 	 * bytes: its digest is reported but never trusted later. */
+	f->verified = unchanged;
 	if (unchanged && run->options != NULL && run->options->cache != NULL)
 		wl_hash_cache_put(run->options->cache, f, ns_of(started));
 	return 0;

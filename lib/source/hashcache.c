@@ -34,6 +34,7 @@
 #include <fcntl.h>
 #include <openssl/sha.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
@@ -66,6 +67,8 @@ struct wl_hash_cache {
 	uint32_t *slots; /* open addressing on (dev, ino): record index + 1, 0 = free */
 	size_t slot_count; /* a power of two, more than twice `count` */
 	bool dirty;        /* something to save */
+	bool untrusted;    /* §15: ignored, never read nor written */
+	char *warning;     /* why, when untrusted */
 };
 
 /* ---- the in-memory table ---- */
@@ -257,26 +260,110 @@ static char *join(const char *dir, const char *name)
 	return p;
 }
 
-/* Merges `<dir>/hashes` into the table. A missing, unreadable or invalid
- * file merges nothing; `*valid` says whether it was a cache file. */
+/* ---- trust (§15) ---- */
+
+/* NULL when `st` (of the cache directory, or of its file) may be trusted:
+ * owned by the effective user and writable by no one else. */
+static const char *distrust(const struct stat *st)
+{
+	if (st->st_uid != geteuid())
+		return "is not owned by you";
+	if ((st->st_mode & (S_IWGRP | S_IWOTH)) != 0)
+		return "is writable by others";
+	return NULL;
+}
+
+static void set_untrusted(wl_hash_cache *c, const char *what, const char *why)
+{
+	if (c->untrusted)
+		return;
+	c->untrusted = true;
+	c->dirty = false;
+	if (asprintf(&c->warning, "hash cache %s ignored: %s %s", c->dir, what, why) < 0)
+		c->warning = NULL;
+}
+
+/* The cache directory, open, when it exists and may be trusted; else -1
+ * (and the cache is marked untrusted when it exists). */
+static int open_dir(wl_hash_cache *c)
+{
+	int dfd = open(c->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -1; /* made (0700) when first saved */
+	struct stat st;
+	const char *why = fstat(dfd, &st) != 0 ? "cannot be examined" : distrust(&st);
+	if (why != NULL) {
+		set_untrusted(c, "its directory", why);
+		close(dfd);
+		return -1;
+	}
+	return dfd;
+}
+
+/* Reads the whole regular file open at `fd` (at most `max` bytes: a longer
+ * one is not a cache file and reads as nothing). */
+static int read_fd(int fd, size_t size, size_t max, unsigned char **out, size_t *out_len)
+{
+	*out = NULL;
+	*out_len = 0;
+	if (size > max)
+		return 0;
+	unsigned char *p = malloc(size + 1);
+	if (p == NULL)
+		return wl__nomem();
+	size_t got = 0;
+	while (got <= size) {
+		ssize_t n = read(fd, p + got, size + 1 - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	*out = p;
+	*out_len = got > size ? 0 : got; /* grew while read: nothing */
+	return 0;
+}
+
+/* Merges `<dir>/hashes` into the table when the directory and the file
+ * may be trusted (else marks the cache untrusted). A missing, unreadable
+ * or invalid file merges nothing; `*valid` says whether it was a cache
+ * file. */
 static int merge_file(wl_hash_cache *c, bool *exists, bool *valid)
 {
 	*exists = *valid = false;
-	char *path = join(c->dir, "hashes");
-	if (path == NULL)
-		return wl__nomem();
-	char *data = NULL;
-	size_t len = 0;
-	int rc = wl__read_file(&data, &len, path);
-	free(path);
-	if (rc == WL_ENOMEM)
-		return rc;
-	if (rc != 0) {
-		wl_error_clear();
+	int dfd = open_dir(c);
+	if (dfd < 0)
+		return 0;
+	struct stat st;
+	const char *why;
+	int fd = openat(dfd, "hashes", O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	int err = errno;
+	close(dfd);
+	if (fd < 0) {
+		if (err == ELOOP)
+			set_untrusted(c, "its file", "is a symbolic link");
+		else if (err != ENOENT)
+			*exists = true; /* unreadable: replaced at the next save */
 		return 0;
 	}
 	*exists = true;
-	rc = merge_bytes(c, (const unsigned char *)data, len);
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
+		why = "is not a regular file";
+	else
+		why = distrust(&st);
+	if (why != NULL) {
+		set_untrusted(c, "its file", why);
+		close(fd);
+		return 0;
+	}
+	unsigned char *data = NULL;
+	size_t len = 0;
+	int rc = read_fd(fd, (size_t)st.st_size, HEADER_SIZE + MAX_RECORDS * RECORD_SIZE + TRAILER_SIZE, &data, &len);
+	close(fd);
+	if (rc != 0)
+		return rc;
+	rc = data != NULL ? merge_bytes(c, data, len) : 0;
 	free(data);
 	if (rc < 0)
 		return rc;
@@ -307,7 +394,7 @@ int wl_hash_cache_open(wl_hash_cache **out, const char *dir)
 		return rc;
 	}
 	/* Never trusted, and replaced at the next save. */
-	c->dirty = exists && !valid;
+	c->dirty = !c->untrusted && exists && !valid;
 	*out = c;
 	return 0;
 }
@@ -331,7 +418,7 @@ static int hex_value(char ch)
 bool wl_hash_cache_get(wl_hash_cache *cache, const wl_source_file *file, char digest[WL_DIGEST_LEN + 1])
 {
 	static const char hex[] = "0123456789abcdef";
-	if (cache == NULL)
+	if (cache == NULL || cache->untrusted)
 		return false;
 	pthread_mutex_lock(&cache->mu);
 	record *r = find(cache, file->dev, file->ino);
@@ -356,7 +443,8 @@ bool wl_hash_cache_get(wl_hash_cache *cache, const wl_source_file *file, char di
 
 void wl_hash_cache_put(wl_hash_cache *cache, const wl_source_file *file, int64_t hashed_at_ns)
 {
-	if (cache == NULL || file->size < 0 || !wl_digest_valid((wl_string){file->digest, strlen(file->digest)}))
+	if (cache == NULL || cache->untrusted || !file->verified || file->size < 0 ||
+	    !wl_digest_valid((wl_string){file->digest, strlen(file->digest)}))
 		return;
 	/* The racy-timestamp rule: times within two seconds of the read may
 	 * not move on a later change. */
@@ -409,7 +497,7 @@ static int save_locked(wl_hash_cache *c)
 {
 	bool exists, valid;
 	int rc = merge_file(c, &exists, &valid);
-	if (rc != 0)
+	if (rc != 0 || c->untrusted)
 		return rc;
 	if (!enforce_cap(c))
 		return wl__nomem();
@@ -435,11 +523,15 @@ int wl_hash_cache_save(wl_hash_cache *cache)
 		return 0;
 	pthread_mutex_lock(&cache->mu);
 	int rc = 0;
-	if (!cache->dirty)
+	if (!cache->dirty || cache->untrusted)
 		goto out;
 	rc = make_dirs(cache->dir);
 	if (rc != 0)
 		goto out;
+	int dfd = open_dir(cache);
+	if (dfd < 0)
+		goto out; /* not to be trusted (a warning says so), or gone */
+	close(dfd);
 	char *lock_path = join(cache->dir, "hashes.lock");
 	if (lock_path == NULL) {
 		rc = wl__nomem();
@@ -470,11 +562,17 @@ out:
 	return rc;
 }
 
+const char *wl_hash_cache_warning(const wl_hash_cache *cache)
+{
+	return cache != NULL ? cache->warning : NULL;
+}
+
 void wl_hash_cache_free(wl_hash_cache *cache)
 {
 	if (cache == NULL)
 		return;
 	pthread_mutex_destroy(&cache->mu);
+	free(cache->warning);
 	free(cache->dir);
 	free(cache->records);
 	free(cache->slots);

@@ -382,6 +382,7 @@ TEST(a_cached_digest_is_used_instead_of_reading)
 	 * after the file's times: only a lookup can produce it. */
 	wl_source_file fake = t->files[0];
 	strcpy(fake.digest, A_FILE_MODEL);
+	fake.verified = true;
 	wl_hash_cache_put(cache, &fake, realtime_ns() + (int64_t)60 * 1000000000);
 	wl_hash_options o;
 	memset(&o, 0, sizeof o);
@@ -412,6 +413,7 @@ TEST(a_cached_digest_for_other_times_is_not_used)
 	CHECK_OK(wl_hash_cache_open(&cache, at("cache")));
 	wl_source_file fake = t->files[0];
 	strcpy(fake.digest, A_FILE_MODEL);
+	fake.verified = true;
 	fake.mtime_ns -= 1; /* one nanosecond off */
 	wl_hash_cache_put(cache, &fake, realtime_ns() + (int64_t)60 * 1000000000);
 	wl_hash_options o;

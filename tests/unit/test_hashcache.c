@@ -29,6 +29,7 @@ static wl_source_file key(uint64_t dev, uint64_t ino, int64_t size, const char *
 	f.size = size;
 	f.mtime_ns = T0;
 	f.ctime_ns = T0 + 5;
+	f.verified = true;
 	snprintf(f.digest, sizeof f.digest, "%s", digest);
 	return f;
 }
@@ -346,8 +347,110 @@ TEST(a_directory_in_place_of_the_cache_file_is_an_empty_cache)
 	CHECK_OK(wl_hash_cache_open(&c, at("cache")));
 	wl_source_file f = key(1, 2, 3, D1);
 	CHECK(!has(c, &f, D1));
+	/* Not a cache file to trust: ignored, said so, and left alone. */
+	CHECK(wl_hash_cache_warning(c) != NULL && strstr(wl_hash_cache_warning(c), "its file is not a regular file"));
 	wl_hash_cache_put(c, &f, T0 + 10 * SEC);
-	CHECK_ERR(wl_hash_cache_save(c), WL_EIO, "hashes");
+	CHECK(!has(c, &f, D1));
+	CHECK_OK(wl_hash_cache_save(c));
+	struct stat st;
+	CHECK(stat(at("cache/hashes"), &st) == 0 && S_ISDIR(st.st_mode));
+	wl_hash_cache_free(c);
+}
+
+/* A cache with one record saved by us in `cache/`, then `spoil` applied;
+ * checks the reopened cache is ignored with `why`, and that neither a put
+ * nor a save touches the directory. */
+static void planted_cache_is_ignored(void (*spoil)(void), const char *why)
+{
+	scratch_new();
+	wl_hash_cache *c = NULL;
+	CHECK_OK(wl_hash_cache_open(&c, at("cache")));
+	CHECK(wl_hash_cache_warning(c) == NULL);
+	wl_source_file f = key(3, 4, 5, D1);
+	wl_hash_cache_put(c, &f, T0 + 10 * SEC);
+	CHECK_OK(wl_hash_cache_save(c));
+	wl_hash_cache_free(c);
+	spoil();
+	unsigned char *before = NULL, *after = NULL;
+	size_t before_len = 0, after_len = 0;
+	bool had = read_all(at("cache/hashes"), &before, &before_len);
+	CHECK_OK(wl_hash_cache_open(&c, at("cache")));
+	const char *w = wl_hash_cache_warning(c);
+	CHECK(w != NULL && strstr(w, "hash cache ") == w && strstr(w, " ignored: ") && strstr(w, why));
+	CHECK(!has(c, &f, D1));
+	wl_source_file g = key(3, 5, 5, D2);
+	wl_hash_cache_put(c, &g, T0 + 10 * SEC);
+	CHECK(!has(c, &g, D2));
+	CHECK_OK(wl_hash_cache_save(c));
+	wl_hash_cache_free(c);
+	bool has_now = read_all(at("cache/hashes"), &after, &after_len);
+	CHECK(had == has_now && before_len == after_len &&
+	      (before_len == 0 || memcmp(before, after, before_len) == 0));
+	struct stat st;
+	CHECK(lstat(at("cache/hashes.lock"), &st) != 0 || had);
+	free(before);
+	free(after);
+}
+
+static void dir_writable_by_all(void)
+{
+	chmod(at("cache"), 0777);
+}
+
+static void dir_writable_by_group(void)
+{
+	chmod(at("cache"), 0770);
+}
+
+static void file_writable_by_others(void)
+{
+	chmod(at("cache/hashes"), 0666);
+}
+
+static void file_owned_by_another_user(void)
+{
+	if (chown(at("cache/hashes"), 12345, 12345) != 0)
+		perror("chown");
+}
+
+static void file_is_a_symlink(void)
+{
+	rename(at("cache/hashes"), at("elsewhere"));
+	if (symlink(at("elsewhere"), at("cache/hashes")) != 0)
+		perror("symlink");
+}
+
+TEST(a_cache_others_could_have_written_is_ignored_with_a_warning)
+{
+	planted_cache_is_ignored(dir_writable_by_all, "its directory is writable by others");
+	planted_cache_is_ignored(dir_writable_by_group, "its directory is writable by others");
+	planted_cache_is_ignored(file_writable_by_others, "its file is writable by others");
+	planted_cache_is_ignored(file_is_a_symlink, "its file is a symbolic link");
+	/* Changing a file's owner needs privilege; without it, a directory
+	 * the user does not own stands in for it. */
+	if (geteuid() == 0) {
+		planted_cache_is_ignored(file_owned_by_another_user, "its file is not owned by you");
+	} else {
+		wl_hash_cache *c = NULL;
+		CHECK_OK(wl_hash_cache_open(&c, "/"));
+		const char *w = wl_hash_cache_warning(c);
+		CHECK(w != NULL && strstr(w, "its directory is not owned by you"));
+		wl_hash_cache_free(c);
+	}
+}
+
+TEST(a_digest_not_read_from_the_walked_file_is_not_recorded)
+{
+	scratch_new();
+	wl_hash_cache *c = NULL;
+	CHECK_OK(wl_hash_cache_open(&c, at("cache")));
+	wl_source_file f = key(1, 2, 3, D1);
+	f.verified = false;
+	wl_hash_cache_put(c, &f, T0 + 10 * SEC);
+	CHECK(!has(c, &f, D1));
+	f.verified = true;
+	wl_hash_cache_put(c, &f, T0 + 10 * SEC);
+	CHECK(has(c, &f, D1));
 	wl_hash_cache_free(c);
 }
 
@@ -552,6 +655,8 @@ int main(void)
 	RUN(truncated_or_extended_cache_file_is_ignored);
 	RUN(foreign_cache_file_is_ignored);
 	RUN(a_directory_in_place_of_the_cache_file_is_an_empty_cache);
+	RUN(a_cache_others_could_have_written_is_ignored_with_a_warning);
+	RUN(a_digest_not_read_from_the_walked_file_is_not_recorded);
 	RUN(unusable_cache_directory_fails_the_save_naming_it);
 	RUN(concurrent_saves_from_processes_merge);
 	RUN(merge_keeps_the_more_recent_record_of_a_file);

@@ -16,9 +16,11 @@
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "appendix_a.h"
+#include "pack/pack_internal.h"
 
 #define INDEX_PREFIX                                                                                   \
 	"{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.index.v1+json\",\"manifests\":["
@@ -541,6 +543,95 @@ TEST(existing_blob_of_the_wrong_size_is_replaced)
 	CHECK(ok);
 }
 
+/* §15: an existing blob is kept only when its bytes hash to its name. */
+TEST(existing_blob_of_the_right_size_with_wrong_bytes_is_rewritten)
+{
+	char dir[PATH_MAX], path[PATH_MAX];
+	fresh_dir(dir, "corrupt");
+	char want[WL_DIGEST_LEN + 1];
+	wl_sha256_digest(want, "hello", 5);
+	blob_file(path, dir, want);
+	for (int streamed = 0; streamed < 2; streamed++) {
+		wl_oci_layout *layout;
+		CHECK_OK(wl_oci_layout_open(&layout, dir));
+		CHECK(write_text(path, "jello") == 0);
+		int rc;
+		if (streamed) {
+			wl_oci_blob *blob = NULL;
+			rc = wl_oci_blob_begin(&blob, layout);
+			if (rc == 0 && (rc = wl_oci_blob_write(blob, "hello", 5)) != 0)
+				wl_oci_blob_abort(blob);
+			else if (rc == 0)
+				rc = wl_oci_blob_commit(blob, want);
+		} else {
+			rc = wl_oci_layout_put(layout, "hello", 5, NULL);
+		}
+		wl_oci_layout_free(layout);
+		CHECK_OK(rc);
+		size_t len;
+		char *text = read_text(path, &len);
+		CHECK(text != NULL && len == 5 && memcmp(text, "hello", 5) == 0);
+		free(text);
+	}
+}
+
+TEST(a_link_at_a_blob_name_is_replaced_never_followed)
+{
+	char dir[PATH_MAX], path[PATH_MAX], victim[PATH_MAX];
+	fresh_dir(dir, "link");
+	wl_oci_layout *layout;
+	CHECK_OK(wl_oci_layout_open(&layout, dir));
+	join(victim, dir, "victim");
+	CHECK(write_text(victim, "hello") == 0);
+	struct stat vbefore, vafter, st;
+	CHECK(stat(victim, &vbefore) == 0);
+	char want[WL_DIGEST_LEN + 1];
+	wl_sha256_digest(want, "hello", 5);
+	blob_file(path, dir, want);
+	CHECK(symlink(victim, path) == 0);
+	int rc = wl_oci_layout_put(layout, "hello", 5, NULL);
+	wl_oci_layout_free(layout);
+	CHECK_OK(rc);
+	CHECK(lstat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_ino != vbefore.st_ino);
+	CHECK(stat(victim, &vafter) == 0 && vafter.st_ino == vbefore.st_ino &&
+	      vafter.st_mtim.tv_nsec == vbefore.st_mtim.tv_nsec && vafter.st_size == 5);
+}
+
+/* A blob verified once is remembered by identity and times; the racy
+ * rule (times two seconds older than the read) applies as for sources. */
+TEST(a_verified_blob_is_remembered_in_the_hash_cache)
+{
+	char dir[PATH_MAX], path[PATH_MAX], cache_dir[PATH_MAX];
+	fresh_dir(dir, "cached");
+	join(cache_dir, dir, "cache");
+	char want[WL_DIGEST_LEN + 1];
+	wl_sha256_digest(want, "hello", 5);
+	wl_oci_layout *layout;
+	CHECK_OK(wl_oci_layout_open(&layout, dir));
+	blob_file(path, dir, want);
+	CHECK(write_text(path, "hello") == 0);
+	struct timespec pause = {2, 200000000};
+	nanosleep(&pause, NULL);
+	wl_hash_cache *cache = NULL;
+	CHECK_OK(wl_hash_cache_open(&cache, cache_dir));
+	wl__oci_layout_use_cache(layout, cache);
+	CHECK_OK(wl_oci_layout_put(layout, "hello", 5, NULL));
+	struct stat st;
+	CHECK(stat(path, &st) == 0);
+	wl_source_file id;
+	memset(&id, 0, sizeof id);
+	id.dev = (uint64_t)st.st_dev;
+	id.ino = (uint64_t)st.st_ino;
+	id.size = st.st_size;
+	id.mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+	id.ctime_ns = (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec;
+	char got[WL_DIGEST_LEN + 1] = "";
+	CHECK(wl_hash_cache_get(cache, &id, got));
+	CHECK_STR(got, want);
+	wl_oci_layout_free(layout);
+	wl_hash_cache_free(cache);
+}
+
 /* ---- entries ---- */
 
 TEST(entry_manifest_and_config_blob_stored_under_their_digests)
@@ -1016,6 +1107,9 @@ int main(void)
 	RUN(blob_abort_removes_the_temporary_file);
 	RUN(existing_blob_of_the_right_size_is_kept);
 	RUN(existing_blob_of_the_wrong_size_is_replaced);
+	RUN(existing_blob_of_the_right_size_with_wrong_bytes_is_rewritten);
+	RUN(a_link_at_a_blob_name_is_replaced_never_followed);
+	RUN(a_verified_blob_is_remembered_in_the_hash_cache);
 	RUN(entry_manifest_and_config_blob_stored_under_their_digests);
 	RUN(entry_whose_digest_disagrees_with_its_manifest_is_refused);
 	RUN(entry_with_a_missing_or_short_layer_is_refused);
