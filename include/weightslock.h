@@ -637,10 +637,17 @@ typedef struct wl_filter wl_filter;
  * Compiles include and exclude patterns (trimmed and sorted, as in a
  * normalized declaration) with go-gitignore's translation (§10.2).
  * WL_EINVALID naming the pattern for a negated pattern, one with a
- * backslash, and one outside the supported subset (§10.4).
+ * backslash, and one outside the supported subset (§10.4). A pattern whose
+ * translation RE2 cannot compile is dropped, as Cog drops it, with a
+ * warning (wl_filter_warning) the caller must show.
  */
 WL_API int wl_filter_new(wl_filter **out, const wl_string *include, size_t include_count,
                          const wl_string *exclude, size_t exclude_count);
+
+/** The warnings of dropped patterns ("include pattern "[" dropped: ..."),
+ *  in list order, include first. */
+WL_API size_t wl_filter_warning_count(const wl_filter *filter);
+WL_API const char *wl_filter_warning(const wl_filter *filter, size_t i);
 
 /** True when the filter selects nothing away (both lists empty). */
 WL_API bool wl_filter_is_empty(const wl_filter *filter);
@@ -821,7 +828,8 @@ typedef struct wl_import_report {
 	size_t result_count;
 	size_t pruned;             /* undeclared entries removed */
 	bool lockfile_written;
-	char *warning;             /* e.g. the hash cache could not be saved; or NULL */
+	char **warnings;           /* for the user to see, e.g. a pattern dropped, the hash cache ignored */
+	size_t warning_count;
 } wl_import_report;
 
 /**

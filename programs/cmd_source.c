@@ -56,6 +56,8 @@ int cmd_digest(cli_invocation *cli)
 		status = cli_lib_error(rc);
 		goto out;
 	}
+	for (size_t i = 0; i < wl_filter_warning_count(filter); i++)
+		cli_warn("%s", wl_filter_warning(filter, i));
 	rc = wl_source_walk(&tree, dir);
 	if (rc != 0) {
 		status = cli_lib_error_in(dir, rc);
@@ -281,8 +283,8 @@ int cmd_import(cli_invocation *cli)
 			         report->pruned == 1 ? "y" : "ies");
 		cli_note(cli, "%s: %s", lock_path, report->lockfile_written ? "written" : "unchanged");
 	}
-	if (rc == 0 && report->warning != NULL)
-		cli_warn("%s", report->warning);
+	for (size_t i = 0; rc == 0 && i < report->warning_count; i++)
+		cli_warn("%s", report->warnings[i]);
 	wl_import_report_free(report);
 	free(cache);
 	free(project);

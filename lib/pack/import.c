@@ -146,7 +146,21 @@ typedef struct importer {
 	wl_oci_layout *layout;
 	const wl_lock *recorded; /* the lockfile as loaded under the guard */
 	int threads;
+	wl_import_report *report;
 } importer;
+
+/* Adds a warning to the report; without memory it is lost, nothing else. */
+static void warn(importer *im, char *text)
+{
+	wl_import_report *r = im->report;
+	char **p = text ? realloc(r->warnings, (r->warning_count + 1) * sizeof *p) : NULL;
+	if (p == NULL) {
+		free(text);
+		return;
+	}
+	r->warnings = p;
+	r->warnings[r->warning_count++] = text;
+}
 
 static void progress(importer *im, wl_phase phase, const char *weight, uint64_t items_done,
                      uint64_t items_total, uint64_t bytes_done, uint64_t bytes_total)
@@ -274,6 +288,8 @@ static int inventory(importer *im, weight_job *w)
 	                   w->src->exclude_count);
 	if (rc != 0)
 		return rc;
+	for (size_t i = 0; i < wl_filter_warning_count(filter); i++)
+		warn(im, dup_printf("weight \"%s\": %s", name, wl_filter_warning(filter, i)));
 	size_t n = w->tree->file_count;
 	bool *keep = calloc(n ? n : 1, sizeof(bool));
 	if (keep == NULL) {
@@ -851,7 +867,9 @@ void wl_import_report_free(wl_import_report *report)
 		free(r->excluded);
 	}
 	free(report->results);
-	free(report->warning);
+	for (size_t i = 0; i < report->warning_count; i++)
+		free(report->warnings[i]);
+	free(report->warnings);
 	free(report);
 }
 
@@ -877,6 +895,7 @@ int wl_import(wl_import_report **out, const wl_config *config, const wl_import_o
 		return wl__nomem();
 	}
 	report->result_count = n;
+	im.report = report;
 	wl_guard *guard = NULL;
 	wl_lock *lock = NULL;
 	if (!opts->dry_run) {
@@ -893,7 +912,7 @@ int wl_import(wl_import_report **out, const wl_config *config, const wl_import_o
 	if (opts->cache_dir != NULL && wl_hash_cache_open(&im.cache, opts->cache_dir) != 0)
 		im.cache = NULL; /* a cache is an optimization; without it we read */
 	if (wl_hash_cache_warning(im.cache) != NULL)
-		report->warning = dup_printf("%s", wl_hash_cache_warning(im.cache));
+		warn(&im, dup_printf("%s", wl_hash_cache_warning(im.cache)));
 	if (opts->oci_layout != NULL && !opts->dry_run && (rc = wl_oci_layout_open(&im.layout, opts->oci_layout)) != 0)
 		goto done;
 	wl__oci_layout_use_cache(im.layout, im.cache);
@@ -937,10 +956,8 @@ int wl_import(wl_import_report **out, const wl_config *config, const wl_import_o
 	rc = 0;
 done:
 	if (im.cache != NULL) {
-		if (!opts->dry_run && wl_hash_cache_save(im.cache) != 0) {
-			free(report->warning);
-			report->warning = dup_printf("hash cache not saved: %s", wl_error_last()->message);
-		}
+		if (!opts->dry_run && wl_hash_cache_save(im.cache) != 0)
+			warn(&im, dup_printf("hash cache not saved: %s", wl_error_last()->message));
 		wl_hash_cache_free(im.cache);
 	}
 	if (guard != NULL) {

@@ -15,11 +15,12 @@
  * inserts) needs only a small Thompson-NFA simulation, which is linear in
  * the path length for every pattern.
  *
- * Policy where Cog silently drops a pattern because RE2 cannot compile its
- * rewrite (an unterminated class, a reversed range, invalid UTF-8), the
- * filter rejects the pattern instead: ignoring a typo would select files
- * the user did not ask for. Comments (`#...`) are still dropped as Cog
- * drops them; an include list of only comments then matches nothing.
+ * Where Cog silently drops a pattern because RE2 cannot compile its
+ * rewrite (an unterminated class, a `*` whose rewrite a class swallows, a
+ * reversed range, invalid UTF-8), the filter drops it too, so the file set
+ * is Cog's, and keeps a warning naming it for the caller to show (§10.4).
+ * Comments (`#...`) are dropped as Cog drops them, without a warning; an
+ * include list of only comments or dropped patterns matches nothing.
  */
 #include "common/internal.h"
 
@@ -187,6 +188,8 @@ struct pattern_list {
 struct wl_filter {
 	struct pattern_list include, exclude;
 	wl_storage *storage;
+	char **warnings; /* one per pattern dropped because RE2 rejects it */
+	size_t warning_count;
 };
 
 struct builder {
@@ -293,20 +296,25 @@ static bool starts_with(const char *s, size_t n, const char *prefix)
 	return n >= len && memcmp(s, prefix, len) == 0;
 }
 
-/* Why a pattern is refused: a reason, or the operator at fault. */
+/* Why a pattern is refused: a reason, or the operator at fault; `drop`
+ * when RE2 rejects the rewrite, so that Cog drops the pattern. */
 struct refusal {
 	const char *why;
 	char op;
+	bool drop;
 };
 
 /* A class member as Go's parseClassChar reads it, within the subset: an
  * ASCII character, or `\.` / `\?` (the rewrite's escapes of `.` and `?`).
- * Characters the rewrite inserts only for a `*` inside the brackets are
- * refused, like anything non-ASCII. */
+ * A class may swallow a whole group the rewrite made of `**` next to `/`
+ * (as in the pattern "[a**" "/b]"): the group's characters are then
+ * members like any other.
+ * Anything non-ASCII is refused. */
 static bool class_char(const char *s, size_t end, size_t *i, unsigned char *c, struct refusal *r)
 {
 	if (*i >= end) {
-		r->why = "unterminated character class '[' (Cog would ignore the pattern)";
+		r->why = "unterminated character class '['";
+		r->drop = true;
 		return false;
 	}
 	unsigned char ch = (unsigned char)s[*i];
@@ -321,10 +329,6 @@ static bool class_char(const char *s, size_t end, size_t *i, unsigned char *c, s
 	}
 	if (ch >= 0x80) {
 		r->why = "a character class with a non-ASCII member";
-		return false;
-	}
-	if (strchr("()|*+$", ch) != NULL && ch != '\0') {
-		r->why = "'*' inside [...]";
 		return false;
 	}
 	*c = ch;
@@ -359,7 +363,8 @@ static bool compile_class(struct builder *b, const char *s, size_t end, size_t *
 			if (!class_char(s, end, &k, &hi, r))
 				return false;
 			if (hi < lo) {
-				r->why = "a reversed range in [...] (Cog would ignore the pattern)";
+				r->why = "a reversed range in [...]";
+				r->drop = true;
 				return false;
 			}
 		}
@@ -415,6 +420,13 @@ static bool compile_expression(struct builder *b, const char *s, size_t n, struc
 		} else if (c == '[') {
 			if (!compile_class(b, s, end, &i, r))
 				return false;
+			/* A class that swallowed the start of a `*`'s `([^/]*)` ends
+			 * at its `]`; the `*)` left over has no '(' to close. */
+			if (i < end && (s[i] == '*' || s[i] == ')')) {
+				r->why = "a '*' inside [...] (its rewrite leaves an unmatched ')')";
+				r->drop = true;
+				return false;
+			}
 		} else if (c != '\0' && strchr("\\().*+?|{}^$", c) != NULL) {
 			r->op = (char)c;
 			return false;
@@ -571,9 +583,30 @@ static int refuse_operator(const char *list_name, wl_string pattern, char op)
 	return refuse(list_name, pattern, true, why);
 }
 
+/* Keeps "<list> pattern <%q> dropped: <why>, as Cog drops it". */
+static int warn_dropped(wl_filter *f, const char *list_name, wl_string pattern, const char *why)
+{
+	char *quoted = NULL;
+	if (wl_quote(&quoted, NULL, pattern) != 0)
+		return wl__nomem();
+	char *w = NULL;
+	int n = asprintf(&w, "%s pattern %s dropped: its regular expression does not compile (%s), so Cog ignores it",
+	                 list_name, quoted, why);
+	wl_free(quoted);
+	char **p = n < 0 ? NULL : realloc(f->warnings, (f->warning_count + 1) * sizeof *p);
+	if (p == NULL) {
+		if (n >= 0)
+			free(w);
+		return wl__nomem();
+	}
+	f->warnings = p;
+	f->warnings[f->warning_count++] = w;
+	return 0;
+}
+
 /* The policy checks of §8.1 and §10.4 on a trimmed pattern, then the
  * rewrite and compilation. `*m` stays empty for a dropped pattern. */
-static int compile_pattern(struct matcher *m, wl_string pattern, const char *list_name)
+static int compile_pattern(wl_filter *f, struct matcher *m, wl_string pattern, const char *list_name)
 {
 	m->prog = NULL;
 	m->len = 0;
@@ -595,8 +628,7 @@ static int compile_pattern(struct matcher *m, wl_string pattern, const char *lis
 	if (pattern.len > WL_PATTERN_MAX)
 		return refuse(list_name, pattern, true, "longer than 1024 bytes");
 	if (!valid_utf8(pattern.ptr, pattern.len))
-		return refuse(list_name, pattern, true,
-		              "not valid UTF-8 (Cog would ignore the pattern)");
+		return warn_dropped(f, list_name, pattern, "not valid UTF-8");
 	for (size_t i = 0; i < pattern.len; i++) {
 		char c = pattern.ptr[i];
 		if (c != '\0' && strchr("+()|{}$", c) != NULL)
@@ -617,11 +649,13 @@ static int compile_pattern(struct matcher *m, wl_string pattern, const char *lis
 	}
 	b->len = 0;
 	b->overflow = false;
-	struct refusal r = {"", '\0'};
+	struct refusal r = {"", '\0', false};
 	bool ok = compile_expression(b, expr.data, expr.len, &r);
 	wl_buf_release(&expr);
 	if (!ok) {
 		free(b);
+		if (r.drop)
+			return warn_dropped(f, list_name, pattern, r.why);
 		if (r.op != '\0')
 			return refuse_operator(list_name, pattern, r.op);
 		return refuse(list_name, pattern, true, r.why);
@@ -637,9 +671,10 @@ static int compile_pattern(struct matcher *m, wl_string pattern, const char *lis
 	return 0;
 }
 
-static int build_list(struct pattern_list *list, wl_storage *storage, const wl_string *patterns,
-                      size_t count, const char *list_name)
+static int build_list(wl_filter *f, struct pattern_list *list, const wl_string *patterns, size_t count,
+                      const char *list_name)
 {
+	wl_storage *storage = f->storage;
 	if (count == 0)
 		return 0;
 	size_t bytes;
@@ -655,7 +690,7 @@ static int build_list(struct pattern_list *list, wl_storage *storage, const wl_s
 		if (!wl_storage_string(storage, &list->patterns[i], t.ptr, t.len))
 			return wl__nomem();
 		struct matcher *m = &list->matchers[list->matcher_count];
-		int rc = compile_pattern(m, list->patterns[i], list_name);
+		int rc = compile_pattern(f, m, list->patterns[i], list_name);
 		if (rc != 0)
 			return rc;
 		if (m->prog != NULL)
@@ -683,9 +718,9 @@ int wl_filter_new(wl_filter **out, const wl_string *include, size_t include_coun
 		free(f);
 		return wl__nomem();
 	}
-	int rc = build_list(&f->include, f->storage, include, include_count, "include");
+	int rc = build_list(f, &f->include, include, include_count, "include");
 	if (rc == 0)
-		rc = build_list(&f->exclude, f->storage, exclude, exclude_count, "exclude");
+		rc = build_list(f, &f->exclude, exclude, exclude_count, "exclude");
 	if (rc != 0) {
 		wl_filter_free(f);
 		return rc;
@@ -700,8 +735,21 @@ void wl_filter_free(wl_filter *filter)
 		return;
 	free_list(&filter->include);
 	free_list(&filter->exclude);
+	for (size_t i = 0; i < filter->warning_count; i++)
+		free(filter->warnings[i]);
+	free(filter->warnings);
 	wl_storage_free(filter->storage);
 	free(filter);
+}
+
+size_t wl_filter_warning_count(const wl_filter *filter)
+{
+	return filter != NULL ? filter->warning_count : 0;
+}
+
+const char *wl_filter_warning(const wl_filter *filter, size_t i)
+{
+	return filter != NULL && i < filter->warning_count ? filter->warnings[i] : NULL;
 }
 
 bool wl_filter_is_empty(const wl_filter *filter)

@@ -74,6 +74,39 @@ static int refused(const char *pattern, size_t len, const char *part)
 }
 
 #define CHECK_REFUSED(pattern, part) CHECK(refused(pattern, strlen(pattern), part))
+
+/* The pattern, as an include or an exclude, is dropped as Cog drops it
+ * (§10.4): the filter compiles, with one warning naming the pattern and
+ * `why`; as the only include it selects nothing, as the only exclude it
+ * removes nothing. */
+static int dropped(const char *pattern, size_t len, const char *why)
+{
+	wl_string p = {pattern, len};
+	for (int as_exclude = 0; as_exclude < 2; as_exclude++) {
+		wl_filter *f = NULL;
+		int rc = as_exclude ? wl_filter_new(&f, NULL, 0, &p, 1) : wl_filter_new(&f, &p, 1, NULL, 0);
+		if (rc != 0) {
+			printf("  \"%s\" refused: %s\n", pattern, wl_error_last()->message);
+			return 0;
+		}
+		const char *w = wl_filter_warning(f, 0);
+		char want[64];
+		snprintf(want, sizeof want, "%s pattern ", as_exclude ? "exclude" : "include");
+		bool ok = wl_filter_warning_count(f) == 1 && w != NULL && strstr(w, want) == w &&
+		          strstr(w, " dropped: ") != NULL && strstr(w, why) != NULL && strstr(w, "Cog ignores it") &&
+		          wl_filter_warning(f, 1) == NULL;
+		bool passes = wl_filter_pass(f, wl_str(pattern)) && wl_filter_pass(f, wl_str("a/b.bin"));
+		ok = ok && passes == (bool)as_exclude;
+		if (!ok)
+			printf("  \"%s\": warning \"%s\", passes %d\n", pattern, w ? w : "(none)", passes);
+		wl_filter_free(f);
+		if (!ok)
+			return 0;
+	}
+	return 1;
+}
+
+#define CHECK_DROPPED(pattern, why) CHECK(dropped(pattern, strlen(pattern), why))
 #define UNSUPPORTED "is not supported: "
 
 /* ---- §10.3: every row of the table ---- */
@@ -242,7 +275,7 @@ TEST(table_regex_rows_are_refused)
 	CHECK_REFUSED("(", UNSUPPORTED "'('");
 	CHECK_REFUSED("a++", UNSUPPORTED "'+'");
 	CHECK_REFUSED("x{1001}", UNSUPPORTED "'{'");
-	CHECK_REFUSED("[", UNSUPPORTED "unterminated");
+	CHECK_DROPPED("[", "unterminated character class");
 }
 
 /* ---- §10.2: the translation, step by step ---- */
@@ -514,19 +547,44 @@ TEST(classes_beyond_the_subset_refused)
 {
 	CHECK_REFUSED("[\xC3\xA9]", UNSUPPORTED "a character class with a non-ASCII member");
 	CHECK_REFUSED("[[:alpha:]]", UNSUPPORTED "a POSIX class");
-	CHECK_REFUSED("[*]", UNSUPPORTED "'*' inside [...]");
-	CHECK_REFUSED("[a**/b]", UNSUPPORTED "'*' inside [...]");
-	/* What RE2 cannot compile, Cog drops silently; the project refuses. */
-	CHECK_REFUSED("[a", UNSUPPORTED "unterminated character class");
-	CHECK_REFUSED("[]", UNSUPPORTED "unterminated character class");
-	CHECK_REFUSED("[^]", UNSUPPORTED "unterminated character class");
-	CHECK_REFUSED("a-[", UNSUPPORTED "unterminated character class");
-	CHECK_REFUSED("[z-a]", UNSUPPORTED "a reversed range");
+	/* What RE2 cannot compile, Cog drops; so does the project, saying so. */
+	CHECK_DROPPED("[*]", "a '*' inside [...]");
+	CHECK_DROPPED("[a*", "a '*' inside [...]");
+	CHECK_DROPPED("x/[ab*]/y", "a '*' inside [...]");
+	CHECK_DROPPED("[a", "unterminated character class");
+	CHECK_DROPPED("[]", "unterminated character class");
+	CHECK_DROPPED("[^]", "unterminated character class");
+	CHECK_DROPPED("a-[", "unterminated character class");
+	CHECK_DROPPED("[z-a]", "a reversed range");
+	CHECK_DROPPED("a\xFF", "not valid UTF-8");
+	/* A class that swallows a whole `**` group compiles: its characters
+	 * are members (RE2 reads "[a(|.*" "/)b]" as one class). */
+	CHECK_MATCH("[a**/b]", "(");
+	CHECK_MATCH("[a**/b]", "x/*");
+	CHECK_MATCH("[a**/b]", "b");
+	CHECK_NO_MATCH("[a**/b]", "c");
+	CHECK_MATCH("[?]", "?");
+	CHECK_NO_MATCH("[?]", "a");
 }
 
-TEST(invalid_utf8_or_overlong_pattern_refused)
+/* Dropped patterns leave the others working, in either list. */
+TEST(a_dropped_pattern_leaves_the_rest_of_its_list)
 {
-	CHECK(refused("a\xFF", 2, UNSUPPORTED "not valid UTF-8"));
+	wl_string inc[] = {wl_str("*.bin"), wl_str("[")};
+	wl_string exc[] = {wl_str("[z-a]"), wl_str("skip.bin")};
+	wl_filter *f = NULL;
+	CHECK_OK(wl_filter_new(&f, inc, 2, exc, 2));
+	CHECK_INT(wl_filter_warning_count(f), 2);
+	CHECK(strstr(wl_filter_warning(f, 0), "include pattern \"[\" dropped") != NULL);
+	CHECK(strstr(wl_filter_warning(f, 1), "exclude pattern \"[z-a]\" dropped") != NULL);
+	CHECK(wl_filter_pass(f, wl_str("a.bin")));
+	CHECK(!wl_filter_pass(f, wl_str("skip.bin")));
+	CHECK(!wl_filter_pass(f, wl_str("a.txt")));
+	wl_filter_free(f);
+}
+
+TEST(overlong_pattern_refused)
+{
 	char *p = malloc(1026);
 	CHECK(p != NULL);
 	memset(p, 'a', 1025);
@@ -784,7 +842,8 @@ int main(void)
 	RUN(empty_pattern_refused);
 	RUN(regex_operators_refused);
 	RUN(classes_beyond_the_subset_refused);
-	RUN(invalid_utf8_or_overlong_pattern_refused);
+	RUN(overlong_pattern_refused);
+	RUN(a_dropped_pattern_leaves_the_rest_of_its_list);
 	RUN(refused_pattern_named_with_go_quoting);
 	RUN(patterns_trimmed_of_unicode_space);
 	RUN(empty_filter_passes_everything);
