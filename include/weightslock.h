@@ -475,21 +475,43 @@ WL_API void wl_drift_results_free(wl_drift_result *results, size_t count);
 
 typedef struct wl_guard wl_guard;
 
+/** The guard file of a lockfile is the lockfile's path plus this suffix
+ *  (Cog v0.19's guard). */
+#define WL_GUARD_SUFFIX ".guard"
+/** Later Cog's project lock, next to the lockfile (in its directory), and
+ *  the directory that holds it. */
+#define WL_PROJECT_LOCK_PATH ".cog/cog.lock"
+#define WL_PROJECT_LOCK_DIR ".cog"
+
 /**
- * Takes the exclusive flock(2) on `<lockfile>.guard`, creating the
- * lockfile's directory and the guard file as needed. Waits, retrying every
- * 100 ms, for at most `timeout_seconds` (< 0: forever) and stops early,
- * with WL_ECANCELED, as soon as `*cancel` (may be NULL) becomes non-zero;
- * a signal handler may set it. WL_ETIMEOUT when the time runs out.
+ * Takes the writers' locks of `lockfile`: an exclusive flock(2) on
+ * `<dir of the lockfile>/.cog/cog.lock` (the project lock of Cog v0.20
+ * and later) and then on `<lockfile>.guard` (Cog v0.19's guard), so that
+ * writers of every Cog release, and flock(1) on either file, are
+ * excluded. Creates the lockfile's directory, its `.cog/` (mode 0755) and
+ * the two files (mode 0600, never written, never deleted) as needed.
+ *
+ * Each file is opened with O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC and must be
+ * a regular file: a symbolic link (whose target is never created), a
+ * FIFO, a device, a socket or a directory fails at once with WL_EIO and
+ * "acquire LOCKFILE guard: PATH is not a regular file (a FIFO)", never
+ * blocking. Descriptors are close-on-exec, so a child process does not
+ * inherit the locks.
+ *
+ * Waits, retrying every 100 ms, for at most `timeout_seconds` (< 0:
+ * forever) in all, for both locks together, and stops early, with
+ * WL_ECANCELED, as soon as `*cancel` (may be NULL) becomes non-zero; a
+ * signal handler may set it. WL_ETIMEOUT when the time runs out; the
+ * message names the file that was held. On any failure nothing is held.
  */
 WL_API int wl_guard_acquire(wl_guard **out, const char *lockfile, double timeout_seconds,
                      const volatile sig_atomic_t *cancel);
 
-/** Releases the lock and frees the guard. Returns WL_EIO if unlocking
- *  failed; the guard is freed either way. */
+/** Releases both locks, the guard first, and frees the guard. Returns
+ *  WL_EIO if unlocking failed; the guard is freed either way. */
 WL_API int wl_guard_release(wl_guard *guard);
 
-/** Runs fn(ctx) while holding the guard lock (Cog's WithLock). Returns
+/** Runs fn(ctx) while holding both locks (Cog's WithLock). Returns
  *  fn's result, or the acquire error, or the release error if fn
  *  succeeded. */
 WL_API int wl_with_lock(const char *lockfile, double timeout_seconds, const volatile sig_atomic_t *cancel,

@@ -2,9 +2,10 @@
  * cmd_with_lock.c - `with-lock`: run a command while holding the guard
  * lock of a lockfile, the way Cog's writers serialize.
  *
- * The guard descriptor is close-on-exec, so the child does not hold the
- * lock; this process keeps it until the child exits and passes SIGINT and
- * SIGTERM on to the child meanwhile.
+ * The guard lock is two flocks (.cog/cog.lock, then LOCKFILE.guard); their
+ * descriptors are close-on-exec, so the child does not hold them; this
+ * process keeps both until the child exits and passes SIGINT and SIGTERM on
+ * to the child meanwhile.
  */
 #include "cli.h"
 

@@ -123,9 +123,10 @@ const cli_command cli_commands[] = {
 	{"with-lock", CMD_WITH_LOCK, "[LOCKFILE] -- COMMAND [ARG...]",
 	 "run a command while holding the guard lock",
 	 "Take the guard lock of LOCKFILE (default: --lock, else weights.lock), the\n"
-	 "exclusive flock(2) on LOCKFILE.guard that Cog and weightslock writers\n"
-	 "honour, run COMMAND, and release the lock when COMMAND exits. SIGINT and\n"
-	 "SIGTERM are passed on to COMMAND while it runs.\n"
+	 "exclusive flock(2) on .cog/cog.lock beside LOCKFILE (later Cog) and then\n"
+	 "on LOCKFILE.guard (Cog v0.19) that Cog and weightslock writers honour,\n"
+	 "run COMMAND, and release both when COMMAND exits. --timeout covers both.\n"
+	 "SIGINT and SIGTERM are passed on to COMMAND while it runs.\n"
 	 "Exit status: COMMAND's status (128+N if it died of signal N); 2 on\n"
 	 "timeout, or SIGINT/SIGTERM while waiting (COMMAND is not run), or bad\n"
 	 "usage; 127 if COMMAND cannot be executed.\n",

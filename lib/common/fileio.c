@@ -36,6 +36,25 @@ static char *alloc_for(size_t cap)
 	return p;
 }
 
+const char *wl__file_kind(mode_t mode)
+{
+	if (S_ISREG(mode))
+		return "a regular file";
+	if (S_ISDIR(mode))
+		return "a directory";
+	if (S_ISLNK(mode))
+		return "a symbolic link";
+	if (S_ISFIFO(mode))
+		return "a FIFO";
+	if (S_ISCHR(mode))
+		return "a character device";
+	if (S_ISBLK(mode))
+		return "a block device";
+	if (S_ISSOCK(mode))
+		return "a socket";
+	return "of an unknown type";
+}
+
 int wl__read_file(char **out, size_t *out_len, const char *path)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -1,10 +1,13 @@
 /*
  * guard.c - the guard lock (SPEC.md §4.8).
  *
- * Owns wl_guard_acquire, wl_guard_release and wl_with_lock: an exclusive
- * flock(2) on `<lockfile>.guard` that serializes load-modify-save across
- * processes and interoperates with Cog and flock(1). The guard file is
- * created as needed, never written and never deleted.
+ * Owns wl_guard_acquire, wl_guard_release and wl_with_lock: exclusive
+ * flock(2) locks that serialize load-modify-save across processes and
+ * interoperate with Cog and flock(1). Two files are locked, in this order:
+ * `<dir of the lockfile>/.cog/cog.lock` (the project lock of Cog v0.20 and
+ * later) and `<lockfile>.guard` (Cog v0.19's guard), so that writers of
+ * every Cog release are excluded. Both are created as needed, never
+ * written and never deleted; neither may be anything but a regular file.
  */
 #include "common/internal.h"
 
@@ -22,7 +25,8 @@
 #define GUARD_SLICE_NS 10000000LL
 
 struct wl_guard {
-	int fd;
+	int project_fd; /* <dir>/.cog/cog.lock, taken first */
+	int guard_fd;   /* <lockfile>.guard, taken second */
 	char *lockfile; /* for messages */
 };
 
@@ -38,20 +42,16 @@ static bool canceled(const volatile sig_atomic_t *cancel)
 	return cancel != NULL && *cancel != 0;
 }
 
-/* mkdir -p of the directory holding `lockfile`, mode 0755. */
-static int make_parent_dirs(const char *lockfile)
+/* mkdir -p of `dir`, mode 0755; a symbolic link to a directory will do,
+ * as it does for Cog. */
+static int make_dirs(const char *lockfile, const char *dir_path)
 {
-	const char *slash = strrchr(lockfile, '/');
-	if (slash == NULL || slash == lockfile)
+	struct stat st;
+	if (stat(dir_path, &st) == 0 && S_ISDIR(st.st_mode))
 		return 0;
-	char *dir = strndup(lockfile, (size_t)(slash - lockfile));
+	char *dir = strdup(dir_path);
 	if (dir == NULL)
 		return wl__nomem();
-	struct stat st;
-	if (stat(dir, &st) == 0 && S_ISDIR(st.st_mode)) {
-		free(dir);
-		return 0;
-	}
 	/* Create each prefix in turn; existing components are fine. */
 	for (char *p = dir + 1;; p++) {
 		bool end = *p == '\0';
@@ -79,18 +79,41 @@ static int make_parent_dirs(const char *lockfile)
 	return 0;
 }
 
+/* Opens a lock file for flock without following a symbolic link or waiting
+ * on a FIFO, and accepts only a regular file. `access` is O_RDONLY |
+ * O_CREAT, or O_RDWR for the NFS retry. */
+static int open_lock_file(int *out, const char *lockfile, const char *path, int access)
+{
+	int fd = open(path, access | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC, 0600);
+	int err = errno;
+	struct stat st;
+	if (fd >= 0 && fstat(fd, &st) != 0) {
+		err = errno;
+		close(fd);
+		return wl__fail_errno(WL_EIO, err, "acquire %s guard: stat %s", lockfile, path);
+	}
+	/* A failed open names what is in the way when something is. */
+	if (fd < 0 && (lstat(path, &st) != 0 || S_ISREG(st.st_mode)))
+		return wl__fail_errno(WL_EIO, err, "acquire %s guard: open %s", lockfile, path);
+	if (!S_ISREG(st.st_mode)) {
+		if (fd >= 0)
+			close(fd);
+		return wl__fail(WL_EIO, "acquire %s guard: %s is not a regular file (%s)", lockfile, path,
+		                wl__file_kind(st.st_mode));
+	}
+	*out = fd;
+	return 0;
+}
+
 /* The outcome of one attempt: held, busy (someone else holds it), or an
  * error already recorded. */
 enum attempt { ATTEMPT_HELD, ATTEMPT_BUSY, ATTEMPT_FAILED };
 
-static enum attempt try_lock(int *fd_out, int *code, const char *lockfile, const char *guard_path)
+static enum attempt try_lock(int *fd_out, int *code, const char *lockfile, const char *path)
 {
-	int fd = open(guard_path, O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		*code = wl__fail_errno(WL_EIO, errno, "acquire %s guard: open %s", lockfile,
-		                       guard_path);
+	int fd;
+	if ((*code = open_lock_file(&fd, lockfile, path, O_RDONLY | O_CREAT)) != 0)
 		return ATTEMPT_FAILED;
-	}
 	int rc;
 	while ((rc = flock(fd, LOCK_EX | LOCK_NB)) != 0 && errno == EINTR)
 		;
@@ -101,12 +124,8 @@ static enum attempt try_lock(int *fd_out, int *code, const char *lockfile, const
 		struct stat st;
 		if (fstat(fd, &st) == 0 && (st.st_mode & 0600) == 0600) {
 			close(fd);
-			fd = open(guard_path, O_RDWR | O_CLOEXEC);
-			if (fd < 0) {
-				*code = wl__fail_errno(WL_EIO, errno, "acquire %s guard: open %s",
-				                       lockfile, guard_path);
+			if ((*code = open_lock_file(&fd, lockfile, path, O_RDWR)) != 0)
 				return ATTEMPT_FAILED;
-			}
 			while ((rc = flock(fd, LOCK_EX | LOCK_NB)) != 0 && errno == EINTR)
 				;
 		} else {
@@ -121,7 +140,7 @@ static enum attempt try_lock(int *fd_out, int *code, const char *lockfile, const
 	close(fd);
 	if (err == EWOULDBLOCK || err == EAGAIN)
 		return ATTEMPT_BUSY;
-	*code = wl__fail_errno(WL_EIO, err, "acquire %s guard: flock %s", lockfile, guard_path);
+	*code = wl__fail_errno(WL_EIO, err, "acquire %s guard: flock %s", lockfile, path);
 	return ATTEMPT_FAILED;
 }
 
@@ -143,6 +162,64 @@ static bool wait_until(int64_t until_ns, const volatile sig_atomic_t *cancel)
 	}
 }
 
+/* The wait every lock of one acquisition shares. */
+typedef struct budget {
+	int64_t deadline; /* monotonic ns; INT64_MAX: forever */
+	double timeout_seconds;
+	const volatile sig_atomic_t *cancel;
+} budget;
+
+/* Takes the flock on `path`, polling every 100 ms within the budget. */
+static int lock_one(int *fd_out, const char *lockfile, const char *path, const budget *b)
+{
+	for (;;) {
+		int code = 0;
+		enum attempt a = try_lock(fd_out, &code, lockfile, path);
+		if (a == ATTEMPT_HELD)
+			return 0;
+		if (a == ATTEMPT_FAILED)
+			return code;
+		int64_t now = monotonic_ns();
+		if (!canceled(b->cancel) && now >= b->deadline)
+			return wl__fail(WL_ETIMEOUT,
+			                "acquire %s guard: timed out after %gs waiting for the lock on %s",
+			                lockfile, b->timeout_seconds, path);
+		int64_t next = now + GUARD_RETRY_NS;
+		if (next > b->deadline)
+			next = b->deadline;
+		if (!wait_until(next, b->cancel))
+			return wl__fail(WL_ECANCELED, "acquire %s guard: canceled", lockfile);
+	}
+}
+
+/* Unlocks and closes one lock file; the errno of a failed unlock, or 0. */
+static int unlock_one(int fd)
+{
+	if (fd < 0)
+		return 0;
+	int err = flock(fd, LOCK_UN) != 0 ? errno : 0;
+	close(fd);
+	return err;
+}
+
+/* malloc'd `prefix` + `suffix`, where prefix is the first `n` bytes. */
+static char *concat(const char *prefix, size_t n, const char *suffix)
+{
+	size_t m = strlen(suffix);
+	char *s = malloc(n + m + 1);
+	if (s != NULL) {
+		memcpy(s, prefix, n);
+		memcpy(s + n, suffix, m + 1);
+	}
+	return s;
+}
+
+static void guard_free(wl_guard *g)
+{
+	free(g->lockfile);
+	free(g);
+}
+
 int wl_guard_acquire(wl_guard **out, const char *lockfile, double timeout_seconds,
                      const volatile sig_atomic_t *cancel)
 {
@@ -152,75 +229,58 @@ int wl_guard_acquire(wl_guard **out, const char *lockfile, double timeout_second
 	if (canceled(cancel))
 		return wl__fail(WL_ECANCELED, "acquire %s guard: canceled", lockfile);
 
-	int64_t start = monotonic_ns();
 	bool forever = timeout_seconds < 0 || timeout_seconds != timeout_seconds ||
 	               timeout_seconds > 9.0e9;
-	int64_t deadline = forever ? INT64_MAX : start + (int64_t)(timeout_seconds * 1e9);
-
-	int code = make_parent_dirs(lockfile);
-	if (code != 0)
-		return code;
+	budget b = {forever ? INT64_MAX : monotonic_ns() + (int64_t)(timeout_seconds * 1e9),
+	            timeout_seconds, cancel};
 
 	wl_guard *g = calloc(1, sizeof *g);
 	if (g == NULL)
 		return wl__nomem();
-	g->fd = -1;
+	g->project_fd = g->guard_fd = -1;
 	g->lockfile = strdup(lockfile);
-	size_t n = strlen(lockfile);
-	char *guard_path = malloc(n + sizeof ".guard");
-	if (g->lockfile == NULL || guard_path == NULL) {
-		free(guard_path);
-		free(g->lockfile);
-		free(g);
-		return wl__nomem();
-	}
-	memcpy(guard_path, lockfile, n);
-	memcpy(guard_path + n, ".guard", sizeof ".guard");
-
-	for (;;) {
-		enum attempt a = try_lock(&g->fd, &code, lockfile, guard_path);
-		if (a == ATTEMPT_HELD)
-			break;
-		if (a == ATTEMPT_FAILED)
-			goto fail;
-		int64_t now = monotonic_ns();
-		if (!canceled(cancel) && now >= deadline) {
-			code = wl__fail(WL_ETIMEOUT,
-			                "acquire %s guard: timed out after %gs waiting for the lock on %s",
-			                lockfile, timeout_seconds, guard_path);
-			goto fail;
-		}
-		int64_t next = now + GUARD_RETRY_NS;
-		if (next > deadline)
-			next = deadline;
-		if (!wait_until(next, cancel)) {
-			code = wl__fail(WL_ECANCELED, "acquire %s guard: canceled", lockfile);
-			goto fail;
-		}
-	}
+	/* The lockfile's directory, with its slash ("" for the current one). */
+	const char *slash = strrchr(lockfile, '/');
+	size_t dir_len = slash == NULL ? 0 : (size_t)(slash - lockfile) + 1;
+	char *cog_dir = concat(lockfile, dir_len, WL_PROJECT_LOCK_DIR);
+	char *project_path = concat(lockfile, dir_len, WL_PROJECT_LOCK_PATH);
+	char *guard_path = concat(lockfile, strlen(lockfile), WL_GUARD_SUFFIX);
+	int code = 0;
+	if (g->lockfile == NULL || cog_dir == NULL || project_path == NULL || guard_path == NULL)
+		code = wl__nomem();
+	if (code == 0)
+		code = make_dirs(lockfile, cog_dir);
+	/* Later Cog's lock first, then the guard: one budget for both. */
+	if (code == 0)
+		code = lock_one(&g->project_fd, lockfile, project_path, &b);
+	if (code == 0 && (code = lock_one(&g->guard_fd, lockfile, guard_path, &b)) != 0)
+		unlock_one(g->project_fd);
+	free(cog_dir);
+	free(project_path);
 	free(guard_path);
+	if (code != 0) {
+		guard_free(g);
+		return code;
+	}
 	*out = g;
 	return 0;
-
-fail:
-	free(guard_path);
-	free(g->lockfile);
-	free(g);
-	return code;
 }
 
-/* Unlocks and frees; records an error only when `report` is set, so a
- * failure of the protected work keeps its own message. */
+/* Unlocks in the reverse order of acquisition and frees; records an error
+ * only when `report` is set, so a failure of the protected work keeps its
+ * own message. */
 static int guard_release(wl_guard *guard, bool report)
 {
 	if (guard == NULL)
 		return 0;
+	int err = unlock_one(guard->guard_fd);
+	int project_err = unlock_one(guard->project_fd);
+	if (err == 0)
+		err = project_err;
 	int code = 0;
-	if (flock(guard->fd, LOCK_UN) != 0 && report)
-		code = wl__fail_errno(WL_EIO, errno, "release %s guard", guard->lockfile);
-	close(guard->fd);
-	free(guard->lockfile);
-	free(guard);
+	if (err != 0 && report)
+		code = wl__fail_errno(WL_EIO, err, "release %s guard", guard->lockfile);
+	guard_free(guard);
 	return code;
 }
 

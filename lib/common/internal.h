@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #if defined(__GNUC__)
 #define WL_PRINTF(a, b) __attribute__((format(printf, a, b)))
@@ -238,6 +239,9 @@ static inline bool wl_mul_overflows_size(size_t a, size_t b, size_t *out)
 /** Reads a whole file into a malloc'd, NUL-terminated buffer.
  *  WL_ENOTFOUND if it does not exist; WL_EIO otherwise ("read PATH: ..."). */
 int wl__read_file(char **out, size_t *out_len, const char *path);
+/** What a file of this type is, for messages: "a FIFO", "a directory",
+ *  "a character device", "a symbolic link", ... */
+const char *wl__file_kind(mode_t mode);
 /** Writes all of `data` to `fd` (EINTR retried); returns an errno value. */
 int wl__write_all(int fd, const void *data, size_t len);
 

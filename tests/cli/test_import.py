@@ -316,10 +316,10 @@ def test_an_unreadable_file_is_refused(tmp):
     os.chmod(secret, 0)
     # Root reads anything: run as an unprivileged user that can still read
     # the rest of the project and take the guard.
-    for d in (tmp, p, os.path.join(p, "weights")):
+    for d in (tmp, p, os.path.join(p, "weights"), os.path.join(p, ".cog")):
         os.chmod(d, 0o777)
-    os.chmod(os.path.join(p, "weights.lock"), 0o666)
-    os.chmod(os.path.join(p, "weights.lock.guard"), 0o666)
+    for f in ("weights.lock", "weights.lock.guard", ".cog/cog.lock"):
+        os.chmod(os.path.join(p, f), 0o666)
     # The checkout may sit in a directory the unprivileged user cannot
     # enter: run a copy of the program from the test's own directory.
     prog = os.path.join(tmp, "weightslock")

@@ -144,4 +144,5 @@ def test_concurrent_writers_through_the_guard_lose_nothing(tmp):
     doc = json.loads(read(lockfile))
     expect(len(doc["weights"]) == len(want))
     d = os.path.dirname(lockfile)
-    expect(sorted(os.listdir(d)) == ["weights.lock", "weights.lock.guard"], os.listdir(d))
+    expect(sorted(os.listdir(d)) == [".cog", "weights.lock", "weights.lock.guard"], "files", os.listdir(d))
+    expect(os.listdir(os.path.join(d, ".cog")) == ["cog.lock"], "project lock", os.listdir(d))

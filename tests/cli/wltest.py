@@ -64,6 +64,12 @@ def snapshot(path):
     return (read(path), st.st_mtime_ns, st.st_ino)
 
 
+def local_weight_cog_yaml(name="w", uri="./weights"):
+    """cog.yaml text declaring one weight NAME from the local source URI."""
+    return ("image: r8.im/example/model\nweights:\n  - name: %s\n    target: /src/weights/%s\n"
+            "    source:\n      uri: %s\n" % (name, name, uri))
+
+
 class held_guard:
     """Holds the guard lock (flock on LOCKFILE.guard) like another writer would."""
 
