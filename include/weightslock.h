@@ -47,6 +47,8 @@ extern "C" {
 #define WL_LOCK_VERSION 1
 /** The default lockfile name, next to cog.yaml. */
 #define WL_LOCK_FILENAME "weights.lock"
+/** The largest lockfile read (SPEC.md §15): 1 GiB. */
+#define WL_LOCK_SIZE_MAX ((int64_t)1 << 30)
 /** The library's own version, as a string. */
 #define WL_VERSION_STRING "0.1.0"
 
@@ -225,8 +227,10 @@ WL_API void wl_lock_free(wl_lock *lock);
  */
 WL_API int wl_lock_parse(wl_lock **out, const void *data, size_t len, const char *name);
 
-/** Reads and parses a lockfile. WL_ENOTFOUND when the file does not exist,
- *  WL_EIO when it cannot be read (a directory, permissions). */
+/** Reads (as wl_read_file, at most WL_LOCK_SIZE_MAX bytes) and parses a
+ *  lockfile. WL_ENOTFOUND when the file does not exist, WL_EIO when it
+ *  cannot be read (a directory, a FIFO or device, permissions),
+ *  WL_EINVALID when it is larger than 1 GiB. */
 WL_API int wl_lock_load(wl_lock **out, const char *path);
 
 /**
@@ -259,6 +263,26 @@ WL_API int wl_lock_save(wl_lock *lock, const char *path);
 /** Writes bytes to `path` atomically and durably, mode 0644 (the
  *  mechanism behind wl_lock_save, for other projections). */
 WL_API int wl_write_file_atomic(const char *path, const void *data, size_t len);
+
+/**
+ * Reads the whole document at `path` (a lockfile, cog.yaml, an OCI layout's
+ * index.json or oci-layout, ...) into a malloc'd, NUL-terminated buffer
+ * that the caller frees with wl_free; `*out_len` excludes the NUL.
+ * `path` must name a regular file once symbolic links are followed: it is
+ * opened with O_NONBLOCK, so a FIFO does not hold up the open, and a FIFO,
+ * device or socket fails at once with WL_EIO, "read PATH: not a regular
+ * file (a FIFO)". A file larger than `max_size` (> 0; 0: no limit) fails,
+ * before anything is read, with WL_EINVALID, "read PATH: larger than
+ * 1 GiB (N bytes)". WL_ENOTFOUND when the file does not exist; WL_EIO for
+ * a directory or a failed read.
+ */
+WL_API int wl_read_file(char **out, size_t *out_len, const char *path, int64_t max_size);
+
+/** Like wl_read_file, for what is left at an open descriptor (standard
+ *  input: a pipe is fine), named `name` in messages; reading stops with
+ *  WL_EINVALID as soon as more than `max_size` (> 0) bytes arrive. The
+ *  descriptor is not closed. */
+WL_API int wl_read_fd(char **out, size_t *out_len, int fd, const char *name, int64_t max_size);
 
 /* ------------------------------------------------------------------------ */
 /* Entry operations (SPEC.md §4)                                            */

@@ -212,10 +212,13 @@ int cli_flush_stdout(cli_buf *b);
 int cli_write_stdout(const void *p, size_t n);
 
 /**
- * Reads a whole file ("-": standard input) into a malloc'd buffer. Returns
- * 0, or WL_ENOTFOUND / WL_EIO with the message in *errbuf ("read PATH: ...").
+ * Reads a whole document ("-": standard input) into a malloc'd buffer, as
+ * wl_read_file / wl_read_fd do (a regular file, at most `max_size` bytes
+ * when > 0). Returns 0, or the error code with the message in *errbuf
+ * ("read PATH: ...").
  */
-int cli_read_file(char **out, size_t *out_len, const char *path, char *errbuf, size_t errlen);
+int cli_read_file(char **out, size_t *out_len, const char *path, int64_t max_size, char *errbuf,
+                  size_t errlen);
 
 /* ---- the lockfile and project paths (project.c) ---- */
 

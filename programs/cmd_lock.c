@@ -38,7 +38,7 @@ static int read_lock(wl_lock **lock, char **data, size_t *len, const char *path)
 	char why[1024];
 	*lock = NULL;
 	*data = NULL;
-	if (cli_read_file(data, len, path, why, sizeof why) != 0)
+	if (cli_read_file(data, len, path, WL_LOCK_SIZE_MAX, why, sizeof why) != 0)
 		return cli_error("%s", why);
 	int rc = wl_lock_parse(lock, *data, *len, cli_display_name(path));
 	if (rc != 0) {
@@ -467,7 +467,7 @@ static int write_if_changed(const cli_invocation *cli, const char *file, const c
 	char *old = NULL;
 	size_t old_len = 0;
 	char why[1024];
-	if (cli_read_file(&old, &old_len, file, why, sizeof why) == 0) {
+	if (cli_read_file(&old, &old_len, file, 0, why, sizeof why) == 0) {
 		bool same = old_len == len && memcmp(old, data, len) == 0;
 		free(old);
 		if (same) {

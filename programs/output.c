@@ -5,13 +5,10 @@
 #include "cli.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 /* ---- buffers ---- */
@@ -344,66 +341,13 @@ void cli_warn(const char *fmt, ...)
 
 /* ---- reading ---- */
 
-int cli_read_file(char **out, size_t *out_len, const char *path, char *errbuf, size_t errlen)
+int cli_read_file(char **out, size_t *out_len, const char *path, int64_t max_size, char *errbuf,
+                  size_t errlen)
 {
-	bool is_stdin = strcmp(path, "-") == 0;
-	const char *shown = cli_display_name(path);
-	int fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		int err = errno;
-		snprintf(errbuf, errlen, "read %s: %s", shown, strerror(err));
-		return err == ENOENT ? WL_ENOTFOUND : WL_EIO;
-	}
-	struct stat st;
-	int stat_err = fstat(fd, &st) != 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR : 0;
-	if (stat_err != 0) {
-		int err = stat_err;
-		snprintf(errbuf, errlen, "read %s: %s", shown, strerror(err));
-		if (!is_stdin)
-			close(fd);
-		return WL_EIO;
-	}
-	size_t cap = 65536, len = 0;
-	char *data = malloc(cap);
-	int err = 0;
-	while (data != NULL) {
-		if (cap - len < 2) {
-			char *grown = cap <= SIZE_MAX / 2 ? realloc(data, cap * 2) : NULL;
-			if (grown == NULL) {
-				free(data);
-				data = NULL;
-				break;
-			}
-			data = grown;
-			cap *= 2;
-		}
-		size_t want = cap - len - 1;
-		if (want > (size_t)INT_MAX)
-			want = (size_t)INT_MAX;
-		ssize_t n = read(fd, data + len, want);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			err = errno;
-			break;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
-	if (!is_stdin)
-		close(fd);
-	if (data == NULL) {
-		snprintf(errbuf, errlen, "read %s: out of memory", shown);
-		return WL_ENOMEM;
-	}
-	if (err != 0) {
-		free(data);
-		snprintf(errbuf, errlen, "read %s: %s", shown, strerror(err));
-		return WL_EIO;
-	}
-	data[len] = '\0';
-	*out = data;
-	*out_len = len;
-	return 0;
+	int rc = strcmp(path, "-") == 0
+	                 ? wl_read_fd(out, out_len, STDIN_FILENO, cli_display_name(path), max_size)
+	                 : wl_read_file(out, out_len, path, max_size);
+	if (rc != 0)
+		snprintf(errbuf, errlen, "%s", wl_error_last()->message);
+	return rc;
 }

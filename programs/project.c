@@ -33,7 +33,7 @@ int cli_load_lock(wl_lock **out, const char *path)
 	char *data = NULL;
 	size_t len = 0;
 	char why[1024];
-	if (cli_read_file(&data, &len, path, why, sizeof why) != 0)
+	if (cli_read_file(&data, &len, path, WL_LOCK_SIZE_MAX, why, sizeof why) != 0)
 		return cli_error("%s", why);
 	int rc = wl_lock_parse(out, data, len, cli_display_name(path));
 	free(data);

@@ -55,42 +55,42 @@ const char *wl__file_kind(mode_t mode)
 	return "of an unknown type";
 }
 
-int wl__read_file(char **out, size_t *out_len, const char *path)
+/* "1 GiB", "64 MiB", or "N bytes": a size limit as a user reads it. */
+static void format_limit(char *out, size_t n, int64_t limit)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		int err = errno;
-		return wl__fail_errno(err == ENOENT ? WL_ENOTFOUND : WL_EIO, err, "read %s", path);
+	static const char *const units[] = {"GiB", "MiB", "KiB"};
+	for (int i = 0; i < 3; i++) {
+		int64_t unit = (int64_t)1 << (30 - 10 * i);
+		if (limit >= unit && limit % unit == 0) {
+			snprintf(out, n, "%lld %s", (long long)(limit / unit), units[i]);
+			return;
+		}
 	}
-	struct stat st;
-	if (fstat(fd, &st) != 0) {
-		int err = errno;
-		close(fd);
-		return wl__fail_errno(WL_EIO, err, "read %s", path);
-	}
-	if (S_ISDIR(st.st_mode)) {
-		close(fd);
-		return wl__fail_errno(WL_EIO, EISDIR, "read %s", path);
-	}
-	/* Room for the whole file, its NUL, and the read that sees EOF. */
-	size_t cap = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size + 4096 : 65536;
+	snprintf(out, n, "%lld bytes", (long long)limit);
+}
+
+/* `size` < 0: not known, only that it is over the limit. */
+static int fail_too_large(const char *name, int64_t limit, int64_t size)
+{
+	char text[32];
+	format_limit(text, sizeof text, limit);
+	if (size < 0)
+		return wl__fail(WL_EINVALID, "read %s: larger than %s", name, text);
+	return wl__fail(WL_EINVALID, "read %s: larger than %s (%lld bytes)", name, text, (long long)size);
+}
+
+/* Reads what is left at `fd`; `cap` is the first buffer's size. */
+static int read_all(char **out, size_t *out_len, int fd, const char *name, int64_t max_size, size_t cap)
+{
 	char *data = alloc_for(cap);
-	if (data == NULL) {
-		close(fd);
+	if (data == NULL)
 		return wl__nomem();
-	}
 	size_t len = 0;
 	for (;;) {
 		if (len + 1 >= cap) {
-			if (cap > SIZE_MAX / 2) {
-				free(data);
-				close(fd);
-				return wl__nomem();
-			}
-			char *p = realloc(data, cap * 2);
+			char *p = cap <= SIZE_MAX / 2 ? realloc(data, cap * 2) : NULL;
 			if (p == NULL) {
 				free(data);
-				close(fd);
 				return wl__nomem();
 			}
 			data = p;
@@ -105,18 +105,61 @@ int wl__read_file(char **out, size_t *out_len, const char *path)
 				continue;
 			int err = errno;
 			free(data);
-			close(fd);
-			return wl__fail_errno(WL_EIO, err, "read %s", path);
+			return wl__fail_errno(WL_EIO, err, "read %s", name);
 		}
 		if (n == 0)
 			break;
 		len += (size_t)n;
+		/* A pipe, or a file that grew since fstat: stop at the limit. */
+		if (max_size > 0 && len > (uint64_t)max_size) {
+			free(data);
+			return fail_too_large(name, max_size, -1);
+		}
 	}
-	close(fd);
 	data[len] = '\0';
 	*out = data;
 	*out_len = len;
 	return 0;
+}
+
+int wl_read_fd(char **out, size_t *out_len, int fd, const char *name, int64_t max_size)
+{
+	*out = NULL;
+	*out_len = 0;
+	struct stat st;
+	if (fstat(fd, &st) != 0)
+		return wl__fail_errno(WL_EIO, errno, "read %s", name);
+	if (S_ISDIR(st.st_mode))
+		return wl__fail_errno(WL_EIO, EISDIR, "read %s", name);
+	if (S_ISREG(st.st_mode) && max_size > 0 && st.st_size > max_size)
+		return fail_too_large(name, max_size, (int64_t)st.st_size);
+	/* Room for the whole file, its NUL, and the read that sees EOF. */
+	size_t cap = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size + 4096 : 65536;
+	return read_all(out, out_len, fd, name, max_size, cap);
+}
+
+int wl_read_file(char **out, size_t *out_len, const char *path, int64_t max_size)
+{
+	*out = NULL;
+	*out_len = 0;
+	/* O_NONBLOCK: a FIFO must not hold up the open; it is refused below. */
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0) {
+		int err = errno;
+		return wl__fail_errno(err == ENOENT ? WL_ENOTFOUND : WL_EIO, err, "read %s", path);
+	}
+	struct stat st;
+	int rc = 0;
+	if (fstat(fd, &st) != 0)
+		rc = wl__fail_errno(WL_EIO, errno, "read %s", path);
+	else if (!S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode))
+		rc = wl__fail(WL_EIO, "read %s: not a regular file (%s)", path, wl__file_kind(st.st_mode));
+	else if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0)
+		rc = wl__fail_errno(WL_EIO, errno, "read %s", path);
+	if (rc == 0)
+		rc = wl_read_fd(out, out_len, fd, path, max_size);
+	close(fd);
+	return rc;
 }
 
 static char *dir_of(const char *path)

@@ -236,9 +236,6 @@ static inline bool wl_mul_overflows_size(size_t a, size_t b, size_t *out)
 
 /* ---- files (fileio.c) ---- */
 
-/** Reads a whole file into a malloc'd, NUL-terminated buffer.
- *  WL_ENOTFOUND if it does not exist; WL_EIO otherwise ("read PATH: ..."). */
-int wl__read_file(char **out, size_t *out_len, const char *path);
 /** What a file of this type is, for messages: "a FIFO", "a directory",
  *  "a character device", "a symbolic link", ... */
 const char *wl__file_kind(mode_t mode);

@@ -579,7 +579,7 @@ int wl_config_load(wl_config **out, const char *path)
 	*out = NULL;
 	char *data = NULL;
 	size_t len = 0;
-	int rc = wl__read_file(&data, &len, path);
+	int rc = wl_read_file(&data, &len, path, 0);
 	if (rc != 0)
 		return rc;
 	rc = wl_config_parse(out, data, len, path);

@@ -196,10 +196,14 @@ static int open_blob(int *out, struct stat *st, const char *path, const char *wh
 		int err = errno;
 		return wl__fail_errno(err == ENOENT ? WL_ENOTFOUND : WL_EIO, err, "%s: open %s", what, path);
 	}
-	if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
-		int err = S_ISREG(st->st_mode) ? errno : EINVAL;
+	if (fstat(fd, st) != 0) {
+		int err = errno;
 		close(fd);
-		return wl__fail_errno(WL_EIO, err, "%s: %s is not a regular file", what, path);
+		return wl__fail_errno(WL_EIO, err, "%s: stat %s", what, path);
+	}
+	if (!S_ISREG(st->st_mode)) {
+		close(fd);
+		return wl__fail(WL_EIO, "%s: %s is not a regular file (%s)", what, path, wl__file_kind(st->st_mode));
 	}
 	int flags = fcntl(fd, F_GETFL);
 	if (flags >= 0)
@@ -270,7 +274,7 @@ static int check_layout_marker(const char *layout_dir)
 	snprintf(path, n, "%s/oci-layout", layout_dir);
 	char *text = NULL;
 	size_t len = 0;
-	int rc = wl__read_file(&text, &len, path);
+	int rc = wl_read_file(&text, &len, path, 0);
 	if (rc != 0) {
 		wl__error_prefix("not an OCI image layout");
 		free(path);

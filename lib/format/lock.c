@@ -1490,7 +1490,7 @@ int wl_lock_load(wl_lock **out, const char *path)
 	*out = NULL;
 	char *buf;
 	size_t len;
-	int rc = wl__read_file(&buf, &len, path);
+	int rc = wl_read_file(&buf, &len, path, WL_LOCK_SIZE_MAX);
 	if (rc != 0)
 		return rc;
 	return parse_owned(out, buf, len, path);

@@ -724,7 +724,7 @@ static int check_marker(const wl_oci_layout *layout, const char *path, bool *mis
 {
 	char *data;
 	size_t len;
-	int rc = wl__read_file(&data, &len, path);
+	int rc = wl_read_file(&data, &len, path, 0);
 	*missing = rc == WL_ENOTFOUND;
 	if (*missing)
 		return 0;
@@ -742,7 +742,7 @@ static int read_index(wl_oci_layout *layout)
 {
 	char *data;
 	size_t len;
-	int rc = wl__read_file(&data, &len, layout->index_path);
+	int rc = wl_read_file(&data, &len, layout->index_path, 0);
 	if (rc == WL_ENOTFOUND)
 		return 0;
 	if (rc != 0)

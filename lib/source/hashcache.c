@@ -300,31 +300,6 @@ static int open_dir(wl_hash_cache *c)
 	return dfd;
 }
 
-/* Reads the whole regular file open at `fd` (at most `max` bytes: a longer
- * one is not a cache file and reads as nothing). */
-static int read_fd(int fd, size_t size, size_t max, unsigned char **out, size_t *out_len)
-{
-	*out = NULL;
-	*out_len = 0;
-	if (size > max)
-		return 0;
-	unsigned char *p = malloc(size + 1);
-	if (p == NULL)
-		return wl__nomem();
-	size_t got = 0;
-	while (got <= size) {
-		ssize_t n = read(fd, p + got, size + 1 - got);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		got += (size_t)n;
-	}
-	*out = p;
-	*out_len = got > size ? 0 : got; /* grew while read: nothing */
-	return 0;
-}
-
 /* Merges `<dir>/hashes` into the table when the directory and the file
  * may be trusted (else marks the cache untrusted). A missing, unreadable
  * or invalid file merges nothing; `*valid` says whether it was a cache
@@ -357,13 +332,17 @@ static int merge_file(wl_hash_cache *c, bool *exists, bool *valid)
 		close(fd);
 		return 0;
 	}
-	unsigned char *data = NULL;
+	char *data = NULL;
 	size_t len = 0;
-	int rc = read_fd(fd, (size_t)st.st_size, HEADER_SIZE + MAX_RECORDS * RECORD_SIZE + TRAILER_SIZE, &data, &len);
+	int rc = wl_read_fd(&data, &len, fd, "hashes", HEADER_SIZE + MAX_RECORDS * RECORD_SIZE + TRAILER_SIZE);
 	close(fd);
-	if (rc != 0)
+	if (rc == WL_ENOMEM)
 		return rc;
-	rc = data != NULL ? merge_bytes(c, data, len) : 0;
+	if (rc != 0) {
+		wl_error_clear(); /* unreadable or too large: not a cache file */
+		return 0;
+	}
+	rc = merge_bytes(c, (const unsigned char *)data, len);
 	free(data);
 	if (rc < 0)
 		return rc;

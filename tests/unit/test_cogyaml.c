@@ -6,6 +6,7 @@
 #include "harness.h"
 
 #include <stdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static wl_config *parse(const char *yaml)
@@ -572,6 +573,23 @@ TEST(load_missing_file_is_not_found)
 	CHECK(c == NULL);
 }
 
+TEST(load_refuses_a_fifo_at_once)
+{
+	const char *dir = getenv("TMPDIR");
+	char path[512];
+	snprintf(path, sizeof path, "%s/wl-cogyaml-fifo-%d", dir != NULL && dir[0] ? dir : "/tmp",
+	         (int)getpid());
+	CHECK(mkfifo(path, 0600) == 0);
+	wl_config *c = (wl_config *)1;
+	char want[600];
+	snprintf(want, sizeof want, "read %s: not a regular file (a FIFO)", path);
+	int rc = wl_config_load(&c, path);
+	unlink(path);
+	CHECK_INT(rc, WL_EIO);
+	CHECK_STR(wl_error_last()->message, want);
+	CHECK(c == NULL);
+}
+
 TEST(load_reads_the_file_and_names_it)
 {
 	const char *dir = getenv("TMPDIR");
@@ -655,6 +673,7 @@ int main(void)
 	RUN(source_as_sequence_of_mappings);
 	RUN(source_as_sequence_of_one_is_a_single_source);
 	RUN(load_missing_file_is_not_found);
+	RUN(load_refuses_a_fifo_at_once);
 	RUN(load_reads_the_file_and_names_it);
 	RUN(free_null_is_a_no_op);
 	return harness_summary("cogyaml");

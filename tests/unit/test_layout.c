@@ -368,6 +368,30 @@ TEST(layout_path_that_is_a_file_is_an_io_error)
 	CHECK_ERR(wl_oci_layout_open(&layout, dir), WL_EIO, dir);
 }
 
+TEST(layout_documents_that_are_fifos_are_refused_at_once)
+{
+	/* Neither index.json nor oci-layout may hold up the open (SPEC.md §15). */
+	const char *const names[] = {"index.json", "oci-layout"};
+	for (int i = 0; i < 2; i++) {
+		char dir[PATH_MAX], path[PATH_MAX], marker[PATH_MAX];
+		fresh_dir(dir, "fifo-doc");
+		CHECK(mkdir(dir, 0755) == 0);
+		join(path, dir, names[i]);
+		join(marker, dir, "oci-layout");
+		if (i == 0)
+			CHECK(write_text(marker, MARKER) == 0);
+		CHECK(mkfifo(path, 0600) == 0);
+		wl_oci_layout *layout = NULL;
+		CHECK_ERR(wl_oci_layout_open(&layout, dir), WL_EIO, "not a regular file (a FIFO)");
+		CHECK(strstr(wl_error_last()->message, path) != NULL);
+		CHECK(layout == NULL);
+		struct stat st;
+		CHECK(lstat(path, &st) == 0 && S_ISFIFO(st.st_mode));
+		/* Nothing was created: no blob directory, and the FIFO is kept. */
+		CHECK_INT(count_entries(dir), i == 0 ? 2 : 1);
+	}
+}
+
 /* ---- blobs ---- */
 
 TEST(blob_is_named_by_its_digest_mode_0644_no_temporary_left)
@@ -1100,6 +1124,7 @@ int main(void)
 	RUN(marker_written_exactly_with_blob_directory);
 	RUN(marker_with_other_content_is_refused_and_left_alone);
 	RUN(layout_path_that_is_a_file_is_an_io_error);
+	RUN(layout_documents_that_are_fifos_are_refused_at_once);
 	RUN(blob_is_named_by_its_digest_mode_0644_no_temporary_left);
 	RUN(blob_temporary_file_is_close_on_exec);
 	RUN(blob_digest_mismatch_is_refused_and_temporary_removed);

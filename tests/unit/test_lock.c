@@ -733,6 +733,80 @@ TEST(load_tells_a_missing_file_from_other_failures)
 	CHECK_ERR(wl_lock_load(&lock, p), WL_EIO, "Not a directory");
 }
 
+/* A whole-document read must not wait on a FIFO nor read a device
+ * forever (SPEC.md §15): both fail at once, naming the file. */
+TEST(load_refuses_fifos_and_devices_at_once)
+{
+	char fifo[256], link[256];
+	snprintf(fifo, sizeof fifo, "%s", tmp_path("fifo.lock"));
+	snprintf(link, sizeof link, "%s", tmp_path("zero.lock"));
+	CHECK(mkfifo(fifo, 0600) == 0);
+	CHECK(symlink("/dev/zero", link) == 0);
+	wl_lock *lock = NULL;
+	char want[320];
+	snprintf(want, sizeof want, "read %s: not a regular file (a FIFO)", fifo);
+	CHECK_ERR(wl_lock_load(&lock, fifo), WL_EIO, want);
+	CHECK(lock == NULL);
+	snprintf(want, sizeof want, "read %s: not a regular file (a character device)", link);
+	CHECK_ERR(wl_lock_load(&lock, link), WL_EIO, want);
+	CHECK(lock == NULL);
+	char *data = NULL;
+	size_t len = 7;
+	CHECK_ERR(wl_read_file(&data, &len, fifo, 0), WL_EIO, "not a regular file (a FIFO)");
+	CHECK(data == NULL && len == 0);
+}
+
+TEST(load_refuses_a_lockfile_larger_than_1_gib_before_reading)
+{
+	char p[256];
+	snprintf(p, sizeof p, "%s", tmp_path("huge.lock"));
+	int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	CHECK(fd >= 0);
+	/* Sparse: costs no disk, and reading it would cost a GiB of memory. */
+	int rc = ftruncate(fd, WL_LOCK_SIZE_MAX + 1);
+	close(fd);
+	CHECK_INT(rc, 0);
+	wl_lock *lock = NULL;
+	char want[320];
+	snprintf(want, sizeof want, "read %s: larger than 1 GiB (1073741825 bytes)", p);
+	CHECK_ERR(wl_lock_load(&lock, p), WL_EINVALID, want);
+	CHECK(lock == NULL);
+	unlink(p);
+}
+
+TEST(read_limits_count_every_byte)
+{
+	char p[256];
+	snprintf(p, sizeof p, "%s", tmp_path("limit.json"));
+	FILE *f = fopen(p, "w");
+	CHECK(f != NULL);
+	fputs("0123456789", f);
+	fclose(f);
+	char *data = NULL;
+	size_t len = 0;
+	CHECK_OK(wl_read_file(&data, &len, p, 10));
+	CHECK_MEM(data, len, "0123456789");
+	wl_free(data);
+	CHECK_ERR(wl_read_file(&data, &len, p, 9), WL_EINVALID, "larger than 9 bytes (10 bytes)");
+	/* A pipe has no size to look at: the limit holds while reading. */
+	int fds[2];
+	CHECK(pipe(fds) == 0);
+	CHECK(write(fds[1], "0123456789", 10) == 10);
+	close(fds[1]);
+	int rc = wl_read_fd(&data, &len, fds[0], "<stdin>", 9);
+	close(fds[0]);
+	CHECK_INT(rc, WL_EINVALID);
+	CHECK_STR(wl_error_last()->message, "read <stdin>: larger than 9 bytes");
+	CHECK(pipe(fds) == 0);
+	CHECK(write(fds[1], "{}", 2) == 2);
+	close(fds[1]);
+	rc = wl_read_fd(&data, &len, fds[0], "<stdin>", WL_LOCK_SIZE_MAX);
+	close(fds[0]);
+	CHECK_OK(rc);
+	CHECK_MEM(data, len, "{}");
+	wl_free(data);
+}
+
 TEST(load_names_the_file_in_parse_errors)
 {
 	const char *path = tmp_path("bad.lock");
@@ -1056,6 +1130,9 @@ int main(void)
 	RUN(save_into_a_missing_directory_fails_and_creates_nothing);
 	RUN(save_that_cannot_encode_leaves_the_file_alone);
 	RUN(load_tells_a_missing_file_from_other_failures);
+	RUN(load_refuses_fifos_and_devices_at_once);
+	RUN(load_refuses_a_lockfile_larger_than_1_gib_before_reading);
+	RUN(read_limits_count_every_byte);
 	RUN(load_names_the_file_in_parse_errors);
 	RUN(find_returns_the_first_entry_of_that_name);
 	RUN(upsert_replaces_in_place_or_appends);
