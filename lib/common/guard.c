@@ -42,7 +42,7 @@ static bool canceled(const volatile sig_atomic_t *cancel)
 	return cancel != NULL && *cancel != 0;
 }
 
-/* mkdir -p of `dir`, mode 0755; a symbolic link to a directory will do,
+/* mkdir -p of `dir_path`, mode 0755; a symbolic link to a directory will do,
  * as it does for Cog. */
 static int make_dirs(const char *lockfile, const char *dir_path)
 {
