@@ -138,6 +138,8 @@ const cli_command cli_commands[] = {
 	 "go-gitignore translation; patterns are trimmed and sorted first), and\n"
 	 "print the set digest, sha256:<hex>. With --list, first print one\n"
 	 "`<hex>  <path>` line per kept file, sorted by path (sha256sum's format).\n"
+	 "A pattern whose translation RE2 cannot compile (`[`, `[a*`, `[z-a]`) is\n"
+	 "dropped, as Cog drops it, with a warning on stderr (even with -q).\n"
 	 "The hash cache is never used: every byte is read.\n"
 	 "Exit status: 0 done; 2 error (including no file left by the patterns).\n",
 	 cmd_digest},
@@ -151,8 +153,12 @@ const cli_command cli_commands[] = {
 	 "no longer declared are removed. Unchanged files are not re-read: their\n"
 	 "digests come from a hash cache keyed by device, inode, size and times\n"
 	 "(--cache-dir, default $XDG_CACHE_HOME/weightslock or\n"
-	 "~/.cache/weightslock). With --oci-layout DIR the layers, config blobs and\n"
-	 "manifests are also written to an OCI image layout, tagged by weight name.\n"
+	 "~/.cache/weightslock), trusted only when it and its directory are yours\n"
+	 "and writable by no one else (otherwise ignored, with a warning). Patterns\n"
+	 "RE2 cannot compile are dropped with a warning, as in digest. With\n"
+	 "--oci-layout DIR the layers, config blobs and manifests are also written\n"
+	 "to an OCI image layout, tagged by weight name; a blob already there is\n"
+	 "kept only if its bytes hash to its name.\n"
 	 "--dry-run prints the plan (status, changes, files and size per weight) on\n"
 	 "stdout and writes nothing; -v adds the included and excluded files.\n"
 	 "Exit status: 0 done; 2 error.\n",
