@@ -1,29 +1,26 @@
 /*
- * lock.c - the lockfile: decoding with Go encoding/json semantics, the
- * canonical encoding, loading, saving, upsert and prune (SPEC.md §3, §4,
- * §13).
+ * lock.c - the lockfile: its structure as Go decodes it, the canonical
+ * encoding, loading, saving, upsert and prune (SPEC.md §3, §4, §13).
  *
- * Hand-written because the format *is* Go's decoder and MarshalIndent:
- * case-insensitive keys with Unicode simple folding, repeated keys merging
- * into earlier values, null leaving fields alone, deferred type errors, one
- * U+FFFD per invalid byte, and Go's escaping on output. General C JSON
- * libraries build their own trees with their own rules; matching Go byte
- * for byte, at several hundred MB/s, needs a decoder that writes straight
- * into the lockfile structures.
+ * Decoding goes through common/json_read (Go's encoding/json rules) with
+ * the lockfile's key tables and list elements; what is specific to the
+ * lockfile stays here: the two entry shapes (`source` or `sources`),
+ * settled once an entry is fully decoded since repeated keys may carry
+ * both, and the checks after decoding (version, duplicate names and
+ * targets). The encoder is Go's MarshalIndent output, escaping included.
  *
  * Memory: the input buffer is owned by the lock and decoded in place where
  * possible, so plain strings (nearly all of them) cost no copy; strings
  * that need unescaping go to the lock's arena. Lists are malloc'd arrays.
  */
 #include "common/internal.h"
+#include "common/json_read.h"
 
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#define MAX_DEPTH 10000
 
 /* ------------------------------------------------------------------------ */
 /* Lock allocation                                                          */
@@ -81,26 +78,6 @@ void wl_lock_free(wl_lock *lock)
 /* Decoder state                                                            */
 /* ------------------------------------------------------------------------ */
 
-typedef struct parser {
-	char *buf; /* owned input, NUL at buf[len] */
-	size_t len;
-	size_t pos;
-	const char *name;
-	wl_storage *st;
-	wl_buf scratch;
-	/* The first syntax error ends the parse; it wins over everything. */
-	bool syntax_failed;
-	/* Errors Go reports after decoding: the first "hard" error (a bad
-	 * timestamp), else the first type mismatch. */
-	bool hard_failed;
-	bool type_failed;
-	char hard_msg[512];
-	char type_msg[512];
-	size_t hard_at, type_at;
-	bool oom;
-	int depth; /* containers open around the current value */
-} parser;
-
 /* Per-entry decoding state: an entry may carry both shapes while being
  * decoded (repeated keys), so the decision is made at the end. */
 typedef struct entry_state {
@@ -119,914 +96,40 @@ typedef struct entry_vec {
 	bool present;
 } entry_vec;
 
-static const char *describe_char(int c, char out[16])
-{
-	if (c == '\'')
-		return "'\\''";
-	if (c == '"')
-		return "'\"'";
-	if (c >= 0x20 && c < 0x7F)
-		snprintf(out, 16, "'%c'", c);
-	else if (c == '\n')
-		return "'\\n'";
-	else if (c == '\r')
-		return "'\\r'";
-	else if (c == '\t')
-		return "'\\t'";
-	else if (c < 0x80)
-		snprintf(out, 16, "'\\x%02x'", (unsigned)c);
-	else /* Go prints the byte as the code point of the same value. */
-		snprintf(out, 16, "'%c%c'", (char)(0xC0 | (c >> 6)), (char)(0x80 | (c & 0x3F)));
-	return out;
-}
-
-/* Records a syntax error at the current position. Always returns false. */
-static bool syntax(parser *p, const char *context)
-{
-	if (p->syntax_failed)
-		return false;
-	p->syntax_failed = true;
-	if (p->pos >= p->len) {
-		wl__fail(WL_EPARSE, "parse %s: unexpected end of JSON input (at byte %zu)", p->name, p->len);
-	} else {
-		char tmp[16];
-		wl__fail(WL_EPARSE, "parse %s: invalid character %s %s (at byte %zu)", p->name,
-		         describe_char((unsigned char)p->buf[p->pos], tmp), context, p->pos);
-	}
-	return false;
-}
-
-static void set_hard(parser *p, size_t at)
-{
-	if (p->hard_failed)
-		return;
-	p->hard_failed = true;
-	p->hard_at = at;
-	snprintf(p->hard_msg, sizeof p->hard_msg, "%s", wl_error_last()->message);
-}
-
-/* A value of the wrong JSON kind for a field: remembered, decoding goes on. */
-typedef struct field_ctx {
-	const char *struct_name; /* Go struct holding the field */
-	const char *path;        /* dotted JSON path from the root */
-	const char *go_type;     /* Go type of the field (or element) */
-} field_ctx;
-
-static void type_error(parser *p, const field_ctx *f, const char *what, size_t at)
-{
-	if (p->type_failed)
-		return;
-	p->type_failed = true;
-	p->type_at = at;
-	if (f->path == NULL)
-		snprintf(p->type_msg, sizeof p->type_msg,
-		         "json: cannot unmarshal %s into Go value of type %s", what, f->go_type);
-	else
-		snprintf(p->type_msg, sizeof p->type_msg,
-		         "json: cannot unmarshal %s into Go struct field %s.%s of type %s", what,
-		         f->struct_name, f->path, f->go_type);
-}
-
-static inline void skip_ws(parser *p)
-{
-	const char *b = p->buf;
-	size_t i = p->pos, n = p->len;
-	for (;;) {
-		/* Indentation comes in runs of spaces: eight at a time. */
-		while (i + 8 <= n) {
-			uint64_t w;
-			memcpy(&w, b + i, 8);
-			if (w != 0x2020202020202020ULL)
-				break;
-			i += 8;
-		}
-		if (i < n && (b[i] == ' ' || b[i] == '\n' || b[i] == '\r' || b[i] == '\t')) {
-			i++;
-			continue;
-		}
-		break;
-	}
-	p->pos = i;
-}
-
-static inline int peek(parser *p)
-{
-	return p->pos < p->len ? (unsigned char)p->buf[p->pos] : -1;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Scalars                                                                  */
-/* ------------------------------------------------------------------------ */
-
-/* Bytes that end the fast scan of a string: quote, backslash, controls,
- * and every non-ASCII byte (checked for valid UTF-8 separately). */
-static const unsigned char string_stop[256] = {
-#define R16(v) v, v, v, v, v, v, v, v, v, v, v, v, v, v, v, v
-	R16(1), R16(1),
-	0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-	R16(0), R16(0),
-	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
-	R16(0), R16(0),
-	R16(1), R16(1), R16(1), R16(1), R16(1), R16(1), R16(1), R16(1),
-#undef R16
-};
-
-
-/* Reads 4 hex digits at s (bounds checked by the caller's scan). */
-static int32_t get_u4(const char *s, size_t avail)
-{
-	if (avail < 6 || s[0] != '\\' || s[1] != 'u')
-		return -1;
-	int32_t v = 0;
-	for (int i = 2; i < 6; i++) {
-		int h = wl_hex_value((unsigned char)s[i]);
-		if (h < 0)
-			return -1;
-		v = v * 16 + h;
-	}
-	return v;
-}
-
-/*
- * Scans the string starting at the opening quote. On success `*raw` and
- * `*raw_len` give the bytes between the quotes and `*simple` says whether
- * they decode to themselves (no escapes, valid UTF-8); pos is past the
- * closing quote.
- */
-static bool scan_string(parser *p, const char **raw, size_t *raw_len, bool *simple)
-{
-	const unsigned char *b = (const unsigned char *)p->buf;
-	size_t n = p->len;
-	size_t i = p->pos + 1;
-	bool plain = true;
-	for (;;) {
-#ifdef WL_HAVE_SSE2
-		/* Sixteen bytes at a time: a signed compare with 0x20 catches
-		 * controls and every byte >= 0x80 at once. */
-		{
-			const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'),
-			              space = _mm_set1_epi8(0x20);
-			while (i + 16 <= n) {
-				__m128i v = _mm_loadu_si128((const __m128i *)(b + i));
-				__m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
-				                           _mm_cmplt_epi8(v, space));
-				int mask = _mm_movemask_epi8(hit);
-				if (mask != 0) {
-					i += (size_t)__builtin_ctz((unsigned)mask);
-					break;
-				}
-				i += 16;
-			}
-		}
-#endif
-		/* Eight bytes at a time while none of them can end the scan. */
-		while (i + 8 <= n) {
-			uint64_t w;
-			memcpy(&w, b + i, 8);
-			if (wl_word_has_byte(w, '"') | wl_word_has_byte(w, '\\') | wl_word_has_less(w, 0x20) |
-			    (w & WL_HIGHS))
-				break;
-			i += 8;
-		}
-		while (i < n && !string_stop[b[i]])
-			i++;
-		if (i >= n) {
-			p->pos = n;
-			return syntax(p, "in string literal");
-		}
-		unsigned c = b[i];
-		if (c == '"')
-			break;
-		if (c == '\\') {
-			plain = false;
-			if (i + 1 >= n) {
-				p->pos = n;
-				return syntax(p, "in string literal");
-			}
-			unsigned e = b[i + 1];
-			switch (e) {
-			case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
-				i += 2;
-				continue;
-			case 'u':
-				for (size_t k = 0; k < 4; k++) {
-					if (i + 2 + k >= n) {
-						p->pos = n;
-						return syntax(p, "in \\u hexadecimal character escape");
-					}
-					if (wl_hex_value(b[i + 2 + k]) < 0) {
-						p->pos = i + 2 + k;
-						return syntax(p, "in \\u hexadecimal character escape");
-					}
-				}
-				i += 6;
-				continue;
-			default:
-				p->pos = i + 1;
-				return syntax(p, "in string escape code");
-			}
-		}
-		if (c < 0x20) {
-			p->pos = i;
-			return syntax(p, "in string literal");
-		}
-		/* Non-ASCII: valid UTF-8 stays as is, anything else is replaced. */
-		uint32_t cp;
-		size_t len = wl_utf8_decode(b + i, n - i, &cp);
-		if (cp == 0xFFFD && len == 1)
-			plain = false;
-		i += len;
-	}
-	*raw = p->buf + p->pos + 1;
-	*raw_len = i - (p->pos + 1);
-	*simple = plain;
-	p->pos = i + 1;
-	return true;
-}
-
-/* Decodes an already-scanned string into `out`: in place for simple
- * strings (the closing quote becomes the NUL), else into the arena. */
-static bool decode_string(parser *p, const char *raw, size_t raw_len, bool simple, wl_string *out)
-{
-	if (simple) {
-		((char *)raw)[raw_len] = '\0';
-		out->ptr = raw_len ? raw : NULL;
-		out->len = raw_len;
-		return true;
-	}
-	wl_buf *sb = &p->scratch;
-	sb->len = 0;
-	const unsigned char *s = (const unsigned char *)raw;
-	for (size_t i = 0; i < raw_len;) {
-		unsigned c = s[i];
-		if (c == '\\') {
-			unsigned e = s[i + 1];
-			switch (e) {
-			case '"': wl_buf_putc(sb, '"'); break;
-			case '\\': wl_buf_putc(sb, '\\'); break;
-			case '/': wl_buf_putc(sb, '/'); break;
-			case 'b': wl_buf_putc(sb, '\b'); break;
-			case 'f': wl_buf_putc(sb, '\f'); break;
-			case 'n': wl_buf_putc(sb, '\n'); break;
-			case 'r': wl_buf_putc(sb, '\r'); break;
-			case 't': wl_buf_putc(sb, '\t'); break;
-			case 'u': {
-				int32_t r = get_u4(raw + i, raw_len - i);
-				i += 6;
-				if (r >= 0xD800 && r < 0xE000) {
-					int32_t r2 = get_u4(raw + i, raw_len - i);
-					if (r < 0xDC00 && r2 >= 0xDC00 && r2 < 0xE000) {
-						i += 6;
-						wl_utf8_put(sb, 0x10000 + (((uint32_t)r - 0xD800) << 10) +
-						                    ((uint32_t)r2 - 0xDC00));
-					} else {
-						wl_utf8_put(sb, 0xFFFD);
-					}
-				} else {
-					wl_utf8_put(sb, (uint32_t)r);
-				}
-				continue;
-			}
-			}
-			i += 2;
-			continue;
-		}
-		if (c < 0x80) {
-			wl_buf_putc(sb, (char)c);
-			i++;
-			continue;
-		}
-		uint32_t cp;
-		size_t len = wl_utf8_decode(s + i, raw_len - i, &cp);
-		if (cp == 0xFFFD && len == 1)
-			wl_utf8_put(sb, 0xFFFD);
-		else
-			wl_buf_put(sb, s + i, len);
-		i += len;
-	}
-	if (sb->failed || !wl_storage_string(p->st, out, sb->data, sb->len)) {
-		p->oom = true;
-		return false;
-	}
-	return true;
-}
-
-static bool expect_literal(parser *p, const char *lit, size_t n)
-{
-	for (size_t k = 0; k < n; k++) {
-		if (p->pos + k >= p->len || p->buf[p->pos + k] != lit[k]) {
-			p->pos += k;
-			char ctx[40];
-			snprintf(ctx, sizeof ctx, "in literal %s (expecting '%c')", lit, lit[k]);
-			return syntax(p, ctx);
-		}
-	}
-	p->pos += n;
-	return true;
-}
-
-/* Scans a number per the JSON grammar; `*integer` is false when it has a
- * fraction or an exponent. */
-static bool scan_number(parser *p, const char **start, size_t *len, bool *integer)
-{
-	const char *b = p->buf;
-	size_t i = p->pos, n = p->len;
-	size_t s = i;
-	*integer = true;
-	if (i < n && b[i] == '-')
-		i++;
-	if (i >= n) {
-		p->pos = i;
-		return syntax(p, "in numeric literal");
-	}
-	if (b[i] == '0') {
-		i++;
-	} else if (b[i] >= '1' && b[i] <= '9') {
-		while (i < n && b[i] >= '0' && b[i] <= '9')
-			i++;
-	} else {
-		p->pos = i;
-		return syntax(p, "in numeric literal");
-	}
-	if (i < n && b[i] == '.') {
-		*integer = false;
-		i++;
-		if (i >= n || b[i] < '0' || b[i] > '9') {
-			p->pos = i;
-			return syntax(p, "after decimal point in numeric literal");
-		}
-		while (i < n && b[i] >= '0' && b[i] <= '9')
-			i++;
-	}
-	if (i < n && (b[i] == 'e' || b[i] == 'E')) {
-		*integer = false;
-		i++;
-		if (i < n && (b[i] == '+' || b[i] == '-'))
-			i++;
-		if (i >= n || b[i] < '0' || b[i] > '9') {
-			p->pos = i;
-			return syntax(p, "in exponent of numeric literal");
-		}
-		while (i < n && b[i] >= '0' && b[i] <= '9')
-			i++;
-	}
-	*start = b + s;
-	*len = i - s;
-	p->pos = i;
-	return true;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Skipping values (syntax only), iteratively so depth costs no stack      */
-/* ------------------------------------------------------------------------ */
-
-static bool skip_value(parser *p)
-{
-	int depth = p->depth;
-	/* stack[k]: 1 inside an object, 0 inside an array */
-	static _Thread_local unsigned char stack[MAX_DEPTH + 2];
-	int top = 0;
-	for (;;) {
-		/* Parse one value. */
-		skip_ws(p);
-		int c = peek(p);
-		const char *r;
-		size_t rl;
-		bool simple, integer;
-		switch (c) {
-		case '{':
-		case '[':
-			if (depth + top + 1 > MAX_DEPTH)
-				return syntax(p, "exceeded max depth");
-			stack[++top] = c == '{';
-			p->pos++;
-			skip_ws(p);
-			if (peek(p) == (c == '{' ? '}' : ']')) {
-				p->pos++;
-				top--;
-				goto after_value;
-			}
-			if (c == '{')
-				goto object_key;
-			continue;
-		case '"':
-			if (!scan_string(p, &r, &rl, &simple))
-				return false;
-			break;
-		case 't':
-			if (!expect_literal(p, "true", 4))
-				return false;
-			break;
-		case 'f':
-			if (!expect_literal(p, "false", 5))
-				return false;
-			break;
-		case 'n':
-			if (!expect_literal(p, "null", 4))
-				return false;
-			break;
-		default:
-			if (c == '-' || (c >= '0' && c <= '9')) {
-				if (!scan_number(p, &r, &rl, &integer))
-					return false;
-				break;
-			}
-			return syntax(p, "looking for beginning of value");
-		}
-	after_value:
-		for (;;) {
-			if (top == 0)
-				return true;
-			skip_ws(p);
-			c = peek(p);
-			if (stack[top]) {
-				if (c == ',') {
-					p->pos++;
-					goto object_key;
-				}
-				if (c == '}') {
-					p->pos++;
-					top--;
-					continue;
-				}
-				return syntax(p, "after object key:value pair");
-			}
-			if (c == ',') {
-				p->pos++;
-				break;
-			}
-			if (c == ']') {
-				p->pos++;
-				top--;
-				continue;
-			}
-			return syntax(p, "after array element");
-		}
-		continue;
-	object_key:
-		skip_ws(p);
-		if (peek(p) != '"')
-			return syntax(p, "looking for beginning of object key string");
-		if (!scan_string(p, &r, &rl, &simple))
-			return false;
-		skip_ws(p);
-		if (peek(p) != ':')
-			return syntax(p, "after object key");
-		p->pos++;
-	}
-}
-
-/* ------------------------------------------------------------------------ */
-/* Keys                                                                     */
-/* ------------------------------------------------------------------------ */
-
-/* Folds a decoded key like Go's foldName, as far as it matters for field
- * names made of ASCII letters: ASCII upper-cased, U+017F -> 'S',
- * U+212A -> 'K'. Any other non-ASCII code point cannot match: false. */
-static bool fold_key(const char *k, size_t n, char *out, size_t cap, size_t *out_len)
-{
-	size_t w = 0;
-	const unsigned char *s = (const unsigned char *)k;
-	for (size_t i = 0; i < n;) {
-		if (w >= cap)
-			return false;
-		unsigned c = s[i];
-		if (c < 0x80) {
-			out[w++] = (char)(c >= 'a' && c <= 'z' ? c - 32 : c);
-			i++;
-			continue;
-		}
-		uint32_t cp;
-		size_t len = wl_utf8_decode(s + i, n - i, &cp);
-		if (cp == 0x17F)
-			out[w++] = 'S';
-		else if (cp == 0x212A)
-			out[w++] = 'K';
-		else
-			return false;
-		i += len;
-	}
-	*out_len = w;
-	return true;
-}
-
-typedef struct field {
-	const char *name;   /* as in the format */
-	const char *folded; /* upper-cased, same length */
-	size_t len;
-} field;
-#define FIELD(name, folded) {name, folded, sizeof(name) - 1}
-
-/* Returns the index of the matching field, or -1. */
-static int match_key(const field *fields, int count, const char *k, size_t n)
-{
-	for (int i = 0; i < count; i++) {
-		if (fields[i].len != n)
-			continue;
-		size_t j = 0;
-		while (j < n && fields[i].name[j] == k[j])
-			j++;
-		if (j == n)
-			return i;
-	}
-	char folded[64];
-	size_t fl;
-	if (!fold_key(k, n, folded, sizeof folded, &fl))
-		return -1;
-	for (int i = 0; i < count; i++)
-		if (fields[i].len == fl && memcmp(fields[i].folded, folded, fl) == 0)
-			return i;
-	return -1;
-}
-
-/*
- * Iterates the members of an object: call with *first = true after the
- * opening brace was consumed. Returns 1 with the decoded key, 0 at the
- * closing brace, -1 on a syntax error.
- */
-static int next_member(parser *p, bool *first, wl_string *key)
-{
-	skip_ws(p);
-	int c = peek(p);
-	if (*first) {
-		*first = false;
-		if (c == '}') {
-			p->pos++;
-			p->depth--;
-			return 0;
-		}
-	} else {
-		if (c == '}') {
-			p->pos++;
-			p->depth--;
-			return 0;
-		}
-		if (c != ',')
-			{
-			syntax(p, "after object key:value pair");
-			return -1;
-		}
-		p->pos++;
-		skip_ws(p);
-		c = peek(p);
-	}
-	if (c != '"')
-		{
-		syntax(p, "looking for beginning of object key string");
-		return -1;
-	}
-	const char *raw;
-	size_t rl;
-	bool simple;
-	if (!scan_string(p, &raw, &rl, &simple))
-		return -1;
-	if (simple) {
-		key->ptr = raw;
-		key->len = rl;
-	} else if (!decode_string(p, raw, rl, simple, key)) {
-		return -1;
-	}
-	skip_ws(p);
-	if (peek(p) != ':')
-		{
-		syntax(p, "after object key");
-		return -1;
-	}
-	p->pos++;
-	skip_ws(p);
-	return 1;
-}
-
-/* Same for arrays: 1 when an element follows (pos at it), 0 at ']'. */
-static int next_element(parser *p, bool *first)
-{
-	skip_ws(p);
-	int c = peek(p);
-	if (*first) {
-		*first = false;
-		if (c == ']') {
-			p->pos++;
-			p->depth--;
-			return 0;
-		}
-		return 1;
-	}
-	if (c == ']') {
-		p->pos++;
-		p->depth--;
-		return 0;
-	}
-	if (c != ',')
-		{
-		syntax(p, "after array element");
-		return -1;
-	}
-	p->pos++;
-	skip_ws(p);
-	return 1;
-}
-
-/* The JSON kind of the value at pos, for type errors. */
-static const char *kind_at(parser *p)
-{
-	switch (peek(p)) {
-	case '{': return "object";
-	case '[': return "array";
-	case '"': return "string";
-	case 't': case 'f': return "bool";
-	default: return "number";
-	}
-}
-
-static bool is_null(parser *p)
-{
-	if (peek(p) != 'n')
-		return false;
-	return expect_literal(p, "null", 4);
-}
-
-/* Skips a value of the wrong kind after recording the type error. */
-static bool mismatch(parser *p, const field_ctx *f)
-{
-	size_t at = p->pos;
-	int c = peek(p);
-	if (c == '-' || (c >= '0' && c <= '9')) {
-		const char *r;
-		size_t rl;
-		bool integer;
-		if (!scan_number(p, &r, &rl, &integer))
-			return false;
-		type_error(p, f, "number", at);
-		return true;
-	}
-	const char *kind = kind_at(p);
-	if (!skip_value(p)) /* reports characters that start no value */
-		return false;
-	type_error(p, f, kind, at);
-	return true;
-}
-
-/*
- * Starts decoding an object into a structure: 1 when members follow (the
- * brace is consumed), 0 when the value was null or of the wrong kind and is
- * done with, -1 on a syntax error.
- */
-static int open_object(parser *p, const field_ctx *self)
-{
-	int c = peek(p);
-	if (c == 'n')
-		return is_null(p) ? 0 : -1;
-	if (c != '{')
-		return mismatch(p, self) ? 0 : -1;
-	p->pos++;
-	p->depth++;
-	return 1;
-}
-
-static bool read_string(parser *p, const field_ctx *f, wl_string *out)
-{
-	if (peek(p) == '"') {
-		const char *raw;
-		size_t rl;
-		bool simple;
-		if (!scan_string(p, &raw, &rl, &simple))
-			return false;
-		return decode_string(p, raw, rl, simple, out);
-	}
-	if (peek(p) == 'n')
-		return is_null(p);
-	return mismatch(p, f);
-}
-
-static bool read_int(parser *p, const field_ctx *f, int64_t *out)
-{
-	int c = peek(p);
-	if (c == 'n')
-		return is_null(p);
-	if (!(c == '-' || (c >= '0' && c <= '9')))
-		return mismatch(p, f);
-	size_t at = p->pos;
-	const char *r;
-	size_t rl;
-	bool integer;
-	if (!scan_number(p, &r, &rl, &integer))
-		return false;
-	bool ok = integer;
-	int64_t v = 0;
-	if (ok) {
-		bool neg = r[0] == '-';
-		uint64_t acc = 0;
-		for (size_t i = neg; i < rl; i++) {
-			unsigned d = (unsigned)(r[i] - '0');
-			if (acc > (UINT64_MAX - d) / 10) {
-				ok = false;
-				break;
-			}
-			acc = acc * 10 + d;
-		}
-		if (ok) {
-			if (neg ? acc > (uint64_t)INT64_MAX + 1 : acc > (uint64_t)INT64_MAX)
-				ok = false;
-			else
-				v = neg ? (int64_t)(0 - acc) : (int64_t)acc;
-		}
-	}
-	if (!ok) {
-		char what[96];
-		snprintf(what, sizeof what, "number %.*s", (int)(rl > 60 ? 60 : rl), r);
-		type_error(p, f, what, at);
-		return true;
-	}
-	*out = v;
-	return true;
-}
-
-/* A timestamp field: Time.UnmarshalJSON on the raw value bytes. */
-static bool read_time(parser *p, wl_time *out)
-{
-	size_t at = p->pos;
-	int c = peek(p);
-	if (c == 'n')
-		return is_null(p);
-	if (c != '"') {
-		if (!skip_value(p))
-			return false;
-		wl__fail(WL_EPARSE, "Time.UnmarshalJSON: input is not a JSON string");
-		set_hard(p, at);
-		return true;
-	}
-	const char *raw;
-	size_t rl;
-	bool simple;
-	if (!scan_string(p, &raw, &rl, &simple))
-		return false;
-	if (wl_time_parse(out, raw, rl) != 0)
-		set_hard(p, at);
-	return true;
-}
-
-/* ------------------------------------------------------------------------ */
-/* Lists                                                                    */
-/* ------------------------------------------------------------------------ */
-
-/* Grows a malloc'd array to hold `need` elements; read_list zeroes each
- * new element when it first uses it. */
-static bool grow(parser *p, void **items, size_t *cap, size_t need, size_t size)
-{
-	if (need <= *cap)
-		return true;
-	size_t ncap = *cap ? *cap * 2 : 4;
-	while (ncap < need)
-		ncap *= 2;
-	size_t bytes;
-	if (wl_mul_overflows_size(ncap, size, &bytes)) {
-		p->oom = true;
-		return false;
-	}
-	void *n = realloc(*items, bytes);
-	if (n == NULL) {
-		p->oom = true;
-		return false;
-	}
-	*items = n;
-	*cap = ncap;
-	return true;
-}
-
-/*
- * Decodes a JSON array over an existing list (Go semantics: element i into
- * element i, then the length becomes the array's). `cap` tracks the
- * allocation; elements beyond the old length start zeroed.
- */
-typedef bool (*elem_fn)(parser *p, void *elem, void *ctx);
-
-static bool read_list(parser *p, const field_ctx *list_f, void **items, size_t *count, size_t *cap,
-                      bool *present, size_t size, elem_fn fn, void *ctx, void (*drop)(void *))
-{
-	int c = peek(p);
-	if (c == 'n') {
-		if (!is_null(p))
-			return false;
-		/* null sets a Go slice to nil: the list becomes absent. */
-		if (drop != NULL)
-			for (size_t k = 0; k < *count; k++)
-				drop((char *)*items + k * size);
-		*count = 0;
-		if (present)
-			*present = false;
-		return true;
-	}
-	if (c != '[')
-		return mismatch(p, list_f);
-	p->pos++;
-	p->depth++;
-	bool first = true;
-	size_t i = 0;
-	size_t old = *count;
-	int r;
-	while ((r = next_element(p, &first)) == 1) {
-		if (!grow(p, items, cap, i + 1, size)) {
-			*count = old; /* every element below `old` is initialized */
-			return false;
-		}
-		char *elem = (char *)*items + i * size;
-		if (i >= old)
-			memset(elem, 0, size);
-		if (!fn(p, elem, ctx)) {
-			/* Keep the element in the count so its lists get freed. */
-			*count = i + 1 > old ? i + 1 : old;
-			return false;
-		}
-		i++;
-		if (i > old)
-			old = i;
-	}
-	if (r < 0) {
-		*count = old; /* decoded elements keep their lists reachable */
-		return false;
-	}
-	if (drop != NULL)
-		for (size_t k = i; k < old; k++)
-			drop((char *)*items + k * size);
-	*count = i;
-	if (present)
-		*present = true;
-	return true;
-}
-
-static bool pattern_elem(parser *p, void *elem, void *ctx)
-{
-	return read_string(p, ctx, elem);
-}
-
-/* The capacity of include/exclude lists is not stored in wl_source; it is
- * kept equal to the count by trimming, which is enough for merging. */
-static bool read_patterns(parser *p, const char *path, wl_string **items, size_t *count)
-{
-	field_ctx list_f = {"WeightLockSource", path, "[]string"};
-	field_ctx elem_f = {"WeightLockSource", path, "string"};
-	size_t cap = *count;
-	bool ok = read_list(p, &list_f, (void **)items, count, &cap, NULL, sizeof(wl_string),
-	                    pattern_elem, &elem_f, NULL);
-	return ok;
-}
-
 /* ------------------------------------------------------------------------ */
 /* Structures                                                               */
 /* ------------------------------------------------------------------------ */
 
-/* Where a scalar field of a structure goes, and its Go context for type
- * errors. Files and layers hold nothing else, so one reader serves both. */
-typedef struct slot {
-	bool is_int; /* int64_t, else wl_string */
-	size_t offset;
-	field_ctx ctx;
-} slot;
-
-static bool read_scalar_object(parser *p, void *obj, const field *fields, const slot *slots, int count)
-{
-	bool first = true;
-	wl_string key;
-	int r;
-	while ((r = next_member(p, &first, &key)) == 1) {
-		int k = match_key(fields, count, key.ptr, key.len);
-		char *dst = (char *)obj + (k >= 0 ? slots[k].offset : 0);
-		bool ok = k < 0              ? skip_value(p)
-		          : slots[k].is_int ? read_int(p, &slots[k].ctx, (int64_t *)(void *)dst)
-		                            : read_string(p, &slots[k].ctx, (wl_string *)(void *)dst);
-		if (!ok)
-			return false;
-	}
-	return r == 0;
-}
-
-static const field file_fields[] = {
-	FIELD("path", "PATH"), FIELD("size", "SIZE"), FIELD("digest", "DIGEST"), FIELD("layer", "LAYER"),
+static const wl__json_key file_fields[] = {
+	WL__JSON_KEY("path", "PATH"),
+	WL__JSON_KEY("size", "SIZE"),
+	WL__JSON_KEY("digest", "DIGEST"),
+	WL__JSON_KEY("layer", "LAYER"),
 };
-static const slot file_slots[] = {
+static const wl__json_slot file_slots[] = {
 	{false, offsetof(wl_file, path), {"WeightLockFile", "weights.files.path", "string"}},
 	{true, offsetof(wl_file, size), {"WeightLockFile", "weights.files.size", "int64"}},
 	{false, offsetof(wl_file, digest), {"WeightLockFile", "weights.files.digest", "string"}},
 	{false, offsetof(wl_file, layer), {"WeightLockFile", "weights.files.layer", "string"}},
 };
 
-static bool file_elem(parser *p, void *elem, void *ctx)
+static bool file_elem(wl__json_reader *p, void *elem, void *ctx)
 {
 	(void)ctx;
-	static const field_ctx self = {"WeightLockEntry", "weights.files", "wl.WeightLockFile"};
-	int open = open_object(p, &self);
+	static const wl__json_ctx self = {"WeightLockEntry", "weights.files", "wl.WeightLockFile"};
+	int open = wl__json_open_object(p, &self);
 	if (open <= 0)
 		return open == 0;
-	return read_scalar_object(p, elem, file_fields, file_slots, 4);
+	return wl__json_read_scalar_object(p, elem, file_fields, file_slots, 4);
 }
 
-static const field layer_fields[] = {
-	FIELD("digest", "DIGEST"),
-	FIELD("mediaType", "MEDIATYPE"),
-	FIELD("size", "SIZE"),
-	FIELD("sizeUncompressed", "SIZEUNCOMPRESSED"),
+static const wl__json_key layer_fields[] = {
+	WL__JSON_KEY("digest", "DIGEST"),
+	WL__JSON_KEY("mediaType", "MEDIATYPE"),
+	WL__JSON_KEY("size", "SIZE"),
+	WL__JSON_KEY("sizeUncompressed", "SIZEUNCOMPRESSED"),
 };
-static const slot layer_slots[] = {
+static const wl__json_slot layer_slots[] = {
 	{false, offsetof(wl_layer, digest), {"WeightLockLayer", "weights.layers.digest", "string"}},
 	{false, offsetof(wl_layer, media_type), {"WeightLockLayer", "weights.layers.mediaType", "string"}},
 	{true, offsetof(wl_layer, size), {"WeightLockLayer", "weights.layers.size", "int64"}},
@@ -1034,63 +137,66 @@ static const slot layer_slots[] = {
 	 {"WeightLockLayer", "weights.layers.sizeUncompressed", "int64"}},
 };
 
-static bool layer_elem(parser *p, void *elem, void *ctx)
+static bool layer_elem(wl__json_reader *p, void *elem, void *ctx)
 {
 	(void)ctx;
-	static const field_ctx self = {"WeightLockEntry", "weights.layers", "wl.WeightLockLayer"};
-	int open = open_object(p, &self);
+	static const wl__json_ctx self = {"WeightLockEntry", "weights.layers", "wl.WeightLockLayer"};
+	int open = wl__json_open_object(p, &self);
 	if (open <= 0)
 		return open == 0;
-	return read_scalar_object(p, elem, layer_fields, layer_slots, 4);
+	return wl__json_read_scalar_object(p, elem, layer_fields, layer_slots, 4);
 }
 
 enum { S_URI, S_FINGERPRINT, S_INCLUDE, S_EXCLUDE, S_IMPORTED_AT };
-static const field source_fields[] = {
-	FIELD("uri", "URI"),         FIELD("fingerprint", "FINGERPRINT"), FIELD("include", "INCLUDE"),
-	FIELD("exclude", "EXCLUDE"), FIELD("importedAt", "IMPORTEDAT"),
+static const wl__json_key source_fields[] = {
+	WL__JSON_KEY("uri", "URI"),
+	WL__JSON_KEY("fingerprint", "FINGERPRINT"),
+	WL__JSON_KEY("include", "INCLUDE"),
+	WL__JSON_KEY("exclude", "EXCLUDE"),
+	WL__JSON_KEY("importedAt", "IMPORTEDAT"),
 };
 
 /* A source object. `time` is NULL for elements of `sources`, which carry
  * no timestamp (their importedAt is an unknown key). */
-static bool read_source(parser *p, wl_source *s, wl_time *time)
+static bool read_source(wl__json_reader *p, wl_source *s, wl_time *time)
 {
 	bool single = time != NULL;
 	const char *base = single ? "weights.source" : "weights.sources";
 	char fpath[64];
-	field_ctx self = {"WeightLockEntry", base, single ? "wl.WeightLockSource" : "wl.WeightSource"};
-	int open = open_object(p, &self);
+	wl__json_ctx self = {"WeightLockEntry", base, single ? "wl.WeightLockSource" : "wl.WeightSource"};
+	int open = wl__json_open_object(p, &self);
 	if (open <= 0)
 		return open == 0;
 	bool first = true;
 	wl_string key;
 	int r;
-	while ((r = next_member(p, &first, &key)) == 1) {
-		int k = match_key(source_fields, single ? 5 : 4, key.ptr, key.len);
+	while ((r = wl__json_next_member(p, &first, &key)) == 1) {
+		int k = wl__json_match_key(source_fields, single ? 5 : 4, key.ptr, key.len);
 		switch (k) {
 		case S_URI:
 		case S_FINGERPRINT: {
 			snprintf(fpath, sizeof fpath, "%s.%s", base, source_fields[k].name);
-			field_ctx fc = {"WeightLockSource", fpath, "string"};
-			if (!read_string(p, &fc, k == S_URI ? &s->uri : &s->fingerprint))
+			wl__json_ctx fc = {"WeightLockSource", fpath, "string"};
+			if (!wl__json_read_string(p, &fc, k == S_URI ? &s->uri : &s->fingerprint))
 				return false;
 			break;
 		}
 		case S_INCLUDE:
 			snprintf(fpath, sizeof fpath, "%s.include", base);
-			if (!read_patterns(p, fpath, &s->include, &s->include_count))
+			if (!wl__json_read_string_list(p, "WeightLockSource", fpath, &s->include, &s->include_count))
 				return false;
 			break;
 		case S_EXCLUDE:
 			snprintf(fpath, sizeof fpath, "%s.exclude", base);
-			if (!read_patterns(p, fpath, &s->exclude, &s->exclude_count))
+			if (!wl__json_read_string_list(p, "WeightLockSource", fpath, &s->exclude, &s->exclude_count))
 				return false;
 			break;
 		case S_IMPORTED_AT:
-			if (!read_time(p, time))
+			if (!wl__json_read_time(p, time))
 				return false;
 			break;
 		default:
-			if (!skip_value(p))
+			if (!wl__json_skip_value(p))
 				return false;
 		}
 	}
@@ -1103,7 +209,7 @@ static void drop_source(void *elem)
 	memset(elem, 0, sizeof(wl_source));
 }
 
-static bool sources_elem(parser *p, void *elem, void *ctx)
+static bool sources_elem(wl__json_reader *p, void *elem, void *ctx)
 {
 	(void)ctx;
 	return read_source(p, elem, NULL);
@@ -1113,18 +219,18 @@ enum {
 	E_NAME, E_TARGET, E_SOURCE, E_SOURCES, E_IMPORTED_AT, E_DIGEST, E_SET_DIGEST,
 	E_SIZE, E_SIZE_COMPRESSED, E_FILES, E_LAYERS
 };
-static const field entry_fields[] = {
-	FIELD("name", "NAME"),
-	FIELD("target", "TARGET"),
-	FIELD("source", "SOURCE"),
-	FIELD("sources", "SOURCES"),
-	FIELD("importedAt", "IMPORTEDAT"),
-	FIELD("digest", "DIGEST"),
-	FIELD("setDigest", "SETDIGEST"),
-	FIELD("size", "SIZE"),
-	FIELD("sizeCompressed", "SIZECOMPRESSED"),
-	FIELD("files", "FILES"),
-	FIELD("layers", "LAYERS"),
+static const wl__json_key entry_fields[] = {
+	WL__JSON_KEY("name", "NAME"),
+	WL__JSON_KEY("target", "TARGET"),
+	WL__JSON_KEY("source", "SOURCE"),
+	WL__JSON_KEY("sources", "SOURCES"),
+	WL__JSON_KEY("importedAt", "IMPORTEDAT"),
+	WL__JSON_KEY("digest", "DIGEST"),
+	WL__JSON_KEY("setDigest", "SETDIGEST"),
+	WL__JSON_KEY("size", "SIZE"),
+	WL__JSON_KEY("sizeCompressed", "SIZECOMPRESSED"),
+	WL__JSON_KEY("files", "FILES"),
+	WL__JSON_KEY("layers", "LAYERS"),
 };
 
 /* Capacities of an entry's lists while decoding. */
@@ -1132,13 +238,13 @@ typedef struct entry_caps {
 	size_t files, layers, sources;
 } entry_caps;
 
-static bool entry_elem(parser *p, void *elem, void *ctx)
+static bool entry_elem(wl__json_reader *p, void *elem, void *ctx)
 {
 	(void)ctx;
 	entry_state *es = elem;
 	wl_entry *e = &es->e;
-	static const field_ctx self = {"WeightsLock", "weights", "wl.WeightLockEntry"};
-	int open = open_object(p, &self);
+	static const wl__json_ctx self = {"WeightsLock", "weights", "wl.WeightLockEntry"};
+	int open = wl__json_open_object(p, &self);
 	if (open <= 0)
 		return open == 0;
 	bool first = true;
@@ -1146,8 +252,8 @@ static bool entry_elem(parser *p, void *elem, void *ctx)
 	int r;
 	/* Lists were trimmed to their counts, so capacity == count here. */
 	size_t files_cap = e->file_count, layers_cap = e->layer_count, sources_cap = e->source_count;
-	while ((r = next_member(p, &first, &key)) == 1) {
-		int k = match_key(entry_fields, 11, key.ptr, key.len);
+	while ((r = wl__json_next_member(p, &first, &key)) == 1) {
+		int k = wl__json_match_key(entry_fields, 11, key.ptr, key.len);
 		switch (k) {
 		case E_NAME:
 		case E_TARGET:
@@ -1155,32 +261,32 @@ static bool entry_elem(parser *p, void *elem, void *ctx)
 		case E_SET_DIGEST: {
 			static const char *paths[] = {"weights.name", "weights.target", NULL, NULL, NULL,
 			                              "weights.digest", "weights.setDigest"};
-			field_ctx fc = {"WeightLockEntry", paths[k], "string"};
+			wl__json_ctx fc = {"WeightLockEntry", paths[k], "string"};
 			wl_string *dst = k == E_NAME ? &e->name
 			                 : k == E_TARGET ? &e->target
 			                 : k == E_DIGEST ? &e->digest
 			                                 : &e->set_digest;
-			if (!read_string(p, &fc, dst))
+			if (!wl__json_read_string(p, &fc, dst))
 				return false;
 			break;
 		}
 		case E_SIZE:
 		case E_SIZE_COMPRESSED: {
-			field_ctx fc = {"WeightLockEntry",
+			wl__json_ctx fc = {"WeightLockEntry",
 			                k == E_SIZE ? "weights.size" : "weights.sizeCompressed", "int64"};
-			if (!read_int(p, &fc, k == E_SIZE ? &e->size : &e->size_compressed))
+			if (!wl__json_read_int(p, &fc, k == E_SIZE ? &e->size : &e->size_compressed))
 				return false;
 			break;
 		}
 		case E_SOURCE:
-			if (peek(p) == '{')
+			if (wl__json_peek(p) == '{')
 				es->has_single = true;
 			if (!read_source(p, &es->single, &es->single_time))
 				return false;
 			break;
 		case E_SOURCES: {
-			static const field_ctx fc = {"WeightLockEntry", "weights.sources", "[]wl.WeightSource"};
-			if (!read_list(p, &fc, (void **)&e->sources, &e->source_count, &sources_cap,
+			static const wl__json_ctx fc = {"WeightLockEntry", "weights.sources", "[]wl.WeightSource"};
+			if (!wl__json_read_list(p, &fc, (void **)&e->sources, &e->source_count, &sources_cap,
 			               &e->sources_present, sizeof(wl_source), sources_elem, NULL, drop_source))
 				return false;
 			break;
@@ -1189,12 +295,12 @@ static bool entry_elem(parser *p, void *elem, void *ctx)
 			/* Only meaningful in the multi-source shape: keep the raw
 			 * value and interpret it once the shape is known. */
 			size_t at = p->pos;
-			if (peek(p) == 'n') {
-				if (!is_null(p))
+			if (wl__json_peek(p) == 'n') {
+				if (!wl__json_is_null(p))
 					return false;
 				break;
 			}
-			if (!skip_value(p))
+			if (!wl__json_skip_value(p))
 				return false;
 			es->entry_time = p->buf + at;
 			es->entry_time_len = p->pos - at;
@@ -1202,22 +308,22 @@ static bool entry_elem(parser *p, void *elem, void *ctx)
 			break;
 		}
 		case E_FILES: {
-			static const field_ctx fc = {"WeightLockEntry", "weights.files", "[]wl.WeightLockFile"};
-			if (!read_list(p, &fc, (void **)&e->files, &e->file_count, &files_cap,
+			static const wl__json_ctx fc = {"WeightLockEntry", "weights.files", "[]wl.WeightLockFile"};
+			if (!wl__json_read_list(p, &fc, (void **)&e->files, &e->file_count, &files_cap,
 			               &e->files_present, sizeof(wl_file), file_elem, NULL, NULL))
 				return false;
 			break;
 		}
 		case E_LAYERS: {
-			static const field_ctx fc = {"WeightLockEntry", "weights.layers",
+			static const wl__json_ctx fc = {"WeightLockEntry", "weights.layers",
 			                             "[]wl.WeightLockLayer"};
-			if (!read_list(p, &fc, (void **)&e->layers, &e->layer_count, &layers_cap,
+			if (!wl__json_read_list(p, &fc, (void **)&e->layers, &e->layer_count, &layers_cap,
 			               &e->layers_present, sizeof(wl_layer), layer_elem, NULL, NULL))
 				return false;
 			break;
 		}
 		default:
-			if (!skip_value(p))
+			if (!wl__json_skip_value(p))
 				return false;
 		}
 	}
@@ -1225,8 +331,10 @@ static bool entry_elem(parser *p, void *elem, void *ctx)
 }
 
 enum { T_VERSION, T_ENVELOPE, T_WEIGHTS };
-static const field lock_fields[] = {
-	FIELD("version", "VERSION"), FIELD("envelopeFormat", "ENVELOPEFORMAT"), FIELD("weights", "WEIGHTS"),
+static const wl__json_key lock_fields[] = {
+	WL__JSON_KEY("version", "VERSION"),
+	WL__JSON_KEY("envelopeFormat", "ENVELOPEFORMAT"),
+	WL__JSON_KEY("weights", "WEIGHTS"),
 };
 
 static void entry_state_free(entry_state *es);
@@ -1237,36 +345,39 @@ static void drop_entry_state(void *elem)
 	memset(elem, 0, sizeof(entry_state));
 }
 
-static bool read_lock(parser *p, wl_lock *lock, entry_vec *ev)
+/* The whole document: an object, null (nothing set), or a type error. */
+static bool read_lock(wl__json_reader *p, wl_lock *lock, entry_vec *ev)
 {
-	p->pos++;
-	p->depth++;
+	static const wl__json_ctx self = {NULL, NULL, "wl.WeightsLock"};
+	int open = wl__json_open_top(p, &self);
+	if (open <= 0)
+		return open == 0;
 	bool first = true;
 	wl_string key;
 	int r;
-	while ((r = next_member(p, &first, &key)) == 1) {
-		switch (match_key(lock_fields, 3, key.ptr, key.len)) {
+	while ((r = wl__json_next_member(p, &first, &key)) == 1) {
+		switch (wl__json_match_key(lock_fields, 3, key.ptr, key.len)) {
 		case T_VERSION: {
-			static const field_ctx fc = {"WeightsLock", "version", "int"};
-			if (!read_int(p, &fc, &lock->version))
+			static const wl__json_ctx fc = {"WeightsLock", "version", "int"};
+			if (!wl__json_read_int(p, &fc, &lock->version))
 				return false;
 			break;
 		}
 		case T_ENVELOPE: {
-			static const field_ctx fc = {"WeightsLock", "envelopeFormat", "string"};
-			if (!read_string(p, &fc, &lock->envelope_format))
+			static const wl__json_ctx fc = {"WeightsLock", "envelopeFormat", "string"};
+			if (!wl__json_read_string(p, &fc, &lock->envelope_format))
 				return false;
 			break;
 		}
 		case T_WEIGHTS: {
-			static const field_ctx fc = {"WeightsLock", "weights", "[]wl.WeightLockEntry"};
-			if (!read_list(p, &fc, (void **)&ev->items, &ev->count, &ev->cap, &ev->present,
+			static const wl__json_ctx fc = {"WeightsLock", "weights", "[]wl.WeightLockEntry"};
+			if (!wl__json_read_list(p, &fc, (void **)&ev->items, &ev->count, &ev->cap, &ev->present,
 			               sizeof(entry_state), entry_elem, NULL, drop_entry_state))
 				return false;
 			break;
 		}
 		default:
-			if (!skip_value(p))
+			if (!wl__json_skip_value(p))
 				return false;
 		}
 	}
@@ -1284,7 +395,7 @@ static void entry_state_free(entry_state *es)
 }
 
 /* Settles each entry's shape and moves the entries into the lock. */
-static int finish_entries(parser *p, wl_lock *lock, entry_vec *ev)
+static int finish_entries(wl__json_reader *p, wl_lock *lock, entry_vec *ev)
 {
 	size_t n = ev->count;
 	wl_entry *entries = n ? calloc(n, sizeof *entries) : NULL;
@@ -1421,41 +532,11 @@ static int parse_owned(wl_lock **out, char *buf, size_t len, const char *name)
 		wl_lock_free(lock);
 		return wl__nomem();
 	}
-	parser p = {.buf = buf, .len = len, .name = name, .st = lock->storage};
-	wl_buf_init(&p.scratch);
+	wl__json_reader p;
+	wl__json_init(&p, buf, len, name, lock->storage);
 	entry_vec ev = {0};
-	bool ok;
-	skip_ws(&p);
-	int c = peek(&p);
-	if (c == '{') {
-		ok = read_lock(&p, lock, &ev);
-	} else if (c == 'n') {
-		ok = is_null(&p);
-	} else if (c < 0) {
-		ok = syntax(&p, "");
-	} else {
-		field_ctx top = {NULL, NULL, "wl.WeightsLock"};
-		const char *kind = kind_at(&p);
-		size_t at = p.pos;
-		ok = skip_value(&p);
-		if (ok) {
-			type_error(&p, &top, kind, at);
-		}
-	}
-	if (ok) {
-		skip_ws(&p);
-		if (p.pos < p.len)
-			ok = syntax(&p, "after top-level value");
-	}
-	wl_buf_release(&p.scratch);
-	if (p.oom && !p.syntax_failed)
-		rc = wl__nomem();
-	else if (!ok || p.syntax_failed)
-		rc = WL_EPARSE; /* message already set by syntax() */
-	else if (p.hard_failed)
-		rc = wl__fail(WL_EPARSE, "parse %s: %s (at byte %zu)", name, p.hard_msg, p.hard_at);
-	else if (p.type_failed)
-		rc = wl__fail(WL_EPARSE, "parse %s: %s (at byte %zu)", name, p.type_msg, p.type_at);
+	bool ok = read_lock(&p, lock, &ev);
+	rc = wl__json_finish(&p, ok);
 	if (rc == 0)
 		rc = finish_entries(&p, lock, &ev);
 	for (size_t i = 0; i < ev.count; i++)
