@@ -99,6 +99,13 @@ size_t wl_utf8_decode(const unsigned char *p, size_t n, uint32_t *cp);
 /** Appends the UTF-8 encoding of `cp` (a valid scalar value). */
 void wl_utf8_put(wl_buf *b, uint32_t cp);
 
+/** Finds repeated strings in O(n log n): `refs` point into one array (of
+ *  strings, or of structures holding one at the same offset). Sorts them
+ *  by string, equal strings in array order, and returns the earliest
+ *  element whose string equals an earlier element's, or NULL; so a scan
+ *  that compares each element with those before it would stop there. */
+const wl_string *wl__earliest_repeat(const wl_string **refs, size_t n);
+
 /** True when both lists hold equal strings in the same order. */
 bool wl__strings_equal(const wl_string *a, size_t na, const wl_string *b, size_t nb);
 

@@ -29,6 +29,29 @@ int wl_string_compare(wl_string a, wl_string b)
 	return a.len < b.len ? -1 : a.len > b.len ? 1 : 0;
 }
 
+/* Strings first, then position in the array, so equal strings keep their
+ * order and the first of each run is the earliest. */
+static int compare_refs(const void *a, const void *b)
+{
+	const wl_string *x = *(const wl_string *const *)a, *y = *(const wl_string *const *)b;
+	int c = wl_string_compare(*x, *y);
+	if (c != 0)
+		return c;
+	return x < y ? -1 : x > y;
+}
+
+const wl_string *wl__earliest_repeat(const wl_string **refs, size_t n)
+{
+	if (n < 2)
+		return NULL;
+	qsort(refs, n, sizeof *refs, compare_refs);
+	const wl_string *found = NULL;
+	for (size_t k = 1; k < n; k++)
+		if (wl_string_equal(*refs[k - 1], *refs[k]) && (found == NULL || refs[k] < found))
+			found = refs[k];
+	return found;
+}
+
 bool wl_path_valid(wl_string path, const char **why)
 {
 	const char *reason = NULL;

@@ -377,12 +377,100 @@ static bool below(wl_string a, wl_string b)
 	return a.len > b.len + 1 && memcmp(a.ptr, b.ptr, b.len) == 0 && a.ptr[b.len] == '/';
 }
 
+/* The first of `refs` (sorted by wl__earliest_repeat) holding `s`: the
+ * earliest element with that string; NULL when none does. */
+static const wl_string *find_sorted(const wl_string *const *refs, size_t n, wl_string s)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (wl_string_compare(*refs[mid], s) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo < n && wl_string_equal(*refs[lo], s) ? refs[lo] : NULL;
+}
+
+/*
+ * Where the rules that compare weights with the weights before them first
+ * fail, so the scan in validate() stops where Cog's pairwise one does
+ * while costing O(n log n): the earliest weight whose name, whose cleaned
+ * target, or whose target's overlap (one below the other) repeats an
+ * earlier weight's; `n` for none. `cleaned[i]` is empty for targets that
+ * are not absolute paths: they fail before any of these rules is asked.
+ */
+struct repeats {
+	size_t name, target, overlap;
+};
+
+static int find_repeats(struct repeats *out, const wl_config *config, const wl_string *cleaned)
+{
+	size_t n = config->weight_count;
+	*out = (struct repeats){n, n, n};
+	if (n < 2)
+		return 0;
+	const wl_string **refs = malloc(n * sizeof *refs);
+	if (refs == NULL)
+		return wl__nomem();
+	for (size_t i = 0; i < n; i++)
+		refs[i] = &config->weights[i].name;
+	const wl_string *repeat = wl__earliest_repeat(refs, n);
+	if (repeat != NULL)
+		out->name = (size_t)((const char *)repeat - (const char *)&config->weights[0].name) /
+		            sizeof(wl_config_weight);
+	size_t m = 0;
+	for (size_t i = 0; i < n; i++)
+		if (cleaned[i].len > 0)
+			refs[m++] = &cleaned[i];
+	repeat = wl__earliest_repeat(refs, m);
+	if (repeat != NULL)
+		out->target = (size_t)(repeat - cleaned);
+	/* A pair of overlapping targets fails at the later of the two; each
+	 * target looks up its ancestors (cleaned paths have no "//" and no
+	 * trailing "/"), and the earliest weight holding one stands for all. */
+	for (size_t i = 0; i < n; i++) {
+		wl_string t = cleaned[i];
+		for (size_t k = 1; k + 1 < t.len; k++) {
+			if (t.ptr[k] != '/')
+				continue;
+			const wl_string *above = find_sorted(refs, m, (wl_string){t.ptr, k});
+			if (above == NULL)
+				continue;
+			size_t a = (size_t)(above - cleaned);
+			size_t later = a > i ? a : i;
+			if (later < out->overlap)
+				out->overlap = later;
+		}
+	}
+	free(refs);
+	return 0;
+}
+
 static int validate(const struct reader *r, wl_config *config)
 {
 	size_t n = config->weight_count;
 	wl_string *cleaned = arena_array(r->storage, n, sizeof *cleaned);
 	if (n > 0 && cleaned == NULL)
 		return wl__nomem();
+	for (size_t i = 0; i < n; i++) {
+		wl_string target = config->weights[i].target;
+		if (target.len == 0 || target.ptr[0] != '/')
+			continue;
+		char *clean = NULL;
+		size_t clean_len = 0;
+		int rc = wl_path_clean(&clean, &clean_len, target);
+		if (rc != 0)
+			return rc;
+		bool stored = wl_storage_string(r->storage, &cleaned[i], clean, clean_len);
+		free(clean);
+		if (!stored)
+			return wl__nomem();
+	}
+	struct repeats repeats;
+	int rc = find_repeats(&repeats, config, cleaned);
+	if (rc != 0)
+		return rc;
 	for (size_t i = 0; i < n; i++) {
 		const wl_config_weight *w = &config->weights[i];
 		char field[FIELD_MAX];
@@ -393,30 +481,19 @@ static int validate(const struct reader *r, wl_config *config)
 			return fail_rule(r, field,
 			                 "must contain only lowercase alphanumeric characters, hyphens, dots, "
 			                 "or underscores (e.g. \"my-model-weights\")");
-		for (size_t j = 0; j < i; j++)
-			if (wl_string_equal(config->weights[j].name, w->name))
-				return fail_rule(r, field, "duplicate weight name");
+		if (i == repeats.name)
+			return fail_rule(r, field, "duplicate weight name");
 
 		field_printf(field, "weights[%zu].target", i);
 		if (w->target.len == 0)
 			return fail_rule(r, field, "target is required");
 		if (w->target.ptr[0] != '/')
 			return fail_rule(r, field, "target must be an absolute path");
-		char *clean = NULL;
-		size_t clean_len = 0;
-		int rc = wl_path_clean(&clean, &clean_len, w->target);
-		if (rc != 0)
-			return rc;
-		bool stored = wl_storage_string(r->storage, &cleaned[i], clean, clean_len);
-		free(clean);
-		if (!stored)
-			return wl__nomem();
 		if (cleaned[i].len == 1)
 			return fail_rule(r, field, "target must not be the container root \"/\"");
-		for (size_t j = 0; j < i; j++)
-			if (wl_string_equal(cleaned[j], cleaned[i]))
-				return fail_rule(r, field, "duplicate weight target");
-		for (size_t j = 0; j < i; j++) {
+		if (i == repeats.target)
+			return fail_rule(r, field, "duplicate weight target");
+		for (size_t j = 0; i == repeats.overlap && j < i; j++) {
 			if (below(cleaned[i], cleaned[j]) || below(cleaned[j], cleaned[i])) {
 				const char *q = arena_quote(r->storage, cleaned[j]);
 				if (q == NULL)

@@ -462,6 +462,21 @@ static int finish_entries(wl__json_reader *p, wl_lock *lock, entry_vec *ev)
 	return 0;
 }
 
+static int duplicate(const char *name, const char *what, wl_string value)
+{
+	char *q = NULL;
+	wl_quote(&q, NULL, value);
+	int rc = wl__fail(WL_EPARSE, "parse %s: duplicate weight %s %s", name, what, q ? q : "");
+	free(q);
+	return rc;
+}
+
+/*
+ * Cog scans the entries in order and stops at the first one whose name, or
+ * else whose cleaned target, an earlier entry has. Sorting finds the same
+ * entry in O(n log n): the earliest repeated name, then the earliest
+ * repeated target among the entries before it.
+ */
 static int validate(const char *name, wl_lock *lock)
 {
 	if (lock->version != WL_LOCK_VERSION)
@@ -470,48 +485,45 @@ static int validate(const char *name, wl_lock *lock)
 	size_t n = lock->entry_count;
 	if (n < 2)
 		return 0;
-	/* Sort indices by name to find duplicates in O(n log n), then report
-	 * the earliest-in-file duplicate as Cog's sequential scan would. */
-	for (size_t i = 1; i < n; i++) {
-		for (size_t j = 0; j < i; j++) {
-			if (wl_string_equal(lock->entries[i].name, lock->entries[j].name)) {
-				char *q = NULL;
-				wl_quote(&q, NULL, lock->entries[i].name);
-				int rc = wl__fail(WL_EPARSE, "parse %s: duplicate weight name %s", name,
-				                  q ? q : "");
-				free(q);
-				return rc;
-			}
-		}
+	const wl_string **refs = malloc(n * sizeof *refs);
+	wl_string *cleaned = calloc(n, sizeof *cleaned);
+	if (refs == NULL || cleaned == NULL) {
+		free(refs);
+		free(cleaned);
+		return wl__nomem();
+	}
+	for (size_t i = 0; i < n; i++)
+		refs[i] = &lock->entries[i].name;
+	const wl_string *repeat = wl__earliest_repeat(refs, n);
+	size_t name_at = repeat == NULL ? n
+	                                : (size_t)((const char *)repeat - (const char *)&lock->entries[0].name) /
+	                                      sizeof(wl_entry);
+	int rc = 0;
+	size_t m = 0;
+	for (size_t i = 0; i < name_at && rc == 0; i++) {
 		if (lock->entries[i].target.len == 0)
 			continue;
-		char *ci = NULL;
-		if (wl_path_clean(&ci, NULL, lock->entries[i].target) != 0)
-			return WL_ENOMEM;
-		for (size_t j = 0; j < i; j++) {
-			if (lock->entries[j].target.len == 0)
-				continue;
-			char *cj = NULL;
-			size_t cjl, cil = strlen(ci);
-			if (wl_path_clean(&cj, &cjl, lock->entries[j].target) != 0) {
-				free(ci);
-				return WL_ENOMEM;
-			}
-			bool same = cjl == cil && memcmp(ci, cj, cil) == 0;
-			free(cj);
-			if (same) {
-				char *q = NULL;
-				wl_quote(&q, NULL, lock->entries[i].target);
-				int rc = wl__fail(WL_EPARSE, "parse %s: duplicate weight target %s", name,
-				                  q ? q : "");
-				free(q);
-				free(ci);
-				return rc;
-			}
+		char *c = NULL;
+		size_t cl = 0;
+		if (wl_path_clean(&c, &cl, lock->entries[i].target) != 0) {
+			rc = WL_ENOMEM;
+			break;
 		}
-		free(ci);
+		cleaned[i] = (wl_string){c, cl};
+		refs[m++] = &cleaned[i];
 	}
-	return 0;
+	if (rc == 0) {
+		repeat = wl__earliest_repeat(refs, m);
+		if (repeat != NULL)
+			rc = duplicate(name, "target", lock->entries[repeat - cleaned].target);
+		else if (name_at < n)
+			rc = duplicate(name, "name", lock->entries[name_at].name);
+	}
+	for (size_t i = 0; i < name_at; i++)
+		free((char *)cleaned[i].ptr);
+	free(cleaned);
+	free(refs);
+	return rc;
 }
 
 /* Parses a buffer the lock takes ownership of (freed on failure too). */

@@ -290,6 +290,96 @@ TEST(rule_targets_are_disjoint)
 	wl_config_free(c);
 }
 
+/* A stanza from "name target" pairs. */
+static const char *stanza(char *out, size_t cap, const char *const *pairs, size_t n)
+{
+	size_t w = (size_t)snprintf(out, cap, "weights:\n");
+	for (size_t i = 0; i < n && w < cap; i++) {
+		char name[64], target[64];
+		if (sscanf(pairs[i], "%63s %63s", name, target) != 2)
+			return "";
+		w += (size_t)snprintf(out + w, cap - w,
+		                      "  - name: %s\n    target: %s\n    source: {uri: w}\n", name, target);
+	}
+	return out;
+}
+
+TEST(rules_comparing_weights_name_the_first_failing_weight)
+{
+	char y[2048];
+	/* Sorted, "a" and "b" repeat before "m"; in file order "m" does. */
+	static const char *const names[] = {"m /t/1", "b /t/2", "m /t/3", "b /t/4", "a /t/5", "a /t/6"};
+	CHECK(parse_fails(stanza(y, sizeof y, names, 6),
+	                  "cog.yaml: weights[2].name: duplicate weight name"));
+	static const char *const targets[] = {"f /t/z", "e /t/a", "d /t/z/", "c /t//a", "b /t/c", "a /t/c"};
+	CHECK(parse_fails(stanza(y, sizeof y, targets, 6),
+	                  "cog.yaml: weights[2].target: duplicate weight target"));
+	/* Overlaps fail at the later weight, naming the first earlier one. */
+	static const char *const overlaps[] = {"a /x/a/b", "b /y", "c /y/z/w", "d /x/a"};
+	CHECK(parse_fails(stanza(y, sizeof y, overlaps, 4),
+	                  "cog.yaml: weights[2].target: target overlaps with \"/y\"; weight "
+	                  "targets must be disjoint"));
+	static const char *const several[] = {"a /p/q/r", "b /p/q/t", "c /p/q", "d /p"};
+	CHECK(parse_fails(stanza(y, sizeof y, several, 4),
+	                  "cog.yaml: weights[2].target: target overlaps with \"/p/q/r\"; weight "
+	                  "targets must be disjoint"));
+	/* Different rules: the earlier weight, and within one weight the
+	 * table's order. */
+	static const char *const mixed[] = {"a /t/a", "b /t/b", "c /t/a/", "a /t/d"};
+	CHECK(parse_fails(stanza(y, sizeof y, mixed, 4),
+	                  "cog.yaml: weights[2].target: duplicate weight target"));
+	static const char *const same[] = {"a /t/a", "b /t/b", "b /t/b/c", "c /t/b"};
+	CHECK(parse_fails(stanza(y, sizeof y, same, 4),
+	                  "cog.yaml: weights[2].name: duplicate weight name"));
+	static const char *const invalid_later[] = {"a /t/a", "b /t/a/b", "B /t/a"};
+	CHECK(parse_fails(stanza(y, sizeof y, invalid_later, 3),
+	                  "cog.yaml: weights[1].target: target overlaps with \"/t/a\"; weight "
+	                  "targets must be disjoint"));
+}
+
+/* 20,000 weights (names and targets distinct and disjoint), then `last`. */
+static char *many_weights(const char *last)
+{
+	size_t cap = 20000 * 80 + 256, w = 0;
+	char *yaml = malloc(cap);
+	if (yaml == NULL)
+		return NULL;
+	w += (size_t)snprintf(yaml + w, cap - w, "weights:\n");
+	for (int i = 0; i < 20000; i++)
+		w += (size_t)snprintf(yaml + w, cap - w,
+		                      "  - name: w%05d\n    target: /w/%05d\n    source: {uri: w}\n",
+		                      19999 - i, i);
+	snprintf(yaml + w, cap - w, "%s", last);
+	return yaml;
+}
+
+TEST(twenty_thousand_weights_load_and_a_last_duplicate_is_found)
+{
+	char *yaml = many_weights("");
+	CHECK(yaml != NULL);
+	wl_config *c = parse(yaml);
+	free(yaml);
+	CHECK(c != NULL);
+	CHECK_INT(c->weight_count, 20000);
+	wl_config_free(c);
+	yaml = many_weights("  - name: w12345\n    target: /x\n    source: {uri: w}\n");
+	CHECK(yaml != NULL);
+	int ok = parse_fails(yaml, "cog.yaml: weights[20000].name: duplicate weight name");
+	free(yaml);
+	CHECK(ok);
+	yaml = many_weights("  - name: x\n    target: /w/07/../00007\n    source: {uri: w}\n");
+	CHECK(yaml != NULL);
+	ok = parse_fails(yaml, "cog.yaml: weights[20000].target: duplicate weight target");
+	free(yaml);
+	CHECK(ok);
+	yaml = many_weights("  - name: x\n    target: /w/19999/sub\n    source: {uri: w}\n");
+	CHECK(yaml != NULL);
+	ok = parse_fails(yaml, "cog.yaml: weights[20000].target: target overlaps with "
+	                       "\"/w/19999\"; weight targets must be disjoint");
+	free(yaml);
+	CHECK(ok);
+}
+
 TEST(rule_source_and_uri_are_present)
 {
 	CHECK(parse_fails_with("weights:\n  - name: w\n    target: /a\n",
@@ -649,6 +739,8 @@ int main(void)
 	RUN(rule_target_must_not_clean_to_root);
 	RUN(rule_target_unique_after_cleaning);
 	RUN(rule_targets_are_disjoint);
+	RUN(rules_comparing_weights_name_the_first_failing_weight);
+	RUN(twenty_thousand_weights_load_and_a_last_duplicate_is_found);
 	RUN(rule_source_and_uri_are_present);
 	RUN(rule_pattern_not_empty_after_trimming);
 	RUN(rule_pattern_no_leading_negation);

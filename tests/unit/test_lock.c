@@ -403,6 +403,77 @@ TEST(duplicate_cleaned_targets_are_rejected_empty_ones_are_not)
 	CHECK_INT(parse_rc("{\"version\":1,\"weights\":[{\"name\":\"a\"},{\"name\":\"b\"}]}"), 0);
 }
 
+/* Builds {"version":1,"weights":[...]} from "name target" pairs ("-" for
+ * no target). */
+static int parse_entries(const char *const *pairs, size_t n)
+{
+	char json[2048];
+	size_t w = (size_t)snprintf(json, sizeof json, "{\"version\":1,\"weights\":[");
+	for (size_t i = 0; i < n; i++) {
+		char name[64], target[64];
+		if (sscanf(pairs[i], "%63s %63s", name, target) != 2)
+			return -1000;
+		w += (size_t)snprintf(json + w, sizeof json - w, "%s{\"name\":\"%s\"", i ? "," : "", name);
+		if (strcmp(target, "-") != 0)
+			w += (size_t)snprintf(json + w, sizeof json - w, ",\"target\":\"%s\"", target);
+		w += (size_t)snprintf(json + w, sizeof json - w, "}");
+	}
+	snprintf(json + w, sizeof json - w, "]}");
+	return parse_rc(json);
+}
+
+TEST(the_first_duplicate_in_file_order_is_named)
+{
+	/* Sorted, "a" and "b" repeat before "m"; in file order "m" does. */
+	static const char *const names[] = {"m -", "b -", "m -", "b -", "a -", "a -", "b -"};
+	CHECK_ERR(parse_entries(names, 7), WL_EPARSE, "duplicate weight name \"m\"");
+	static const char *const targets[] = {"e /t/z", "d /t/a", "c /t/z/", "b /t//a", "a /t/c", "f /t/c"};
+	CHECK_ERR(parse_entries(targets, 6), WL_EPARSE, "duplicate weight target \"/t/z/\"");
+	/* A name and a target repeated by different entries: the earlier one. */
+	static const char *const target_first[] = {"a /t/a", "b /t/b", "c /t/a/", "a /t/d"};
+	CHECK_ERR(parse_entries(target_first, 4), WL_EPARSE, "duplicate weight target \"/t/a/\"");
+	static const char *const name_first[] = {"a /t/a", "b /t/b", "a /t/c", "c /t/b"};
+	CHECK_ERR(parse_entries(name_first, 4), WL_EPARSE, "duplicate weight name \"a\"");
+	/* Both by the same entry: its name is checked first. */
+	static const char *const same[] = {"a /t/a", "b /t/b", "b /t/a", "b /t/b"};
+	CHECK_ERR(parse_entries(same, 4), WL_EPARSE, "duplicate weight name \"b\"");
+}
+
+/* 20,000 entries (names and targets distinct), then `last` appended. */
+static char *many_entries(const char *last)
+{
+	size_t cap = 20000 * 64 + 256, w = 0;
+	char *json = malloc(cap);
+	if (json == NULL)
+		return NULL;
+	w += (size_t)snprintf(json + w, cap - w, "{\"version\":1,\"weights\":[");
+	for (int i = 0; i < 20000; i++)
+		w += (size_t)snprintf(json + w, cap - w, "%s{\"name\":\"w%05d\",\"target\":\"/w/%05d\"}",
+		                      i ? "," : "", 19999 - i, i);
+	snprintf(json + w, cap - w, "%s]}", last);
+	return json;
+}
+
+TEST(twenty_thousand_entries_load_and_a_last_duplicate_is_found)
+{
+	char *json = many_entries("");
+	CHECK(json != NULL);
+	wl_lock *lock = NULL;
+	int rc = wl_lock_parse(&lock, json, strlen(json), NULL);
+	free(json);
+	CHECK_INT(rc, 0);
+	CHECK_INT(lock->entry_count, 20000);
+	wl_lock_free(lock);
+	json = many_entries(",{\"name\":\"x\",\"target\":\"/w/07/../00007\"},{\"name\":\"w00000\"}");
+	CHECK(json != NULL);
+	CHECK_ERR(parse_rc(json), WL_EPARSE, "duplicate weight target \"/w/07/../00007\"");
+	free(json);
+	json = many_entries(",{\"name\":\"w12345\"},{\"name\":\"y\",\"target\":\"/w/00001\"}");
+	CHECK(json != NULL);
+	CHECK_ERR(parse_rc(json), WL_EPARSE, "duplicate weight name \"w12345\"");
+	free(json);
+}
+
 TEST(decoding_errors_come_before_version_errors)
 {
 	CHECK_ERR(parse_rc("{\"version\":2,\"weights\":{}}"), WL_EPARSE, "cannot unmarshal object");
@@ -1112,6 +1183,8 @@ int main(void)
 	RUN(only_version_1_is_supported);
 	RUN(duplicate_names_are_rejected);
 	RUN(duplicate_cleaned_targets_are_rejected_empty_ones_are_not);
+	RUN(the_first_duplicate_in_file_order_is_named);
+	RUN(twenty_thousand_entries_load_and_a_last_duplicate_is_found);
 	RUN(decoding_errors_come_before_version_errors);
 	RUN(version_only_encodes_with_null_weights);
 	RUN(missing_fields_encode_as_zero_values);
