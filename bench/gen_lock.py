@@ -5,6 +5,10 @@ internally consistent (set digests per SPEC.md §4.6, manifest digests per
 §6.2-6.3, size sums, layer references), so `weightslock check` finds nothing.
 
     gen_lock.py OUT [FILES]
+    gen_lock.py --weights N OUT
+
+With --weights, N small weights instead (three files each, distinct names
+and targets), for timing what grows with the number of entries.
 
 Deterministic: the same arguments always give the same bytes.
 """
@@ -99,18 +103,29 @@ def make_entry(rng, name, paths, tag):
     return entry
 
 
+def many_weights(rng, n):
+    paths = ["config.json", "model.safetensors", "tokenizer.json"]
+    return [make_entry(rng, "w-%06d" % i, paths, b"w %d" % i) for i in range(n)]
+
+
 def main():
-    out = sys.argv[1]
-    n = int(sys.argv[2]) if len(sys.argv) > 2 else 100000
+    args = sys.argv[1:]
     rng = random.Random(20260429)
-    small_paths = sorted(["config.json", "tokenizer.json", "tokenizer_config.json",
-                          "special_tokens_map.json", "generation_config.json"] +
-                         ["model-%05d-of-00015.safetensors" % (i + 1) for i in range(15)])
+    if args[:1] == ["--weights"]:
+        weights = many_weights(rng, int(args[1]))
+        out = args[2]
+    else:
+        out = args[0]
+        n = int(args[1]) if len(args) > 1 else 100000
+        small_paths = sorted(["config.json", "tokenizer.json", "tokenizer_config.json",
+                              "special_tokens_map.json", "generation_config.json"] +
+                             ["model-%05d-of-00015.safetensors" % (i + 1) for i in range(15)])
+        weights = [make_entry(rng, "big", big_paths(rng, n), b"big"),
+                   make_entry(rng, "small", small_paths, b"small")]
     doc = {
         "version": 1,
         "envelopeFormat": sha(b"bench envelope"),
-        "weights": [make_entry(rng, "big", big_paths(rng, n), b"big"),
-                    make_entry(rng, "small", small_paths, b"small")],
+        "weights": weights,
     }
     with open(out, "wb") as f:
         f.write(json.dumps(doc, indent=2).encode())

@@ -2,7 +2,8 @@
 # Benchmarks (make bench): generates a ~30 MB lockfile, times parse, marshal
 # and check in-process (bench_lock), then `weightslock fmt --stdout` against
 # a Go encoding/json reference built and run in the same session. Prints
-# ratios; timings are never asserted.
+# ratios; then `weightslock show` on 2,500 and 20,000 weights, and the
+# producer and consumer sides. Timings are never asserted.
 #
 #   bench/run.sh BUILD
 set -eu
@@ -36,6 +37,9 @@ else
 	echo "go not installed: skipping the Go reference"
 fi
 python3 bench/measure.py "$lock" "$build/weightslock" "$goref" 5
+
+# Many small weights: `show` must scale as n log n in the number of entries.
+python3 bench/show.py "$build/weightslock" "$out" 5
 
 # The producer side: digest and import of model files (SPEC.md §9-§11).
 # shellcheck disable=SC2086
