@@ -3,9 +3,10 @@
  * and the normalization of each declaration (SPEC.md §8.1, §8.2, §13),
  * including Cog's NormalizeURI.
  *
- * libyaml does the YAML (its document API resolves anchors and aliases);
- * what is hand-written here is Cog's schema for the stanza and its rules,
- * which no library knows. Every string of a wl_config lives in its arena.
+ * libyaml does the YAML (its document API resolves anchors and aliases),
+ * after one pass over its events has bounded alias expansion and nesting
+ * as Go's yaml.v3 does (SPEC.md §15); what is hand-written here is Cog's
+ * schema for the stanza and its rules, which no library knows. Every string of a wl_config lives in its arena.
  */
 #include "common/internal.h"
 
@@ -589,6 +590,236 @@ static int normalize(const struct reader *r, wl_config *config)
 	return 0;
 }
 
+/* ---- bounded aliasing and nesting (SPEC.md §15) ---- */
+
+/*
+ * libyaml's document shares an anchored node among its aliases, but what
+ * reads the stanza copies and scans every reference: one 1 MiB scalar
+ * aliased 4,000 times would be 4 GiB of work. Before loading, one pass
+ * over the events measures what decoding would cost, the way Go's yaml.v3
+ * counts it (one operation per node decoded, aliases expanded), and
+ * refuses the document with yaml.v3's rule: more than 100 operations from
+ * alias expansion, more than 1,000 in all, and a share from aliases above
+ * 0.99 up to 400,000 operations, 0.10 from 4,000,000, linear between. A
+ * scalar costs one operation per byte on top of its node, so a big anchor
+ * weighs what copying it costs. The whole document is measured, as if
+ * every key mattered. Each anchor's cost is computed once, when its node
+ * ends, so measuring is linear however deep aliases nest.
+ *
+ * Nesting deeper than yaml.v3's limit is refused in the same pass, before
+ * libyaml builds anything (its scanner slows down quadratically with depth).
+ */
+#define MAX_DEPTH 10000
+#define RATIO_LOW 400000.0
+#define RATIO_HIGH 4000000.0
+#define COST_MAX ((uint64_t)1 << 62)
+
+static uint64_t add_cost(uint64_t a, uint64_t b)
+{
+	return a >= COST_MAX - b || b >= COST_MAX ? COST_MAX : a + b;
+}
+
+static double allowed_alias_share(double decoded)
+{
+	if (decoded <= RATIO_LOW)
+		return 0.99;
+	if (decoded >= RATIO_HIGH)
+		return 0.10;
+	return 0.99 - 0.89 * (decoded - RATIO_LOW) / (RATIO_HIGH - RATIO_LOW);
+}
+
+/* Anchors by name (a later definition replaces an earlier one), open
+ * while their node is being read. Open addressing, power-of-two size. */
+struct anchor {
+	char *name;
+	uint64_t cost;
+	bool open;
+};
+
+struct anchors {
+	struct anchor *slots;
+	size_t cap, count;
+};
+
+static size_t anchor_hash(const char *s)
+{
+	size_t h = 14695981039346656037u;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211u;
+	return h;
+}
+
+static struct anchor *anchor_find(const struct anchors *t, const char *name)
+{
+	if (t->cap == 0)
+		return NULL;
+	for (size_t i = anchor_hash(name) & (t->cap - 1);; i = (i + 1) & (t->cap - 1)) {
+		if (t->slots[i].name == NULL)
+			return NULL;
+		if (strcmp(t->slots[i].name, name) == 0)
+			return &t->slots[i];
+	}
+}
+
+static struct anchor *anchor_define(struct anchors *t, const char *name)
+{
+	struct anchor *a = anchor_find(t, name);
+	if (a != NULL)
+		return a;
+	if ((t->count + 1) * 2 > t->cap) {
+		size_t ncap = t->cap ? t->cap * 2 : 64;
+		struct anchor *slots = calloc(ncap, sizeof *slots);
+		if (slots == NULL)
+			return NULL;
+		for (size_t k = 0; k < t->cap; k++) {
+			if (t->slots[k].name == NULL)
+				continue;
+			size_t i = anchor_hash(t->slots[k].name) & (ncap - 1);
+			while (slots[i].name != NULL)
+				i = (i + 1) & (ncap - 1);
+			slots[i] = t->slots[k];
+		}
+		free(t->slots);
+		t->slots = slots;
+		t->cap = ncap;
+	}
+	size_t i = anchor_hash(name) & (t->cap - 1);
+	while (t->slots[i].name != NULL)
+		i = (i + 1) & (t->cap - 1);
+	t->slots[i].name = strdup(name);
+	if (t->slots[i].name == NULL)
+		return NULL;
+	t->count++;
+	return &t->slots[i];
+}
+
+static void anchors_free(struct anchors *t)
+{
+	for (size_t k = 0; k < t->cap; k++)
+		free(t->slots[k].name);
+	free(t->slots);
+}
+
+/* An open sequence or mapping: its cost so far and its anchor, if any. */
+struct open_node {
+	uint64_t cost;
+	char *anchor;
+};
+
+struct measure {
+	const char *file;
+	struct anchors anchors;
+	struct open_node *stack;
+	size_t depth;
+	uint64_t decoded, aliased;
+};
+
+static int measure_fail(const struct measure *m, const yaml_event_t *ev, const char *what)
+{
+	return wl__fail(WL_EPARSE, "%s: YAML error at line %zu, column %zu: %s", m->file,
+	                (size_t)ev->start_mark.line + 1, (size_t)ev->start_mark.column + 1, what);
+}
+
+/* A node of `cost` is complete: it counts for its container, and for its
+ * anchor's aliases. */
+static int measure_done(struct measure *m, const char *anchor, uint64_t cost)
+{
+	if (m->depth > 0)
+		m->stack[m->depth - 1].cost = add_cost(m->stack[m->depth - 1].cost, cost);
+	if (anchor == NULL)
+		return 0;
+	struct anchor *a = anchor_define(&m->anchors, anchor);
+	if (a == NULL)
+		return wl__nomem();
+	a->cost = cost;
+	a->open = false;
+	return 0;
+}
+
+/* One event; 1 when the document is over. */
+static int measure_event(struct measure *m, const yaml_event_t *ev)
+{
+	switch (ev->type) {
+	case YAML_SCALAR_EVENT: {
+		uint64_t cost = add_cost(1, ev->data.scalar.length);
+		m->decoded = add_cost(m->decoded, cost);
+		return measure_done(m, (const char *)ev->data.scalar.anchor, cost);
+	}
+	case YAML_ALIAS_EVENT: {
+		const struct anchor *a = anchor_find(&m->anchors, (const char *)ev->data.alias.anchor);
+		if (a == NULL)
+			return 0; /* undefined: loading reports it */
+		if (a->open)
+			return measure_fail(m, ev, "an anchor's value contains an alias of itself");
+		m->decoded = add_cost(m->decoded, add_cost(1, a->cost));
+		m->aliased = add_cost(m->aliased, a->cost);
+		if (m->aliased > 100 && m->decoded > 1000 &&
+		    (double)m->aliased / (double)m->decoded > allowed_alias_share((double)m->decoded))
+			return wl__fail(WL_EPARSE, "%s: document contains excessive aliasing", m->file);
+		return measure_done(m, NULL, add_cost(1, a->cost));
+	}
+	case YAML_SEQUENCE_START_EVENT:
+	case YAML_MAPPING_START_EVENT: {
+		if (m->depth >= MAX_DEPTH)
+			return measure_fail(m, ev, "exceeded max depth of 10000");
+		const char *anchor = (const char *)(ev->type == YAML_SEQUENCE_START_EVENT
+		                                        ? ev->data.sequence_start.anchor
+		                                        : ev->data.mapping_start.anchor);
+		struct open_node *node = &m->stack[m->depth++];
+		*node = (struct open_node){1, NULL};
+		m->decoded = add_cost(m->decoded, 1);
+		if (anchor == NULL)
+			return 0;
+		struct anchor *a = anchor_define(&m->anchors, anchor);
+		if (a == NULL || (node->anchor = strdup(anchor)) == NULL)
+			return wl__nomem();
+		a->open = true;
+		return 0;
+	}
+	case YAML_SEQUENCE_END_EVENT:
+	case YAML_MAPPING_END_EVENT: {
+		if (m->depth == 0)
+			return 0;
+		struct open_node node = m->stack[--m->depth];
+		int rc = measure_done(m, node.anchor, node.cost);
+		free(node.anchor);
+		return rc;
+	}
+	case YAML_DOCUMENT_END_EVENT:
+	case YAML_STREAM_END_EVENT:
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+/* Measures the first document; syntax errors are left to the loader. */
+static int measure_document(const void *data, size_t len, const char *file)
+{
+	struct measure m = {.file = file};
+	m.stack = malloc(MAX_DEPTH * sizeof *m.stack);
+	yaml_parser_t parser;
+	if (m.stack == NULL || !yaml_parser_initialize(&parser)) {
+		free(m.stack);
+		return wl__nomem();
+	}
+	yaml_parser_set_input_string(&parser, data, len);
+	int rc = 0;
+	while (rc == 0) {
+		yaml_event_t ev;
+		if (!yaml_parser_parse(&parser, &ev))
+			break;
+		rc = measure_event(&m, &ev);
+		yaml_event_delete(&ev);
+	}
+	yaml_parser_delete(&parser);
+	while (m.depth > 0)
+		free(m.stack[--m.depth].anchor);
+	free(m.stack);
+	anchors_free(&m.anchors);
+	return rc < 0 ? rc : 0;
+}
+
 /* ---- public API ---- */
 
 static int syntax_error(const yaml_parser_t *parser, const char *file)
@@ -620,14 +851,20 @@ int wl_config_parse(wl_config **out, const void *data, size_t len, const char *n
 		free(config);
 		return wl__nomem();
 	}
+	if (data == NULL)
+		data = "";
+	int rc = measure_document(data, len, file);
+	if (rc != 0) {
+		wl_config_free(config);
+		return rc;
+	}
 	yaml_parser_t parser;
 	if (!yaml_parser_initialize(&parser)) {
 		wl_config_free(config);
 		return wl__nomem();
 	}
-	yaml_parser_set_input_string(&parser, data != NULL ? data : (const void *)"", len);
+	yaml_parser_set_input_string(&parser, data, len);
 	yaml_document_t doc;
-	int rc = 0;
 	/* Only the first document counts, as with Cog's decoder. */
 	if (!yaml_parser_load(&parser, &doc)) {
 		rc = syntax_error(&parser, file);

@@ -380,6 +380,143 @@ TEST(twenty_thousand_weights_load_and_a_last_duplicate_is_found)
 	CHECK(ok);
 }
 
+/* ---- §15 bounded aliasing and nesting ---- */
+
+#define WEIGHT_W "  - name: w\n    target: /src/w\n    source:\n      uri: w\n"
+
+TEST(aliases_of_a_big_anchor_are_refused_before_any_copy)
+{
+	size_t big = (size_t)1 << 20, refs = 4000;
+	size_t cap = big + refs * 8 + 256, w = 0;
+	char *yaml = malloc(cap);
+	CHECK(yaml != NULL);
+	w += (size_t)snprintf(yaml + w, cap - w, "big: &big \"");
+	memset(yaml + w, 'x', big);
+	w += big;
+	w += (size_t)snprintf(yaml + w, cap - w, "\"\nweights:\n" WEIGHT_W "      include: [*big");
+	for (size_t i = 1; i < refs; i++)
+		w += (size_t)snprintf(yaml + w, cap - w, ", *big");
+	snprintf(yaml + w, cap - w, "]\n");
+	int ok = parse_fails(yaml, "cog.yaml: document contains excessive aliasing");
+	free(yaml);
+	CHECK(ok);
+}
+
+TEST(billion_laughs_is_refused)
+{
+	char yaml[1024];
+	size_t w = (size_t)snprintf(yaml, sizeof yaml, "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n");
+	for (char c = 'b'; c <= 'j'; c++) {
+		w += (size_t)snprintf(yaml + w, sizeof yaml - w, "%c: &%c [", c, c);
+		for (int k = 0; k < 9; k++)
+			w += (size_t)snprintf(yaml + w, sizeof yaml - w, "%s*%c", k ? ", " : "", c - 1);
+		w += (size_t)snprintf(yaml + w, sizeof yaml - w, "]\n");
+	}
+	snprintf(yaml + w, sizeof yaml - w, "weights: []\n");
+	CHECK(parse_fails(yaml, "cog.yaml: document contains excessive aliasing"));
+}
+
+TEST(aliasing_within_yaml_v3s_ratio_is_accepted)
+{
+	/* Two levels of laughs: 81 aliased scalars, under 1,000 operations. */
+	wl_config *c = parse("a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
+	                     "b: [*a, *a, *a, *a, *a, *a, *a, *a, *a]\nweights: []\n");
+	CHECK(c != NULL);
+	wl_config_free(c);
+	/* A pattern list shared by weights. */
+	c = parse("common: &p [\"*.bin\", \"*.json\"]\nweights:\n"
+	          "  - {name: a, target: /a, source: {uri: a, include: *p}}\n"
+	          "  - {name: b, target: /b, source: {uri: b, include: *p}}\n");
+	CHECK(c != NULL);
+	CHECK_INT(c->weights[1].sources[0].include_count, 2);
+	CHECK(str_is(c->weights[1].sources[0].include[1], "*.json"));
+	wl_config_free(c);
+	/* 99% from aliases is allowed in a small document, not more: a
+	 * 2,000-byte anchor aliased 150 times is 99.9% of the cost alone, and
+	 * 98.0% beside 4,000 bytes of the document's own. */
+	char *yaml = malloc(8192);
+	CHECK(yaml != NULL);
+	char pad[4001];
+	memset(pad, 'y', sizeof pad - 1);
+	pad[sizeof pad - 1] = '\0';
+	for (int own = 0; own < 2; own++) {
+		size_t w = (size_t)snprintf(yaml, 8192, "s: &s %.*s\nown: %s\nl: [*s", 2000, pad,
+		                            own ? pad : "z");
+		for (int k = 1; k < 150; k++)
+			w += (size_t)snprintf(yaml + w, 8192 - w, ", *s");
+		snprintf(yaml + w, 8192 - w, "]\nweights: []\n");
+		wl_config *cc = NULL;
+		int rc = wl_config_parse(&cc, yaml, strlen(yaml), NULL);
+		wl_config_free(cc);
+		if (own) {
+			CHECK_INT(rc, 0);
+		} else {
+			CHECK_INT(rc, WL_EPARSE);
+			CHECK(strcmp(wl_error_last()->message,
+			             "cog.yaml: document contains excessive aliasing") == 0);
+		}
+	}
+	free(yaml);
+}
+
+TEST(an_anchor_containing_its_own_alias_is_refused)
+{
+	CHECK(parse_fails("a: &a [1, [2, *a]]\nweights: []\n",
+	                  "cog.yaml: YAML error at line 1, column 15: an anchor's value contains an "
+	                  "alias of itself"));
+}
+
+/* n nested flow sequences under `x:`, beside an empty stanza. */
+static char *nested(size_t n, const char *open, const char *inner, const char *close)
+{
+	size_t cap = n * (strlen(open) + strlen(close)) + 64, w = 0;
+	char *yaml = malloc(cap);
+	if (yaml == NULL)
+		return NULL;
+	w += (size_t)snprintf(yaml, cap, "x: ");
+	for (size_t i = 0; i < n; i++)
+		w += (size_t)snprintf(yaml + w, cap - w, "%s", open);
+	w += (size_t)snprintf(yaml + w, cap - w, "%s", inner);
+	for (size_t i = 0; i < n; i++)
+		w += (size_t)snprintf(yaml + w, cap - w, "%s", close);
+	snprintf(yaml + w, cap - w, "\nweights: []\n");
+	return yaml;
+}
+
+TEST(nesting_is_capped_at_yaml_v3s_depth)
+{
+	/* The top-level mapping is one level: 9,999 more are allowed. */
+	char *yaml = nested(9999, "[", "", "]");
+	CHECK(yaml != NULL);
+	wl_config *c = parse(yaml);
+	free(yaml);
+	CHECK(c != NULL);
+	wl_config_free(c);
+	yaml = nested(10000, "[", "", "]");
+	CHECK(yaml != NULL);
+	int ok = parse_fails(yaml, "cog.yaml: YAML error at line 1, column 10003: exceeded max depth "
+	                           "of 10000");
+	free(yaml);
+	CHECK(ok);
+	yaml = nested(100000, "{a: ", "1", "}");
+	CHECK(yaml != NULL);
+	ok = parse_fails_with(yaml, "exceeded max depth of 10000");
+	free(yaml);
+	CHECK(ok);
+	/* Block sequences nest one level per "- " on a single line. */
+	size_t n = 100000;
+	yaml = malloc(2 * n + 32);
+	CHECK(yaml != NULL);
+	memcpy(yaml, "weights:\n", 9);
+	for (size_t i = 0; i < n; i++)
+		memcpy(yaml + 9 + 2 * i, "- ", 2);
+	memcpy(yaml + 9 + 2 * n, "x\n", 3);
+	ok = parse_fails(yaml, "cog.yaml: YAML error at line 2, column 19999: exceeded max depth of "
+	                       "10000");
+	free(yaml);
+	CHECK(ok);
+}
+
 TEST(rule_source_and_uri_are_present)
 {
 	CHECK(parse_fails_with("weights:\n  - name: w\n    target: /a\n",
@@ -741,6 +878,11 @@ int main(void)
 	RUN(rule_targets_are_disjoint);
 	RUN(rules_comparing_weights_name_the_first_failing_weight);
 	RUN(twenty_thousand_weights_load_and_a_last_duplicate_is_found);
+	RUN(aliases_of_a_big_anchor_are_refused_before_any_copy);
+	RUN(billion_laughs_is_refused);
+	RUN(aliasing_within_yaml_v3s_ratio_is_accepted);
+	RUN(an_anchor_containing_its_own_alias_is_refused);
+	RUN(nesting_is_capped_at_yaml_v3s_depth);
 	RUN(rule_source_and_uri_are_present);
 	RUN(rule_pattern_not_empty_after_trimming);
 	RUN(rule_pattern_no_leading_negation);
