@@ -11,10 +11,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -248,4 +251,42 @@ int wl_write_file_atomic(const char *path, const void *data, size_t len)
 	}
 	free(dir);
 	return 0;
+}
+
+int wl__make_dirs(const char *path, unsigned mode, size_t *failed_len)
+{
+	size_t n = strlen(path);
+	char *p = strdup(path);
+	if (p == NULL)
+		return ENOMEM;
+	int err = 0;
+	/* Each prefix in turn (repeated slashes skipped); existing ones are fine. */
+	for (size_t i = 1; i <= n && err == 0; i++) {
+		if (i < n && (p[i] != '/' || p[i - 1] == '/'))
+			continue;
+		char saved = p[i];
+		p[i] = '\0';
+		if (mkdir(p, mode) != 0 && errno != EEXIST)
+			err = errno;
+		if (failed_len != NULL)
+			*failed_len = i;
+		p[i] = saved;
+	}
+	struct stat st;
+	if (err == 0 && stat(p, &st) != 0)
+		err = errno;
+	else if (err == 0 && !S_ISDIR(st.st_mode))
+		err = ENOTDIR;
+	free(p);
+	return err;
+}
+
+void wl__temp_name(char out[32], const char *prefix)
+{
+	static _Atomic uint64_t counter;
+	uint64_t r = 0;
+	if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r)
+		r = ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)out;
+	r ^= atomic_fetch_add(&counter, 1) * 0x9e3779b97f4a7c15ULL;
+	snprintf(out, 32, "%s%016llx", prefix, (unsigned long long)r);
 }

@@ -46,36 +46,13 @@ static bool canceled(const volatile sig_atomic_t *cancel)
  * as it does for Cog. */
 static int make_dirs(const char *lockfile, const char *dir_path)
 {
-	struct stat st;
-	if (stat(dir_path, &st) == 0 && S_ISDIR(st.st_mode))
-		return 0;
-	char *dir = strdup(dir_path);
-	if (dir == NULL)
+	size_t at = 0;
+	int err = wl__make_dirs(dir_path, 0755, &at);
+	if (err == ENOMEM)
 		return wl__nomem();
-	/* Create each prefix in turn; existing components are fine. */
-	for (char *p = dir + 1;; p++) {
-		bool end = *p == '\0';
-		if (!end && *p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
-			int err = errno;
-			int code = wl__fail_errno(WL_EIO, err, "acquire %s guard: create directory %s",
-			                          lockfile, dir);
-			free(dir);
-			return code;
-		}
-		if (end)
-			break;
-		*p = '/';
-	}
-	if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-		int code = wl__fail_errno(WL_EIO, ENOTDIR, "acquire %s guard: create directory %s",
-		                          lockfile, dir);
-		free(dir);
-		return code;
-	}
-	free(dir);
+	if (err != 0)
+		return wl__fail_errno(WL_EIO, err, "acquire %s guard: create directory %.*s", lockfile, (int)at,
+		                      dir_path);
 	return 0;
 }
 

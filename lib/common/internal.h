@@ -248,5 +248,11 @@ static inline bool wl_mul_overflows_size(size_t a, size_t b, size_t *out)
 const char *wl__file_kind(mode_t mode);
 /** Writes all of `data` to `fd` (EINTR retried); returns an errno value. */
 int wl__write_all(int fd, const void *data, size_t len);
+/** mkdir -p: every missing directory of `path` made with `mode`; the last
+ *  component must end up a directory. Returns 0 or an errno value, with
+ *  `*failed_len` (may be NULL) the length of the prefix that failed. */
+int wl__make_dirs(const char *path, unsigned mode, size_t *failed_len);
+/** A name no other writer uses: `prefix` + 16 random hex digits. */
+void wl__temp_name(char out[32], const char *prefix);
 
 #endif

@@ -98,8 +98,6 @@ void wl__tar_reader_free(wl__tar_reader *r);
  *  not let a layer reach them). */
 bool wl__extract_reserved_name(const char *name, size_t len, bool top);
 
-/** A name no other writer uses: `prefix` + 16 random hex digits. */
-void wl__temp_name(char out[32], const char *prefix);
 /** Writes `name` in the directory `dfd` atomically (temporary file, fsync,
  *  rename, fsync of the directory); returns an errno value. */
 int wl__write_marker(int dfd, const char *name, const void *data, size_t len);

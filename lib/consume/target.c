@@ -42,16 +42,6 @@
 /* Small helpers                                                            */
 /* ------------------------------------------------------------------------ */
 
-void wl__temp_name(char out[32], const char *prefix)
-{
-	static _Atomic uint64_t counter;
-	uint64_t r = 0;
-	if (getrandom(&r, sizeof r, GRND_NONBLOCK) != (ssize_t)sizeof r)
-		r = ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)out;
-	r ^= atomic_fetch_add(&counter, 1) * 0x9e3779b97f4a7c15ULL;
-	snprintf(out, 32, "%s%016llx", prefix, (unsigned long long)r);
-}
-
 int wl__write_marker(int dfd, const char *name, const void *data, size_t len)
 {
 	char tmp[32];

@@ -90,35 +90,12 @@ static char *path_join(const char *dir, const char *name)
 /* mkdir -p with mode 0755; the last component must end up a directory. */
 static int make_dirs(const char *layout_dir, const char *path)
 {
-	char *p = strdup(path);
-	if (p == NULL)
+	size_t at = 0;
+	int err = wl__make_dirs(path, 0755, &at);
+	if (err == ENOMEM)
 		return wl__nomem();
-	for (char *s = p + 1; *s; s++) {
-		if (*s != '/' || s[-1] == '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0755) != 0 && errno != EEXIST) {
-			int err = errno;
-			int rc = wl__fail_errno(WL_EIO, err, "OCI layout %s: create directory %s", layout_dir, p);
-			free(p);
-			return rc;
-		}
-		*s = '/';
-	}
-	if (mkdir(p, 0755) != 0 && errno != EEXIST) {
-		int err = errno;
-		int rc = wl__fail_errno(WL_EIO, err, "OCI layout %s: create directory %s", layout_dir, p);
-		free(p);
-		return rc;
-	}
-	struct stat st;
-	int err = stat(p, &st) != 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
-	if (err != 0) {
-		int rc = wl__fail_errno(WL_EIO, err, "OCI layout %s: create directory %s", layout_dir, p);
-		free(p);
-		return rc;
-	}
-	free(p);
+	if (err != 0)
+		return wl__fail_errno(WL_EIO, err, "OCI layout %s: create directory %.*s", layout_dir, (int)at, path);
 	return 0;
 }
 

@@ -450,25 +450,12 @@ void wl_hash_cache_put(wl_hash_cache *cache, const wl_source_file *file, int64_t
 /* mkdir -p with mode 0700 for every directory created. */
 static int make_dirs(const char *dir)
 {
-	char *p = strdup(dir);
-	if (p == NULL)
+	size_t at = 0;
+	int err = wl__make_dirs(dir, 0700, &at);
+	if (err == ENOMEM)
 		return wl__nomem();
-	for (char *s = p + 1;; s++) {
-		if (*s != '/' && *s != '\0')
-			continue;
-		char saved = *s;
-		*s = '\0';
-		if (mkdir(p, 0700) != 0 && errno != EEXIST) {
-			int err = errno;
-			int rc = wl__fail_errno(WL_EIO, err, "create hash cache directory %s", p);
-			free(p);
-			return rc;
-		}
-		*s = saved;
-		if (saved == '\0')
-			break;
-	}
-	free(p);
+	if (err != 0)
+		return wl__fail_errno(WL_EIO, err, "create hash cache directory %.*s", (int)at, dir);
 	return 0;
 }
 
