@@ -643,6 +643,41 @@ WL_API int wl_hash_cache_save(wl_hash_cache *cache);
 
 WL_API void wl_hash_cache_free(wl_hash_cache *cache);
 
+/* ---- The content store Cog shares (SPEC.md §17) ---- */
+
+/** Weight files named by content digest under DIR/files/sha256/. */
+typedef struct wl_store wl_store;
+
+/** Opens the store at `dir` (the program resolves --store, COG_CACHE_DIR,
+ *  ...); nothing is created until the first file is put. */
+WL_API int wl_store_open(wl_store **out, const char *dir);
+WL_API void wl_store_free(wl_store *store);
+
+/** The path of the file with `digest` (malloc'd; NULL for an invalid
+ *  digest or without memory). */
+WL_API char *wl_store_path(const wl_store *store, const char *digest);
+
+/** 1 when the store holds a regular file for `digest` of `size` bytes (-1:
+ *  any size; its bytes are not read), 0 when not, or a negative error. */
+WL_API int wl_store_has(const wl_store *store, const char *digest, int64_t size);
+
+/** A file being added: write its bytes, then commit or abort. */
+typedef struct wl_store_put wl_store_put;
+
+/** Starts a file of `size` bytes (-1: unknown) whose digest is `digest`
+ *  (NULL: unknown, computed from the bytes). */
+WL_API int wl_store_put_begin(wl_store_put **out, wl_store *store, const char *digest, int64_t size);
+/** Appends bytes (a wl_write_fn; `ctx` is the put). More than the size
+ *  announced is WL_EMISMATCH at once. */
+WL_API int wl_store_put_write(void *ctx, const void *data, size_t len);
+/** Drops what was written: the download starts over. */
+WL_API int wl_store_put_restart(wl_store_put *put);
+/** Checks the size and the digest (WL_EMISMATCH), syncs and renames the
+ *  file into place; `digest_out` (may be NULL) receives its digest. The
+ *  put is freed either way; on failure nothing is left under any name. */
+WL_API int wl_store_put_commit(wl_store_put *put, char digest_out[WL_DIGEST_LEN + 1]);
+WL_API void wl_store_put_abort(wl_store_put *put);
+
 typedef struct wl_hash_options {
 	int threads;            /* <= 0: two per CPU (whole files share the cores) */
 	wl_hash_cache *cache;   /* NULL: read every byte */

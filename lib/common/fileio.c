@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -253,23 +254,24 @@ int wl_write_file_atomic(const char *path, const void *data, size_t len)
 	return 0;
 }
 
-int wl__make_dirs(const char *path, unsigned mode, size_t *failed_len)
+int wl__make_dirs(const char *path, unsigned mode, const char *fmt, ...)
 {
 	size_t n = strlen(path);
 	char *p = strdup(path);
 	if (p == NULL)
-		return ENOMEM;
+		return wl__nomem();
 	int err = 0;
+	size_t at = n;
 	/* Each prefix in turn (repeated slashes skipped); existing ones are fine. */
 	for (size_t i = 1; i <= n && err == 0; i++) {
 		if (i < n && (p[i] != '/' || p[i - 1] == '/'))
 			continue;
 		char saved = p[i];
 		p[i] = '\0';
-		if (mkdir(p, mode) != 0 && errno != EEXIST)
+		if (mkdir(p, (mode_t)mode) != 0 && errno != EEXIST) {
 			err = errno;
-		if (failed_len != NULL)
-			*failed_len = i;
+			at = i;
+		}
 		p[i] = saved;
 	}
 	struct stat st;
@@ -278,7 +280,14 @@ int wl__make_dirs(const char *path, unsigned mode, size_t *failed_len)
 	else if (err == 0 && !S_ISDIR(st.st_mode))
 		err = ENOTDIR;
 	free(p);
-	return err;
+	if (err == 0)
+		return 0;
+	char context[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(context, sizeof context, fmt, ap);
+	va_end(ap);
+	return wl__fail_errno(WL_EIO, err, "%s: create directory %.*s", context, (int)at, path);
 }
 
 void wl__temp_name(char out[32], const char *prefix)

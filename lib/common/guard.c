@@ -42,19 +42,6 @@ static bool canceled(const volatile sig_atomic_t *cancel)
 	return cancel != NULL && *cancel != 0;
 }
 
-/* mkdir -p of `dir_path`, mode 0755; a symbolic link to a directory will do,
- * as it does for Cog. */
-static int make_dirs(const char *lockfile, const char *dir_path)
-{
-	size_t at = 0;
-	int err = wl__make_dirs(dir_path, 0755, &at);
-	if (err == ENOMEM)
-		return wl__nomem();
-	if (err != 0)
-		return wl__fail_errno(WL_EIO, err, "acquire %s guard: create directory %.*s", lockfile, (int)at,
-		                      dir_path);
-	return 0;
-}
 
 /* Opens a lock file for flock without following a symbolic link or waiting
  * on a FIFO, and accepts only a regular file. `access` is O_RDONLY |
@@ -226,7 +213,7 @@ int wl_guard_acquire(wl_guard **out, const char *lockfile, double timeout_second
 	if (g->lockfile == NULL || cog_dir == NULL || project_path == NULL || guard_path == NULL)
 		code = wl__nomem();
 	if (code == 0)
-		code = make_dirs(lockfile, cog_dir);
+		code = wl__make_dirs(cog_dir, 0755, "acquire %s guard", lockfile);
 	/* Later Cog's lock first, then the guard: one budget for both. */
 	if (code == 0)
 		code = lock_one(&g->project_fd, lockfile, project_path, &b);

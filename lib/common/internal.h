@@ -196,6 +196,11 @@ typedef struct wl__hash_io {
  */
 int wl__hash_fd(char digest[WL_DIGEST_LEN + 1], uint64_t *seen, int fd, int64_t size, wl__hash_io *io);
 
+/** (format/digest.c) Finishes a SHA-256 context into "sha256:<hex>";
+ *  false when OpenSSL fails. */
+struct evp_md_ctx_st;
+bool wl__digest_final(struct evp_md_ctx_st *md, char out[WL_DIGEST_LEN + 1]);
+
 /* ---- consistency (format/check.c) ---- */
 
 /** The rules of wl_lock_check for one entry, which is left unchanged:
@@ -249,9 +254,9 @@ const char *wl__file_kind(mode_t mode);
 /** Writes all of `data` to `fd` (EINTR retried); returns an errno value. */
 int wl__write_all(int fd, const void *data, size_t len);
 /** mkdir -p: every missing directory of `path` made with `mode`; the last
- *  component must end up a directory. Returns 0 or an errno value, with
- *  `*failed_len` (may be NULL) the length of the prefix that failed. */
-int wl__make_dirs(const char *path, unsigned mode, size_t *failed_len);
+ *  component must end up a directory. WL_EIO "<fmt...>: create directory
+ *  <the prefix that failed>: <strerror>" otherwise. */
+int wl__make_dirs(const char *path, unsigned mode, const char *fmt, ...) WL_PRINTF(3, 4);
 /** A name no other writer uses: `prefix` + 16 random hex digits. */
 void wl__temp_name(char out[32], const char *prefix);
 

@@ -674,18 +674,9 @@ static int sink_failed(wl__tar_reader *r, int rc)
 static int end_file(wl__tar_reader *r)
 {
 	const wl_file *f = &r->entry->files[r->file];
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned md_len = 0;
-	if (EVP_DigestFinal_ex(r->md, md, &md_len) != 1 || md_len != 32)
-		return reader_fail(r, wl__fail(WL_ENOMEM, "sha256: cannot finish"));
-	static const char hex[] = "0123456789abcdef";
 	char digest[WL_DIGEST_LEN + 1];
-	memcpy(digest, "sha256:", 7);
-	for (size_t i = 0; i < 32; i++) {
-		digest[7 + 2 * i] = hex[md[i] >> 4];
-		digest[8 + 2 * i] = hex[md[i] & 15];
-	}
-	digest[WL_DIGEST_LEN] = 0;
+	if (!wl__digest_final(r->md, digest))
+		return reader_fail(r, wl__fail(WL_ENOMEM, "sha256: cannot finish"));
 	if (!wl_string_equal((wl_string){digest, WL_DIGEST_LEN}, f->digest))
 		return fail_entry(r, WL_EMISMATCH, "content hashes to %s, recorded %s", digest, f->digest.ptr);
 	int rc = 0;

@@ -25,6 +25,16 @@ static void format_digest(char out[WL_DIGEST_LEN + 1], const unsigned char md[SH
 	out[WL_DIGEST_LEN] = '\0';
 }
 
+bool wl__digest_final(struct evp_md_ctx_st *md, char out[WL_DIGEST_LEN + 1])
+{
+	unsigned char sum[EVP_MAX_MD_SIZE];
+	unsigned int len = 0;
+	if (EVP_DigestFinal_ex(md, sum, &len) != 1 || len != SHA256_DIGEST_LENGTH)
+		return false;
+	format_digest(out, sum);
+	return true;
+}
+
 void wl_sha256_digest(char out[WL_DIGEST_LEN + 1], const void *data, size_t len)
 {
 	unsigned char md[SHA256_DIGEST_LENGTH];

@@ -87,17 +87,7 @@ static char *path_join(const char *dir, const char *name)
 	return p;
 }
 
-/* mkdir -p with mode 0755; the last component must end up a directory. */
-static int make_dirs(const char *layout_dir, const char *path)
-{
-	size_t at = 0;
-	int err = wl__make_dirs(path, 0755, &at);
-	if (err == ENOMEM)
-		return wl__nomem();
-	if (err != 0)
-		return wl__fail_errno(WL_EIO, err, "OCI layout %s: create directory %.*s", layout_dir, (int)at, path);
-	return 0;
-}
+
 
 static int fsync_dir(const char *layout_dir, const char *dir)
 {
@@ -737,7 +727,7 @@ static int read_index(wl_oci_layout *layout)
 static int open_layout(wl_oci_layout *layout)
 {
 	/* Everything is checked before anything is created inside DIR. */
-	int rc = make_dirs(layout->dir, layout->dir);
+	int rc = wl__make_dirs(layout->dir, 0755, "OCI layout %s", layout->dir);
 	if (rc != 0)
 		return rc;
 	char *marker = path_join(layout->dir, OCI_LAYOUT_FILE);
@@ -748,7 +738,7 @@ static int open_layout(wl_oci_layout *layout)
 	if (rc == 0)
 		rc = read_index(layout);
 	if (rc == 0)
-		rc = make_dirs(layout->dir, layout->blob_dir);
+		rc = wl__make_dirs(layout->blob_dir, 0755, "OCI layout %s", layout->dir);
 	if (rc == 0 && marker_missing) {
 		rc = wl_write_file_atomic(marker, OCI_LAYOUT_CONTENT, strlen(OCI_LAYOUT_CONTENT));
 		if (rc != 0)
@@ -932,17 +922,9 @@ static int blob_finish(wl_oci_blob *blob, const char *digest)
 		return wl__fail(WL_EINVALID, "OCI layout %s: invalid blob digest \"%s\"", layout->dir,
 		                digest ? digest : "");
 	}
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int md_len = 0;
-	if (EVP_DigestFinal_ex(blob->sha, md, &md_len) != 1 || md_len != 32)
+	char got[WL_DIGEST_LEN + 1];
+	if (!wl__digest_final(blob->sha, got))
 		return blob_fail(blob, EIO, "hash");
-	static const char hex[] = "0123456789abcdef";
-	char got[WL_DIGEST_LEN + 1] = "sha256:";
-	for (unsigned i = 0; i < 32; i++) {
-		got[7 + 2 * i] = hex[md[i] >> 4];
-		got[8 + 2 * i] = hex[md[i] & 15];
-	}
-	got[WL_DIGEST_LEN] = '\0';
 	if (strcmp(got, digest) != 0) {
 		blob_discard(blob);
 		return wl__fail(WL_EINVALID, "OCI layout %s: blob bytes hash to %s, not %s", layout->dir, got,

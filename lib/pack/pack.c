@@ -228,7 +228,6 @@ static int open_checked(int *fd_out, const char *full, const wl_source_file *f)
 	return 0;
 }
 
-static const char hex[] = "0123456789abcdef";
 
 /* Streams one file's content into the stage, hashing it on the way. */
 static int pack_content(packer *p, int fd, const wl_source_file *f, char digest[WL_DIGEST_LEN + 1])
@@ -281,17 +280,8 @@ static int pack_content(packer *p, int fd, const wl_source_file *f, char digest[
 		else if (n < 0)
 			rc = fail_io(errno, "read", f);
 	}
-	if (rc == 0) {
-		unsigned char sum[EVP_MAX_MD_SIZE];
-		unsigned int sum_len = 0;
-		EVP_DigestFinal_ex(md, sum, &sum_len);
-		memcpy(digest, "sha256:", 7);
-		for (unsigned i = 0; i < sum_len; i++) {
-			digest[7 + 2 * i] = hex[sum[i] >> 4];
-			digest[8 + 2 * i] = hex[sum[i] & 15];
-		}
-		digest[WL_DIGEST_LEN] = '\0';
-	}
+	if (rc == 0 && !wl__digest_final(md, digest))
+		rc = wl__nomem();
 	EVP_MD_CTX_free(md);
 	return rc;
 }
@@ -433,15 +423,8 @@ int wl_pack_layer(wl_packed_layer *out, const char *root, wl_source_file *files,
 		rc = wl__gzip_finish(p.gz);
 	stop_helper(&p);
 	if (rc == 0) {
-		unsigned char sum[EVP_MAX_MD_SIZE];
-		unsigned int sum_len = 0;
-		EVP_DigestFinal_ex(p.layer_md, sum, &sum_len);
-		memcpy(out->digest, "sha256:", 7);
-		for (unsigned i = 0; i < sum_len; i++) {
-			out->digest[7 + 2 * i] = hex[sum[i] >> 4];
-			out->digest[8 + 2 * i] = hex[sum[i] & 15];
-		}
-		out->digest[WL_DIGEST_LEN] = '\0';
+		if (!wl__digest_final(p.layer_md, out->digest))
+			rc = wl__nomem();
 		out->size = p.blob_size;
 		out->media_type = layer->gzip ? WL_MEDIA_TYPE_LAYER_TAR_GZIP : WL_MEDIA_TYPE_LAYER_TAR;
 	}

@@ -192,7 +192,6 @@ static int hash_mapped(wl__hash_io *io, int fd, size_t len, EVP_MD_CTX *ctx, uin
 	return rc;
 }
 
-static const char hex_digits[] = "0123456789abcdef";
 
 int wl__hash_fd(char digest[WL_DIGEST_LEN + 1], uint64_t *seen, int fd, int64_t size, wl__hash_io *io)
 {
@@ -228,23 +227,13 @@ int wl__hash_fd(char digest[WL_DIGEST_LEN + 1], uint64_t *seen, int fd, int64_t 
 	struct stat after;
 	if (rc == 0 && got == (uint64_t)size && fstat(fd, &after) == 0 && after.st_size > size)
 		got = (uint64_t)size + 1;
-	unsigned char md[EVP_MAX_MD_SIZE];
-	unsigned int md_len = 0;
-	if (rc == 0 && (EVP_DigestFinal_ex(ctx, md, &md_len) != 1 || md_len != 32)) {
+	if (rc == 0 && !wl__digest_final(ctx, digest)) {
 		io->failed_step = "hash";
 		rc = WL_EIO;
 	}
 	EVP_MD_CTX_free(ctx);
 	*seen = got;
-	if (rc != 0)
-		return rc;
-	memcpy(digest, "sha256:", 7);
-	for (unsigned i = 0; i < 32; i++) {
-		digest[7 + 2 * i] = hex_digits[md[i] >> 4];
-		digest[8 + 2 * i] = hex_digits[md[i] & 15];
-	}
-	digest[WL_DIGEST_LEN] = '\0';
-	return 0;
+	return rc;
 }
 
 static int hash_one(hash_run *run, wl_source_file *f)

@@ -447,17 +447,6 @@ void wl_hash_cache_put(wl_hash_cache *cache, const wl_source_file *file, int64_t
 	pthread_mutex_unlock(&cache->mu);
 }
 
-/* mkdir -p with mode 0700 for every directory created. */
-static int make_dirs(const char *dir)
-{
-	size_t at = 0;
-	int err = wl__make_dirs(dir, 0700, &at);
-	if (err == ENOMEM)
-		return wl__nomem();
-	if (err != 0)
-		return wl__fail_errno(WL_EIO, err, "create hash cache directory %.*s", (int)at, dir);
-	return 0;
-}
 
 static int save_locked(wl_hash_cache *c)
 {
@@ -491,7 +480,7 @@ int wl_hash_cache_save(wl_hash_cache *cache)
 	int rc = 0;
 	if (!cache->dirty || cache->untrusted)
 		goto out;
-	rc = make_dirs(cache->dir);
+	rc = wl__make_dirs(cache->dir, 0700, "hash cache %s", cache->dir);
 	if (rc != 0)
 		goto out;
 	int dfd = open_dir(cache);
