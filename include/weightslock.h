@@ -585,6 +585,10 @@ typedef struct wl_source_file {
 	 * both times as walked, before and after the read): only such a
 	 * digest is recorded in the hash cache. */
 	bool verified;
+	/* Where the bytes are read from when they are not at the tree's
+	 * root + "/" + path: a content-store file of a remote source (§16.3),
+	 * whose digest is set and is checked as it is read. NULL otherwise. */
+	const char *location;
 } wl_source_file;
 
 /** The files of a source directory, sorted by path byte-wise. */

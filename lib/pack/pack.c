@@ -289,9 +289,15 @@ static int pack_content(packer *p, int fd, const wl_source_file *f, char digest[
 static int pack_file(packer *p, wl_buf *scratch, const char *root, wl_source_file *f)
 {
 	scratch->len = 0;
-	wl_buf_puts(scratch, root);
-	wl_buf_putc(scratch, '/');
-	wl_buf_put_str(scratch, f->path);
+	if (f->location != NULL) {
+		wl_buf_puts(scratch, f->location);
+	} else if (root == NULL) {
+		return wl__fail(WL_EINVALID, "pack layer: a file has neither a root nor a location");
+	} else {
+		wl_buf_puts(scratch, root);
+		wl_buf_putc(scratch, '/');
+		wl_buf_put_str(scratch, f->path);
+	}
 	wl_buf_putc(scratch, '\0');
 	if (scratch->failed)
 		return wl__nomem();
@@ -322,8 +328,12 @@ static int pack_file(packer *p, wl_buf *scratch, const char *root, wl_source_fil
 		char *q = NULL;
 		if (wl_quote(&q, NULL, f->path) != 0)
 			return wl__nomem();
-		rc = wl__fail(WL_EINVALID, "%s changed during import: its content hashes to %s, not %s", q,
-		              digest, f->digest);
+		if (f->location != NULL)
+			rc = wl__fail(WL_EMISMATCH, "%s: the content store file %s is corrupt: it hashes to %s", q,
+			              f->location, digest);
+		else
+			rc = wl__fail(WL_EINVALID, "%s changed during import: its content hashes to %s, not %s", q,
+			              digest, f->digest);
 		free(q);
 		return rc;
 	}
@@ -378,7 +388,7 @@ int wl_pack_layer(wl_packed_layer *out, const char *root, wl_source_file *files,
                   int threads, wl_write_fn write, void *write_ctx, const volatile sig_atomic_t *cancel)
 {
 	memset(out, 0, sizeof *out);
-	if (root == NULL || layer == NULL || (layer->file_count > 0 && files == NULL))
+	if (layer == NULL || (layer->file_count > 0 && files == NULL))
 		return wl__fail(WL_EINVALID, "pack layer: missing root, files or layer");
 	if (layer->file_count == 0)
 		return wl__fail(WL_EINVALID, "pack layer: the layer has no files");

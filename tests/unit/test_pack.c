@@ -279,6 +279,44 @@ static void nothing(const char *path)
 
 #define HELLO_DIGEST "sha256:9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08" /* "test" */
 
+/* A remote file is packed from its content-store location (§16.3): the
+ * layer is the one its tree path gives, and a corrupt store file is named. */
+TEST(a_file_is_packed_from_its_store_location)
+{
+	appendix a;
+	bool ok = appendix_setup(&a);
+	char *elsewhere = fx_tmpdir();
+	unsigned char model[100];
+	for (int i = 0; i < 100; i++)
+		model[i] = (unsigned char)i;
+	ok = ok && elsewhere != NULL && fx_write(elsewhere, "blob", model, 100) == 0;
+	char *loc = ok ? fx_join(elsewhere, "blob") : NULL;
+	/* The file the tree names is not there: only its location holds it. */
+	char *at_root = ok ? fx_join(a.dir, "model.safetensors") : NULL;
+	ok = ok && unlink(at_root) == 0;
+	wl_source_file files[3];
+	memcpy(files, a.files, sizeof files);
+	files[1].location = loc;
+	wl_sha256_digest(files[1].digest, model, 100);
+	wl_packed_layer out;
+	int rc = ok ? wl_pack_layer(&out, NULL, files, &a.plan->layers[1], 1, NULL, NULL, NULL) : -100;
+	CHECK_OK(rc);
+	CHECK_STR(out.digest, A_LAYER_TAR_DIGEST);
+	model[50] ^= 1;
+	ok = ok && fx_write(elsewhere, "blob", model, 100) == 0;
+	rc = ok ? wl_pack_layer(&out, NULL, files, &a.plan->layers[1], 1, NULL, NULL, NULL) : -100;
+	CHECK_ERR(rc, WL_EMISMATCH, "the content store file ");
+	CHECK(loc != NULL && strstr(wl_error_last()->message, loc) != NULL);
+	/* Without a root, a file without a location is an error. */
+	files[1].location = NULL;
+	CHECK_ERR(wl_pack_layer(&out, NULL, files, &a.plan->layers[1], 1, NULL, NULL, NULL), WL_EINVALID,
+	          "neither a root nor a location");
+	free(loc);
+	free(at_root);
+	fx_remove(elsewhere);
+	appendix_teardown(&a);
+}
+
 TEST(file_that_changed_during_import_is_rejected_by_name)
 {
 	CHECK_OK(pack_after("w/a.bin", "test", HELLO_DIGEST, nothing));
@@ -490,6 +528,7 @@ int main(void)
 	RUN(appendix_a_bundle_tar_and_gzip);
 	RUN(empty_digests_are_filled_in_and_set_ones_checked);
 	RUN(without_a_sink_the_layer_is_only_measured);
+	RUN(a_file_is_packed_from_its_store_location);
 	RUN(file_that_changed_during_import_is_rejected_by_name);
 	RUN(raw_layer_bytes_and_digest_do_not_depend_on_threads);
 	RUN(gzip_layer_bytes_do_not_depend_on_threads);
