@@ -35,9 +35,9 @@
 struct wl__http {
 	wl__http_options opts;
 	char *proxy;
-	char *ca_blob; /* the system CAs then the extra CA file, or NULL */
+	char *ca_file; /* the extra CA file, or NULL */
+	char *ca_blob; /* the system CAs then that file, or NULL */
 	size_t ca_blob_len;
-	char *ca_file; /* the extra CA file, when no blob can be used */
 	CURLSH *share;
 	pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
 	pthread_mutex_t pool_lock;
@@ -170,8 +170,10 @@ static int read_small_file(const char *path, char **out, size_t *out_len)
 	return 0;
 }
 
-/* The extra CA file is checked at once; with OpenSSL it is appended to the
- * system bundle (a blob), so that both are trusted. */
+/* The extra CA file is checked at once. Where libcurl takes a CA blob
+ * (OpenSSL and others) the file is appended to the system bundle, so both
+ * are trusted; elsewhere the file is the CA file, with the default CA
+ * directory. */
 static int load_cacert(wl__http *http, const char *path)
 {
 	char *extra = NULL;
@@ -185,33 +187,33 @@ static int load_cacert(wl__http *http, const char *path)
 		free(extra);
 		return wl__fail(WL_EINVALID, "CA file %s holds no PEM certificate", path);
 	}
+	http->ca_file = strdup(path);
+	if (http->ca_file == NULL) {
+		free(extra);
+		return wl__nomem();
+	}
 #if LIBCURL_VERSION_NUM >= 0x074d00
 	const curl_version_info_data *info = curl_version_info(CURLVERSION_NOW);
 	char *system = NULL;
 	size_t system_len = 0;
 	if (info->age >= CURLVERSION_SEVENTH && info->cainfo != NULL &&
 	    read_small_file(info->cainfo, &system, &system_len) == 0) {
-		char *blob = malloc(system_len + 1 + extra_len + 1);
-		if (blob == NULL) {
-			free(system);
+		http->ca_blob = malloc(system_len + 1 + extra_len + 1);
+		if (http->ca_blob != NULL) {
+			memcpy(http->ca_blob, system, system_len);
+			http->ca_blob[system_len] = '\n';
+			memcpy(http->ca_blob + system_len + 1, extra, extra_len + 1);
+			http->ca_blob_len = system_len + 1 + extra_len;
+		}
+		free(system);
+		if (http->ca_blob == NULL) {
 			free(extra);
 			return wl__nomem();
 		}
-		memcpy(blob, system, system_len);
-		blob[system_len] = '\n';
-		memcpy(blob + system_len + 1, extra, extra_len + 1);
-		free(system);
-		free(extra);
-		http->ca_blob = blob;
-		http->ca_blob_len = system_len + 1 + extra_len;
-		return 0;
 	}
-	free(system);
 #endif
-	/* No readable bundle: the file, with the default CA directory. */
 	free(extra);
-	http->ca_file = strdup(path);
-	return http->ca_file == NULL ? wl__nomem() : 0;
+	return 0;
 }
 
 int wl__http_new(wl__http **out, const wl__http_options *opts)
@@ -842,13 +844,14 @@ static void set_options(CURL *e, const wl__http *http, const char *url, struct c
 	curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
 	curl_easy_setopt(e, CURLOPT_XFERINFODATA, t);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->errbuf);
+	bool blob_set = false;
 #if LIBCURL_VERSION_NUM >= 0x074d00
 	if (http->ca_blob != NULL) {
 		struct curl_blob blob = {http->ca_blob, http->ca_blob_len, CURL_BLOB_NOCOPY};
-		curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &blob);
+		blob_set = curl_easy_setopt(e, CURLOPT_CAINFO_BLOB, &blob) == CURLE_OK;
 	}
 #endif
-	if (http->ca_file != NULL)
+	if (!blob_set && http->ca_file != NULL)
 		curl_easy_setopt(e, CURLOPT_CAINFO, http->ca_file);
 	set_method(e, t->rs->req, t);
 }

@@ -897,14 +897,20 @@ TEST(expect_size_fails_a_shorter_complete_body)
 
 /* ---- TLS ---- */
 
+/* The URL of `target` on the TLS origin; fails the test without one. */
+#define TLS_URL(url, target)                                                                                  \
+	char url[128];                                                                                        \
+	do {                                                                                                  \
+		if (!have_tls) {                                                                              \
+			HARNESS_FAIL("no TLS server (is the openssl command installed?)");                    \
+			return;                                                                               \
+		}                                                                                             \
+		snprintf(url, sizeof url, "https://127.0.0.1:%d%s", port_tls, target);                        \
+	} while (0)
+
 TEST(tls_with_the_extra_ca_file)
 {
-	if (!have_tls) {
-		HARNESS_FAIL("no TLS server (is the openssl command installed?)");
-		return;
-	}
-	char url[128];
-	snprintf(url, sizeof url, "https://127.0.0.1:%d/f/data.bin", port_tls);
+	TLS_URL(url, "/f/data.bin");
 	wl__http *h = client(0, ca_path);
 	wl__http_request rq = WL__HTTP_REQUEST_INIT(WL__HTTP_GET, url);
 	wl__http_response rs = {0};
@@ -919,12 +925,7 @@ TEST(tls_with_the_extra_ca_file)
 
 TEST(tls_without_the_ca_fails_clearly_and_is_not_retried)
 {
-	if (!have_tls) {
-		HARNESS_FAIL("no TLS server (is the openssl command installed?)");
-		return;
-	}
-	char url[128];
-	snprintf(url, sizeof url, "https://127.0.0.1:%d/f/small.txt", port_tls);
+	TLS_URL(url, "/f/small.txt");
 	long before = server_connections(port_tls);
 	wl__http *h = client(3, NULL);
 	wl__http_request rq = WL__HTTP_REQUEST_INIT(WL__HTTP_GET, url);
