@@ -146,17 +146,25 @@ void wl__http_response_release(wl__http_response *resp);
 
 /**
  * Performs the request, following up to 10 redirects (GET and HEAD only;
- * other methods get the 3xx), retrying as the header comment says. Fills
- * `resp` (released first; release it after, also on failure).
+ * other methods get the 3xx; https to plain http is refused). Fills `resp`
+ * (released first; release it after, also on failure).
+ *
+ * Retries: 408, 429 and 5xx, and connections refused, dropped, timed out
+ * or stalled, at most max_retries times, after a jittered backoff or the
+ * Retry-After asked for. POST and PATCH are retried only when the server
+ * cannot have acted (a refused connection, 429, 503). A GET to on_data cut
+ * off after N bytes asks for "Range: bytes=N-" (with If-Range for a strong
+ * ETag): a 206 from N continues, a 200 calls on_restart, anything else
+ * fails.
  *
  * Returns 0 for any final status that is not retried (2xx, 3xx, 4xx other
  * than 408 and 429): the caller words the message for a 404. WL_EIO when
- * the last attempt failed ("GET URL: status 503 (after 6 attempts)",
- * "GET URL: connection refused ... (after 6 attempts)"), when a TLS
- * certificate is not trusted or a name does not resolve (not retried), or
- * when redirects loop. WL_ECANCELED, WL_EMISMATCH (expect_size),
- * WL_EINVALID (max_body, a bad URL), WL_ENOMEM, or what a callback
- * returned.
+ * the last attempt failed ("GET URL: status 503 (after 6 attempts)", "GET
+ * URL: cannot connect: ... (after 6 attempts)", "GET URL: stalled: no data
+ * for 30 s (after 6 attempts)"), when a TLS certificate is not trusted or
+ * a name does not resolve (not retried), or when redirects loop.
+ * WL_ECANCELED, WL_EMISMATCH (expect_size), WL_EINVALID (max_body, a bad
+ * URL), WL_ENOMEM, or what a callback returned.
  */
 int wl__http_perform(wl__http *http, const wl__http_request *req, wl__http_response *resp);
 
