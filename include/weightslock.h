@@ -881,6 +881,10 @@ typedef struct wl_import_options {
 	wl_pack_options pack;
 	const char *oci_layout;     /* also write an OCI image layout there; NULL: no */
 	const char *cache_dir;      /* the hash cache's directory; NULL: no cache */
+	const char *store_dir;      /* the content store (§17), for hf:// and https:// sources */
+	const char *hf_endpoint;    /* the Hub's base URL; NULL: https://huggingface.co */
+	const char *hf_token;       /* sent to the Hub's origin only; NULL: none */
+	const char *cacert;         /* an extra CA file for HTTPS; NULL: the system CAs */
 	int threads;                /* <= 0: one per CPU */
 	bool dry_run;               /* plan and report; write nothing */
 	double lock_timeout;        /* guard lock wait, < 0: forever */

@@ -76,6 +76,8 @@ typedef enum cli_option_id {
 	OPT_JOBS,
 	OPT_SIZES_ONLY,
 	OPT_FORCE,
+	OPT_STORE,
+	OPT_CACERT,
 } cli_option_id;
 
 /** One command-line option: the parser and --help both read this. */
@@ -124,6 +126,8 @@ typedef struct cli_invocation {
 	const char **keep;  /* every --keep NAME */
 	size_t keep_count;
 	double timeout; /* < 0: wait forever */
+	const char *store;  /* --store DIR */
+	const char *cacert; /* --cacert FILE */
 	const char **include; /* every --include PATTERN */
 	size_t include_count;
 	const char **exclude; /* every --exclude PATTERN */

@@ -147,6 +147,36 @@ static char *cache_dir(const cli_invocation *cli)
 	return b.failed ? NULL : b.data;
 }
 
+/* The content store Cog shares (SPEC.md §17): --store, else
+ * $COG_CACHE_DIR/weights, else $XDG_CACHE_HOME/cog/weights, else
+ * $HOME/.cache/cog/weights; NULL when none can be named. */
+static char *store_dir(const cli_invocation *cli)
+{
+	if (cli->store != NULL)
+		return strdup(cli->store);
+	const char *cog = getenv("COG_CACHE_DIR"), *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+	cli_buf b = {0};
+	if (cog != NULL && cog[0] != '\0')
+		cli_buf_printf(&b, "%s/weights", cog);
+	else if (xdg != NULL && xdg[0] == '/')
+		cli_buf_printf(&b, "%s/cog/weights", xdg);
+	else if (home != NULL && home[0] == '/')
+		cli_buf_printf(&b, "%s/.cache/cog/weights", home);
+	else
+		return NULL;
+	cli_buf_put(&b, "", 1);
+	return b.failed ? NULL : b.data;
+}
+
+/* HF_TOKEN, else HUGGING_FACE_HUB_TOKEN (SPEC.md §16.2). */
+static const char *hf_token(void)
+{
+	const char *t = getenv("HF_TOKEN");
+	if (t == NULL || t[0] == '\0')
+		t = getenv("HUGGING_FACE_HUB_TOKEN");
+	return t != NULL && t[0] != '\0' ? t : NULL;
+}
+
 /* The directory holding cog.yaml: relative sources resolve against it. */
 static char *project_dir(const char *config_path)
 {
@@ -234,6 +264,7 @@ int cmd_import(cli_invocation *cli)
 			names[i] = wl_str(cli->operands[i]);
 	}
 	char *cache = cache_dir(cli);
+	char *store = store_dir(cli);
 	char *project = project_dir(config_path);
 	cli_progress progress;
 	cli_progress_init(&progress, cli);
@@ -246,6 +277,10 @@ int cmd_import(cli_invocation *cli)
 		.pack = {cli->bundle_file_max, cli->bundle_size_max},
 		.oci_layout = cli->oci_layout,
 		.cache_dir = cache,
+		.store_dir = store,
+		.hf_endpoint = getenv("HF_ENDPOINT"),
+		.hf_token = hf_token(),
+		.cacert = cli->cacert,
 		.threads = cli->jobs,
 		.dry_run = cli->dry_run,
 		.lock_timeout = cli->timeout,
@@ -287,6 +322,7 @@ int cmd_import(cli_invocation *cli)
 		cli_warn("%s", report->warnings[i]);
 	wl_import_report_free(report);
 	free(cache);
+	free(store);
 	free(project);
 	free(names);
 	wl_config_free(config);

@@ -55,6 +55,9 @@ const cli_option cli_options[] = {
 	 "use N threads (default: from the number of CPUs)"},
 	{OPT_SIZES_ONLY, 0, "sizes-only", NULL, CMD_VERIFY, "compare sizes only; read no content"},
 	{OPT_FORCE, 0, "force", NULL, CMD_EXTRACT, "write into a non-empty DEST extract does not own; remove nothing"},
+	{OPT_STORE, 0, "store", "DIR", CMD_IMPORT,
+	 "content store of remote files (default: $COG_CACHE_DIR/weights, else Cog's)"},
+	{OPT_CACERT, 0, "cacert", "FILE", CMD_IMPORT, "also trust the CA certificates in FILE (HTTPS)"},
 };
 const size_t cli_option_count = sizeof cli_options / sizeof cli_options[0];
 
@@ -325,6 +328,8 @@ static int apply(cli_invocation *cli, const cli_option *option, const char *valu
 	case OPT_OCI_LAYOUT: cli->oci_layout = value; break;
 	case OPT_NO_CACHE: cli->no_cache = true; break;
 	case OPT_CACHE_DIR: cli->cache_dir = value; break;
+	case OPT_STORE: cli->store = value; break;
+	case OPT_CACERT: cli->cacert = value; break;
 	case OPT_BUNDLE_FILE_MAX:
 	case OPT_BUNDLE_SIZE_MAX:
 		if (parse_count(option->id == OPT_BUNDLE_FILE_MAX ? &cli->bundle_file_max : &cli->bundle_size_max,

@@ -993,6 +993,32 @@ static int normalize_hf(char **out, size_t *out_len, wl_string uri, wl_string re
 	return wl_buf_finish(&b, out, out_len);
 }
 
+/* §16.1: kept as written; no user information (the URI is committed to
+ * git), a host, and a path ending in a file name. */
+static int normalize_http(char **out, size_t *out_len, wl_string uri, wl_string rest)
+{
+	size_t auth = 0;
+	while (auth < rest.len && rest.ptr[auth] != '/' && rest.ptr[auth] != '?' && rest.ptr[auth] != '#')
+		auth++;
+	size_t end = auth;
+	while (end < rest.len && rest.ptr[end] != '?' && rest.ptr[end] != '#')
+		end++;
+	if (auth == 0)
+		return uri_error("no host in weight source URI %s", uri, NULL);
+	if (memchr(rest.ptr, '@', auth) != NULL)
+		return uri_error("weight source URI %s holds credentials; put them elsewhere (the URI is committed "
+		                 "to git)",
+		                 uri, NULL);
+	if (end == auth || rest.ptr[end - 1] == '/')
+		return uri_error("weight source URI %s does not name a file", uri, NULL);
+	if (end < rest.len && rest.ptr[end] == '#')
+		return uri_error("weight source URI %s has a fragment", uri, NULL);
+	wl_buf b;
+	wl_buf_init(&b);
+	wl_buf_put_str(&b, uri);
+	return wl_buf_finish(&b, out, out_len);
+}
+
 int wl_normalize_uri(char **out, size_t *out_len, wl_string uri)
 {
 	*out = NULL;
@@ -1017,5 +1043,7 @@ int wl_normalize_uri(char **out, size_t *out_len, wl_string uri)
 		return normalize_file(out, out_len, rest);
 	if (wl_string_equal(scheme, wl_str("hf")) || wl_string_equal(scheme, wl_str("huggingface")))
 		return normalize_hf(out, out_len, uri, rest);
+	if (wl_string_equal(scheme, wl_str("https")) || wl_string_equal(scheme, wl_str("http")))
+		return normalize_http(out, out_len, uri, rest);
 	return uri_error("unsupported weight source scheme %s in URI %s", scheme, &uri);
 }

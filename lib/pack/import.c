@@ -12,10 +12,13 @@
  */
 #include "common/internal.h"
 #include "pack/pack_internal.h"
+#include "source/remote.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 /* ------------------------------------------------------------------------ */
@@ -113,7 +116,10 @@ typedef struct weight_job {
 	wl_plan *plan;
 	wl_packed_layer *packed;      /* per plan layer */
 	bool *produced;               /* per plan layer: packed this run */
-	char fingerprint[WL_DIGEST_LEN + 1];
+	char fingerprint[WL__FINGERPRINT_MAX + 1];
+	wl__remote *remote;           /* an hf:// or https:// source, listed */
+	char **locations;             /* per set file: its content-store path (remote) */
+	bool kept;                    /* the recorded entry stands (remote fast path) */
 	wl_entry entry;               /* the assembled entry (owned arrays) */
 	wl_file *entry_files;
 	wl_layer *entry_layers;
@@ -125,6 +131,10 @@ typedef struct weight_job {
 
 static void weight_job_release(weight_job *w)
 {
+	for (size_t i = 0; w->locations != NULL && i < w->set_count; i++)
+		free(w->locations[i]);
+	free(w->locations);
+	wl__remote_free(w->remote);
 	wl_source_tree_free(w->tree);
 	free(w->set);
 	free(w->set_to_tree);
@@ -147,6 +157,9 @@ typedef struct importer {
 	const wl_lock *recorded; /* the lockfile as loaded under the guard */
 	int threads;
 	wl_import_report *report;
+	wl__http *http;              /* for remote sources; made when first needed */
+	wl_store *store;
+	wl__remote_options remote;
 } importer;
 
 /* Adds a warning to the report; without memory it is lost, nothing else. */
@@ -270,17 +283,112 @@ static int list_files(weight_job *w, const bool *keep)
 	return 0;
 }
 
-/* Walk, filter, plan (steps 1-3 of §11.1). */
+/* Sizes and the layer plan of the filtered set (again when a download
+ * told sizes the listing did not). */
+static int plan_set(importer *im, weight_job *w)
+{
+	int64_t total = 0;
+	for (size_t i = 0; i < w->set_count; i++)
+		total += w->set[i].size;
+	w->result->file_count = w->set_count;
+	w->result->size = total;
+	wl_plan_free(w->plan);
+	free(w->packed);
+	free(w->produced);
+	w->packed = NULL;
+	w->produced = NULL;
+	int rc = wl_plan_layers(&w->plan, w->set, w->set_count, &im->pack);
+	if (rc != 0)
+		return rc;
+	w->packed = calloc(w->plan->layer_count, sizeof(wl_packed_layer));
+	w->produced = calloc(w->plan->layer_count, sizeof(bool));
+	if (w->packed == NULL || w->produced == NULL)
+		return wl__nomem();
+	return 0;
+}
+
+/* The HTTP client and the store, made for the first remote source. */
+static int remote_setup(importer *im)
+{
+	if (im->http != NULL)
+		return 0;
+	if (im->opts->store_dir == NULL)
+		return wl__fail(WL_EINVALID, "importing a remote source needs a content store directory");
+	wl__http_options ho;
+	wl__http_options_init(&ho);
+	ho.cacert = im->opts->cacert;
+	ho.cancel = im->opts->cancel;
+	int rc = wl_store_open(&im->store, im->opts->store_dir);
+	if (rc == 0)
+		rc = wl__http_new(&im->http, &ho);
+	im->remote.http = im->http;
+	im->remote.hf_endpoint = im->opts->hf_endpoint;
+	im->remote.hf_token = im->opts->hf_token;
+	return rc;
+}
+
+static bool declaration_matches(const weight_job *w, const wl_entry *x);
+
+/* A remote listing as a tree (no root: files get store locations). */
+static int list_remote(importer *im, weight_job *w)
+{
+	int rc = remote_setup(im);
+	/* The fast path needs only the fingerprint: the rest of the listing
+	 * waits until it differs. */
+	const wl_entry *x = wl_lock_find(im->recorded, w->decl->name);
+	wl__remote_options o = im->remote;
+	if (x != NULL && im->layout == NULL && wl_string_equal(im->recorded->envelope_format, wl_str(im->envelope)) &&
+	    declaration_matches(w, x) && wl_entry_source(x) != NULL && wl_entry_source(x)->fingerprint.len > 0)
+		o.stop_if_fingerprint = wl_entry_source(x)->fingerprint.ptr;
+	if (rc == 0)
+		rc = wl__remote_list(&w->remote, w->src->uri, &o);
+	if (rc != 0)
+		return rc;
+	const wl__remote *r = w->remote;
+	if (r->has_query)
+		warn(im, dup_printf("weight \"%s\": the source URI %.*s has a query string; it is recorded in the "
+		                    "lockfile as written",
+		                    w->decl->name.ptr, (int)w->src->uri.len, w->src->uri.ptr));
+	snprintf(w->fingerprint, sizeof w->fingerprint, "%s", r->fingerprint);
+	wl_source_tree *t = calloc(1, sizeof *t);
+	if (t == NULL || (t->storage = wl_storage_new()) == NULL || (t->root = wl_storage_alloc(t->storage, 1)) == NULL) {
+		wl_source_tree_free(t);
+		return wl__nomem();
+	}
+	w->tree = t;
+	t->root[0] = '\0';
+	if (r->count > 0) {
+		t->files = wl_storage_alloc(t->storage, r->count * sizeof *t->files);
+		if (t->files == NULL)
+			return wl__nomem();
+		memset(t->files, 0, r->count * sizeof *t->files);
+	}
+	for (size_t i = 0; i < r->count; i++) {
+		t->files[i].path = r->files[i].path;
+		t->files[i].size = r->files[i].size < 0 ? 0 : r->files[i].size;
+		memcpy(t->files[i].digest, r->files[i].digest, sizeof t->files[i].digest);
+	}
+	t->file_count = r->count;
+	return 0;
+}
+
+/* Walk (or list), filter, plan (steps 1-3 of §11.1). */
 static int inventory(importer *im, weight_job *w)
 {
 	const char *name = w->decl->name.ptr ? w->decl->name.ptr : "";
-	char *dir = NULL;
-	int rc = wl_source_resolve(&dir, im->opts->project_dir ? im->opts->project_dir : ".", w->src->uri);
-	if (rc != 0)
-		return rc;
+	int rc;
 	progress(im, WL_PHASE_WALK, name, 0, 0, 0, 0);
-	rc = wl_source_walk(&w->tree, dir);
-	wl_free(dir);
+	if (wl__remote_uri(w->src->uri)) {
+		rc = list_remote(im, w);
+		if (rc == 0 && w->remote->unchanged)
+			return 0; /* the recorded entry stands: nothing to filter or plan */
+	} else {
+		char *dir = NULL;
+		rc = wl_source_resolve(&dir, im->opts->project_dir ? im->opts->project_dir : ".", w->src->uri);
+		if (rc == 0)
+			rc = wl_source_walk(&w->tree, dir);
+		wl_free(dir);
+	}
 	if (rc != 0)
 		return rc;
 	wl_filter *filter = NULL;
@@ -323,19 +431,7 @@ static int inventory(importer *im, weight_job *w)
 	free(keep);
 	if (rc != 0)
 		return rc;
-	int64_t total = 0;
-	for (size_t i = 0; i < w->set_count; i++)
-		total += w->set[i].size;
-	w->result->file_count = w->set_count;
-	w->result->size = total;
-	rc = wl_plan_layers(&w->plan, w->set, w->set_count, &im->pack);
-	if (rc != 0)
-		return rc;
-	w->packed = calloc(w->plan->layer_count, sizeof(wl_packed_layer));
-	w->produced = calloc(w->plan->layer_count, sizeof(bool));
-	if (w->packed == NULL || w->produced == NULL)
-		return wl__nomem();
-	return 0;
+	return plan_set(im, w);
 }
 
 /* Copies digests between the filtered set and the whole tree. */
@@ -683,13 +779,88 @@ static int assemble(importer *im, weight_job *w)
 	return 0;
 }
 
+/* ---- remote sources (§16.3) ---- */
+
+typedef struct fetch_run {
+	importer *im;
+	weight_job *w;
+	size_t *remote_index; /* per set file: its index in the listing */
+} fetch_run;
+
+static int fetch_job(void *ctx, size_t i)
+{
+	fetch_run *run = ctx;
+	weight_job *w = run->w;
+	size_t k = run->remote_index[i];
+	int rc = wl__remote_fetch(w->remote, k, run->im->store, &run->im->remote, &w->locations[i]);
+	if (rc != 0)
+		return rc;
+	memcpy(w->set[i].digest, w->remote->files[k].digest, sizeof w->set[i].digest);
+	w->set[i].location = w->locations[i];
+	if (w->remote->files[k].size < 0) {
+		/* A size only the download told. */
+		struct stat st;
+		if (stat(w->locations[i], &st) != 0)
+			return wl__fail_errno(WL_EIO, errno, "stat %s", w->locations[i]);
+		w->set[i].size = (int64_t)st.st_size;
+	}
+	return 0;
+}
+
+/* Every file of the filtered set into the store (already there: not
+ * downloaded); the set then reads from the store. */
+static int fetch_set(importer *im, weight_job *w)
+{
+	w->locations = calloc(w->set_count ? w->set_count : 1, sizeof(char *));
+	size_t *index = calloc(w->set_count ? w->set_count : 1, sizeof(size_t));
+	if (w->locations == NULL || index == NULL) {
+		free(index);
+		return wl__nomem();
+	}
+	/* The set and the listing are both sorted by path. */
+	for (size_t i = 0, k = 0; i < w->set_count; i++) {
+		while (!wl_string_equal(w->remote->files[k].path, w->set[i].path))
+			k++;
+		index[i] = k;
+	}
+	progress(im, WL_PHASE_HASH, w->decl->name.ptr, 0, w->set_count, 0, 0);
+	fetch_run run = {im, w, index};
+	int rc = wl__run_parallel(w->set_count, im->threads, fetch_job, &run, NULL, NULL, im->opts->cancel);
+	bool sized = true;
+	for (size_t i = 0; i < w->set_count; i++)
+		sized = sized && w->remote->files[index[i]].size >= 0;
+	free(index);
+	if (rc == 0 && w->fingerprint[0] == '\0') {
+		/* An https:// file without a strong ETag: its content digest. */
+		rc = wl__remote_set_content_fingerprint(w->remote);
+		snprintf(w->fingerprint, sizeof w->fingerprint, "%s", w->remote->fingerprint);
+	}
+	if (rc == 0 && !sized)
+		rc = plan_set(im, w);
+	return rc;
+}
+
 /* Everything for one weight short of touching the lockfile. */
 static int import_weight(importer *im, weight_job *w)
 {
 	int rc = inventory(im, w);
-	if (rc == 0)
-		rc = hash_tree(im, w);
 	const wl_entry *x = wl_lock_find(im->recorded, w->decl->name);
+	if (rc == 0 && w->remote != NULL) {
+		/* Fast path: same commit or strong ETag, same declaration and
+		 * envelope: the recorded entry stands and nothing is fetched. */
+		if (w->remote->unchanged) {
+			rc = describe_changes(w, x);
+			w->entry = *x;
+			w->kept = true;
+			w->result->file_count = x->file_count;
+			w->result->size = x->size;
+			return rc;
+		}
+		if (!im->opts->dry_run)
+			rc = fetch_set(im, w);
+	} else if (rc == 0) {
+		rc = hash_tree(im, w);
+	}
 	if (rc == 0)
 		rc = describe_changes(w, x);
 	if (rc != 0 || im->opts->dry_run)
@@ -749,8 +920,8 @@ static int import_weight(importer *im, weight_job *w)
 
 static bool is_file_source(const wl_config_weight *d)
 {
-	return d->source_count == 1 && d->sources[0].uri.len >= 7 &&
-	       memcmp(d->sources[0].uri.ptr, "file://", 7) == 0;
+	return d->source_count == 1 && ((d->sources[0].uri.len >= 7 && memcmp(d->sources[0].uri.ptr, "file://", 7) == 0) ||
+	                                wl__remote_uri(d->sources[0].uri));
 }
 
 /* The declarations to import, in cog.yaml order (§11.1). */
@@ -795,7 +966,7 @@ static int select_weights(const wl_config_weight ***out, size_t *count, const wl
 		if (!is_file_source(d)) {
 			if (opts->names != NULL) {
 				int rc = wl__fail(WL_EINVALID,
-				                  "weight %s: only file:// sources can be imported, not %.*s",
+				                  "weight %s: only file://, hf:// and https:// sources can be imported, not %.*s",
 				                  q ? q : "", (int)d->sources[0].uri.len, d->sources[0].uri.ptr);
 				free(q);
 				free(sel);
@@ -970,6 +1141,8 @@ done:
 			rc = rel;
 	}
 	wl_oci_layout_free(im.layout);
+	wl__http_free(im.http);
+	wl_store_free(im.store);
 	for (size_t i = 0; i < n; i++)
 		weight_job_release(&jobs[i]);
 	free(jobs);

@@ -1,0 +1,620 @@
+/*
+ * remote.c - hf:// and https:// weight sources (SPEC.md §16).
+ *
+ * Owns the Hub protocol Cog calls (§16.2: the revision pinned to a commit,
+ * the paginated recursive tree, files resolved at that commit, LFS digests
+ * taken from the listing), the one-file https:// source (§16.1: a strong
+ * ETag as fingerprint, else the content digest), validation of every
+ * listed path as a local walk validates names, and fetching a listed file
+ * into the content store, verified against its listed size and digest.
+ * Transfers go through net/http; Hub responses are read with the project's
+ * JSON reader (common/json_read), not a second parser.
+ */
+#include "source/remote.h"
+
+#include "common/json_read.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define HF_DEFAULT_ENDPOINT "https://huggingface.co"
+/* Pages of a tree listing followed at most (a loop ends sooner). */
+#define MAX_PAGES 100000
+/* Listed files kept at most. */
+#define MAX_FILES ((size_t)10000000)
+
+typedef struct lister {
+	wl__remote *remote;
+	const wl__remote_options *opts;
+	wl_string uri;
+	size_t cap;
+	/* hf */
+	char *endpoint;
+	wl_string org_repo;
+	wl_string ref;
+	char sha[41];
+} lister;
+
+bool wl__remote_uri(wl_string uri)
+{
+	static const char *const schemes[] = {"hf://", "huggingface://", "https://", "http://"};
+	for (size_t i = 0; i < sizeof schemes / sizeof schemes[0]; i++) {
+		size_t n = strlen(schemes[i]);
+		if (uri.len >= n && memcmp(uri.ptr, schemes[i], n) == 0)
+			return true;
+	}
+	return false;
+}
+
+void wl__remote_free(wl__remote *remote)
+{
+	if (remote == NULL)
+		return;
+	for (size_t i = 0; i < remote->count; i++)
+		free(remote->files[i].url);
+	free(remote->files);
+	free(remote->authorization);
+	wl_storage_free(remote->storage);
+	free(remote);
+}
+
+/* "URI: " + the message. */
+static int fail_uri(const lister *l, int code, const char *fmt, ...) WL_PRINTF(3, 4);
+static int fail_uri(const lister *l, int code, const char *fmt, ...)
+{
+	char what[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(what, sizeof what, fmt, ap);
+	va_end(ap);
+	return wl__fail(code, "%.*s: %s", (int)l->uri.len, l->uri.ptr, what);
+}
+
+/* Percent-escapes `s` (every byte but RFC 3986's unreserved ones, and '/'
+ * when `keep_slash`). */
+static void escape(wl_buf *b, wl_string s, bool keep_slash)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	for (size_t i = 0; i < s.len; i++) {
+		unsigned char c = (unsigned char)s.ptr[i];
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+		    c == '.' || c == '_' || c == '~' || (keep_slash && c == '/')) {
+			wl_buf_putc(b, (char)c);
+		} else {
+			wl_buf_putc(b, '%');
+			wl_buf_putc(b, hex[c >> 4]);
+			wl_buf_putc(b, hex[c & 15]);
+		}
+	}
+}
+
+static char *buf_take(wl_buf *b)
+{
+	wl_buf_putc(b, '\0');
+	if (b->failed) {
+		wl_buf_release(b);
+		return NULL;
+	}
+	return b->data;
+}
+
+/* Adds a listed file; the path is validated here, duplicates once sorted. */
+static int add_file(lister *l, wl_string path, int64_t size, const char *digest, char *url)
+{
+	wl__remote *r = l->remote;
+	const char *why = NULL;
+	if (url == NULL)
+		return wl__nomem();
+	if (!wl_path_valid(path, &why) || size < 0) {
+		free(url);
+		char *q = NULL;
+		if (wl_quote(&q, NULL, path) != 0)
+			return WL_ENOMEM;
+		int rc = fail_uri(l, WL_EINVALID, "the listing holds an invalid file %s: %s", q,
+		                  why ? why : "negative size");
+		free(q);
+		return rc;
+	}
+	if (r->count == MAX_FILES) {
+		free(url);
+		return fail_uri(l, WL_EINVALID, "the listing holds more than %zu files", MAX_FILES);
+	}
+	if (r->count == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		wl__remote_file *p = realloc(r->files, cap * sizeof *p);
+		if (p == NULL) {
+			free(url);
+			return wl__nomem();
+		}
+		r->files = p;
+		l->cap = cap;
+	}
+	wl__remote_file *f = &r->files[r->count];
+	memset(f, 0, sizeof *f);
+	if (!wl_storage_string(r->storage, &f->path, path.ptr, path.len)) {
+		free(url);
+		return wl__nomem();
+	}
+	f->size = size;
+	if (digest != NULL)
+		snprintf(f->digest, sizeof f->digest, "%s", digest);
+	f->url = url;
+	r->count++;
+	return 0;
+}
+
+static int compare_files(const void *a, const void *b)
+{
+	return wl_string_compare(((const wl__remote_file *)a)->path, ((const wl__remote_file *)b)->path);
+}
+
+static int sort_and_check(lister *l)
+{
+	wl__remote *r = l->remote;
+	if (r->count > 1)
+		qsort(r->files, r->count, sizeof *r->files, compare_files);
+	for (size_t i = 1; i < r->count; i++) {
+		if (wl_string_equal(r->files[i].path, r->files[i - 1].path)) {
+			char *q = NULL;
+			if (wl_quote(&q, NULL, r->files[i].path) != 0)
+				return WL_ENOMEM;
+			int rc = fail_uri(l, WL_EINVALID, "the listing holds %s twice", q);
+			free(q);
+			return rc;
+		}
+	}
+	return 0;
+}
+
+/* ---- requests ---- */
+
+/* GET `url` into memory; a status other than 2xx is the caller's. */
+static int get_json(lister *l, const char *url, wl__http_response *resp)
+{
+	wl__http_request req = WL__HTTP_REQUEST_INIT(WL__HTTP_GET, url);
+	const char *accept[] = {"Accept: application/json", NULL};
+	req.headers = accept;
+	req.authorization = l->remote->authorization;
+	int rc = wl__http_perform(l->opts->http, &req, resp);
+	if (rc != 0)
+		return wl__error_prefix("%.*s", (int)l->uri.len, l->uri.ptr);
+	return 0;
+}
+
+/* The Hub's answer to a request that did not succeed, in words (§16.2). */
+static int hub_status(lister *l, const wl__http_response *resp, const char *what)
+{
+	switch (resp->status) {
+	case 401:
+		return fail_uri(l, WL_EIO,
+		                "the Hub answered 401 Unauthorized for %s: the repository is private or gated, or the "
+		                "token is not valid; set HF_TOKEN to a token with access",
+		                what);
+	case 403:
+		return fail_uri(l, WL_EIO,
+		                "the Hub answered 403 Forbidden for %s: the token has no access to this repository "
+		                "(a gated repository needs its terms accepted)",
+		                what);
+	case 404:
+		return fail_uri(l, WL_ENOTFOUND, "repository %.*s or revision \"%.*s\" not found on the Hub (404)",
+		                (int)l->org_repo.len, l->org_repo.ptr, (int)l->ref.len, l->ref.ptr);
+	default:
+		return fail_uri(l, WL_EIO, "the Hub answered status %ld for %s", resp->status, what);
+	}
+}
+
+/* ---- the Hub's JSON ---- */
+
+static const wl__json_key revision_keys[] = {WL__JSON_KEY("sha", "SHA")};
+static const wl__json_key entry_keys[] = {
+	WL__JSON_KEY("type", "TYPE"),
+	WL__JSON_KEY("path", "PATH"),
+	WL__JSON_KEY("size", "SIZE"),
+	WL__JSON_KEY("lfs", "LFS"),
+};
+static const wl__json_key lfs_keys[] = {WL__JSON_KEY("oid", "OID"), WL__JSON_KEY("size", "SIZE")};
+
+static int parse_revision(lister *l, wl__http_response *resp)
+{
+	wl__json_reader r;
+	wl__json_init(&r, resp->body, resp->body_len, "the Hub's revision answer", l->remote->storage);
+	static const wl__json_ctx self = {"Revision", NULL, "object"};
+	static const wl__json_ctx sha_ctx = {"Revision", "sha", "string"};
+	wl_string sha = {NULL, 0};
+	int open = wl__json_open_top(&r, &self);
+	bool ok = open >= 0;
+	bool first = true;
+	wl_string key;
+	for (int m; ok && open == 1 && (m = wl__json_next_member(&r, &first, &key)) != 0;) {
+		if (m < 0) {
+			ok = false;
+			break;
+		}
+		int k = wl__json_match_key(revision_keys, 1, key.ptr, key.len);
+		ok = k == 0 ? wl__json_read_string(&r, &sha_ctx, &sha) : wl__json_skip_value(&r);
+	}
+	int rc = wl__json_finish(&r, ok);
+	if (rc != 0)
+		return wl__error_prefix("%.*s", (int)l->uri.len, l->uri.ptr);
+	bool hex = sha.len == 40;
+	for (size_t i = 0; hex && i < 40; i++)
+		hex = (sha.ptr[i] >= '0' && sha.ptr[i] <= '9') || (sha.ptr[i] >= 'a' && sha.ptr[i] <= 'f');
+	if (!hex)
+		return fail_uri(l, WL_EPARSE, "the Hub's revision answer has no 40-hex commit sha");
+	memcpy(l->sha, sha.ptr, 40);
+	l->sha[40] = '\0';
+	return 0;
+}
+
+/* The URL of a file at the pinned commit. */
+static char *resolve_url(const lister *l, wl_string path)
+{
+	wl_buf b;
+	wl_buf_init(&b);
+	wl_buf_puts(&b, l->endpoint);
+	wl_buf_putc(&b, '/');
+	escape(&b, l->org_repo, true);
+	wl_buf_puts(&b, "/resolve/");
+	wl_buf_puts(&b, l->sha);
+	wl_buf_putc(&b, '/');
+	escape(&b, path, true);
+	return buf_take(&b);
+}
+
+/* One tree entry; files are added. */
+static bool parse_entry(lister *l, wl__json_reader *r, int *rc)
+{
+	static const wl__json_ctx self = {"TreeEntry", "[]", "object"};
+	static const wl__json_ctx str = {"TreeEntry", "path", "string"};
+	static const wl__json_ctx num = {"TreeEntry", "size", "int64"};
+	static const wl__json_ctx lfs_ctx = {"TreeEntry", "lfs", "object"};
+	wl_string type = {NULL, 0}, path = {NULL, 0}, oid = {NULL, 0};
+	int64_t size = -1, lfs_size = -1;
+	bool has_lfs = false;
+	int open = wl__json_open_object(r, &self);
+	if (open < 0)
+		return false;
+	bool first = true, ok = true;
+	wl_string key;
+	for (int m; ok && open == 1 && (m = wl__json_next_member(r, &first, &key)) != 0;) {
+		if (m < 0)
+			return false;
+		switch (wl__json_match_key(entry_keys, 4, key.ptr, key.len)) {
+		case 0:
+			ok = wl__json_read_string(r, &str, &type);
+			break;
+		case 1:
+			ok = wl__json_read_string(r, &str, &path);
+			break;
+		case 2:
+			ok = wl__json_read_int(r, &num, &size);
+			break;
+		case 3: {
+			int lopen = wl__json_open_object(r, &lfs_ctx);
+			if (lopen < 0)
+				return false;
+			has_lfs = lopen == 1;
+			bool lfirst = true;
+			wl_string lkey;
+			for (int lm; ok && lopen == 1 && (lm = wl__json_next_member(r, &lfirst, &lkey)) != 0;) {
+				if (lm < 0)
+					return false;
+				int k = wl__json_match_key(lfs_keys, 2, lkey.ptr, lkey.len);
+				ok = k == 0   ? wl__json_read_string(r, &str, &oid)
+				     : k == 1 ? wl__json_read_int(r, &num, &lfs_size)
+				              : wl__json_skip_value(r);
+			}
+			break;
+		}
+		default:
+			ok = wl__json_skip_value(r);
+		}
+	}
+	if (!ok || r->type_failed)
+		return ok;
+	if (!wl_string_equal(type, wl_str("file")))
+		return true; /* directories and anything else */
+	char digest[WL_DIGEST_LEN + 1] = "";
+	if (has_lfs) {
+		bool hex = oid.len == 64;
+		for (size_t i = 0; hex && i < 64; i++)
+			hex = (oid.ptr[i] >= '0' && oid.ptr[i] <= '9') || (oid.ptr[i] >= 'a' && oid.ptr[i] <= 'f');
+		if (!hex || lfs_size < 0) {
+			*rc = fail_uri(l, WL_EPARSE, "the listing's LFS entry for %.*s has no sha256 oid and size",
+			               (int)(path.len > 200 ? 200 : path.len), path.ptr ? path.ptr : "");
+			return false;
+		}
+		snprintf(digest, sizeof digest, "sha256:%.*s", 64, oid.ptr);
+		size = lfs_size;
+	}
+	*rc = add_file(l, path, size, has_lfs ? digest : NULL, resolve_url(l, path));
+	return *rc == 0;
+}
+
+static int parse_page(lister *l, wl__http_response *resp)
+{
+	wl__json_reader r;
+	wl__json_init(&r, resp->body, resp->body_len, "the Hub's tree listing", l->remote->storage);
+	wl__json_skip_ws(&r);
+	int rc = 0;
+	bool ok = true;
+	if (wl__json_peek(&r) != '[') {
+		ok = wl__json_syntax(&r, "the tree listing is not an array");
+	} else {
+		r.pos++;
+		r.depth++;
+		bool first = true;
+		for (int e; ok && (e = wl__json_next_element(&r, &first)) != 0;) {
+			if (e < 0) {
+				ok = false;
+				break;
+			}
+			ok = parse_entry(l, &r, &rc);
+		}
+		r.depth--;
+	}
+	if (rc != 0) {
+		wl__saved_error saved;
+		wl__error_save(&saved);
+		wl__json_finish(&r, false);
+		return wl__error_restore(&saved);
+	}
+	rc = wl__json_finish(&r, ok);
+	if (rc != 0)
+		return wl__error_prefix("%.*s", (int)l->uri.len, l->uri.ptr);
+	return 0;
+}
+
+/* ---- hf:// ---- */
+
+static int list_hub(lister *l, wl_string rest)
+{
+	const char *ep = l->opts->hf_endpoint && l->opts->hf_endpoint[0] ? l->opts->hf_endpoint : HF_DEFAULT_ENDPOINT;
+	size_t ep_len = strlen(ep);
+	while (ep_len > 0 && ep[ep_len - 1] == '/')
+		ep_len--;
+	if ((l->endpoint = strndup(ep, ep_len)) == NULL)
+		return wl__nomem();
+	/* The URI is normalized: ORG/REPO, then @REF unless main. */
+	const char *at = memchr(rest.ptr, '@', rest.len);
+	l->org_repo = (wl_string){rest.ptr, at ? (size_t)(at - rest.ptr) : rest.len};
+	l->ref = at ? (wl_string){at + 1, rest.len - l->org_repo.len - 1} : wl_str("main");
+	const char *token = l->opts->hf_token;
+	if (token != NULL && token[0] != '\0' && asprintf(&l->remote->authorization, "Bearer %s", token) < 0) {
+		l->remote->authorization = NULL;
+		return wl__nomem();
+	}
+	wl_buf b;
+	wl_buf_init(&b);
+	wl_buf_printf(&b, "%s/api/models/", l->endpoint);
+	escape(&b, l->org_repo, true);
+	wl_buf_puts(&b, "/revision/");
+	escape(&b, l->ref, false);
+	char *url = buf_take(&b);
+	if (url == NULL)
+		return wl__nomem();
+	wl__http_response resp;
+	memset(&resp, 0, sizeof resp);
+	int rc = get_json(l, url, &resp);
+	free(url);
+	if (rc == 0 && (resp.status < 200 || resp.status > 299))
+		rc = hub_status(l, &resp, "the revision");
+	if (rc == 0)
+		rc = parse_revision(l, &resp);
+	wl__http_response_release(&resp);
+	if (rc != 0)
+		return rc;
+	snprintf(l->remote->fingerprint, sizeof l->remote->fingerprint, "commit:%s", l->sha);
+	if (l->opts->stop_if_fingerprint != NULL && strcmp(l->opts->stop_if_fingerprint, l->remote->fingerprint) == 0) {
+		l->remote->unchanged = true;
+		return 0;
+	}
+
+	wl_buf_init(&b);
+	wl_buf_printf(&b, "%s/api/models/", l->endpoint);
+	escape(&b, l->org_repo, true);
+	wl_buf_printf(&b, "/tree/%s?recursive=true", l->sha);
+	char *page = buf_take(&b);
+	char **seen = NULL;
+	size_t pages = 0;
+	while (rc == 0 && page != NULL) {
+		for (size_t i = 0; i < pages; i++)
+			if (strcmp(seen[i], page) == 0)
+				rc = fail_uri(l, WL_EIO, "the tree listing's pages loop");
+		if (rc == 0 && pages == MAX_PAGES)
+			rc = fail_uri(l, WL_EIO, "the tree listing has more than %d pages", MAX_PAGES);
+		if (rc != 0)
+			break;
+		char **p = realloc(seen, (pages + 1) * sizeof *p);
+		if (p == NULL) {
+			rc = wl__nomem();
+			break;
+		}
+		seen = p;
+		seen[pages++] = page;
+		memset(&resp, 0, sizeof resp);
+		rc = get_json(l, page, &resp);
+		if (rc == 0 && (resp.status < 200 || resp.status > 299))
+			rc = hub_status(l, &resp, "the file listing");
+		if (rc == 0)
+			rc = parse_page(l, &resp);
+		page = NULL;
+		if (rc == 0 && resp.link_next != NULL && (page = strdup(resp.link_next)) == NULL)
+			rc = wl__nomem();
+		wl__http_response_release(&resp);
+	}
+	if (rc == 0 && page == NULL && pages == 0)
+		rc = wl__nomem();
+	free(page);
+	for (size_t i = 0; i < pages; i++)
+		free(seen[i]);
+	free(seen);
+	return rc == 0 ? sort_and_check(l) : rc;
+}
+
+/* ---- https:// ---- */
+
+static int list_http(lister *l)
+{
+	char *url = strndup(l->uri.ptr, l->uri.len);
+	if (url == NULL)
+		return wl__nomem();
+	/* scheme://authority/path[?query]: no user information, a file name. */
+	const char *auth = strstr(url, "://") + 3;
+	size_t auth_len = strcspn(auth, "/?#");
+	const char *path = auth + auth_len;
+	size_t path_len = strcspn(path, "?#");
+	const char *name = path + path_len;
+	while (name > path && name[-1] != '/')
+		name--;
+	int rc = 0;
+	if (memchr(auth, '@', auth_len) != NULL)
+		rc = fail_uri(l, WL_EINVALID, "credentials in the URI are not allowed (the URI is committed to git)");
+	else if (auth_len == 0)
+		rc = fail_uri(l, WL_EINVALID, "no host in the URI");
+	else if (name == path + path_len)
+		rc = fail_uri(l, WL_EINVALID, "the URI does not name a file (it must end in a file name)");
+	else if (path[path_len] == '#')
+		rc = fail_uri(l, WL_EINVALID, "a fragment in the URI is not allowed");
+	if (rc != 0) {
+		free(url);
+		return rc;
+	}
+	l->remote->has_query = path[path_len] == '?';
+	wl__http_request req = WL__HTTP_REQUEST_INIT(WL__HTTP_HEAD, url);
+	wl__http_response resp;
+	memset(&resp, 0, sizeof resp);
+	rc = wl__http_perform(l->opts->http, &req, &resp);
+	if (rc != 0)
+		rc = wl__error_prefix("%.*s", (int)l->uri.len, l->uri.ptr);
+	else if (resp.status == 404)
+		rc = fail_uri(l, WL_ENOTFOUND, "not found (404)");
+	else if (resp.status < 200 || resp.status > 299)
+		rc = fail_uri(l, WL_EIO, "HEAD answered status %ld", resp.status);
+	if (rc == 0 && resp.etag != NULL && wl__http_etag_is_strong(resp.etag, strlen(resp.etag)) &&
+	    strlen(resp.etag) + 5 <= WL__FINGERPRINT_MAX)
+		snprintf(l->remote->fingerprint, sizeof l->remote->fingerprint, "etag:%s", resp.etag);
+	int64_t size = resp.content_length;
+	wl__http_response_release(&resp);
+	if (rc == 0 && l->opts->stop_if_fingerprint != NULL && l->remote->fingerprint[0] != '\0' &&
+	    strcmp(l->opts->stop_if_fingerprint, l->remote->fingerprint) == 0)
+		l->remote->unchanged = true;
+	if (rc != 0 || l->remote->unchanged) {
+		free(url);
+		return rc;
+	}
+	/* The size a HEAD announces is checked when the bytes come; without
+	 * one the download says. */
+	rc = add_file(l, (wl_string){name, (size_t)(path + path_len - name)}, size < 0 ? 0 : size, NULL, url);
+	if (rc == 0 && size < 0)
+		l->remote->files[0].size = -1;
+	return rc;
+}
+
+int wl__remote_list(wl__remote **out, wl_string uri, const wl__remote_options *opts)
+{
+	*out = NULL;
+	wl__remote *r = calloc(1, sizeof *r);
+	if (r == NULL || (r->storage = wl_storage_new()) == NULL) {
+		free(r);
+		return wl__nomem();
+	}
+	lister l;
+	memset(&l, 0, sizeof l);
+	l.remote = r;
+	l.opts = opts;
+	l.uri = uri;
+	int rc;
+	if (uri.len > 5 && memcmp(uri.ptr, "hf://", 5) == 0)
+		rc = list_hub(&l, (wl_string){uri.ptr + 5, uri.len - 5});
+	else if ((uri.len > 8 && memcmp(uri.ptr, "https://", 8) == 0) ||
+	         (uri.len > 7 && memcmp(uri.ptr, "http://", 7) == 0))
+		rc = list_http(&l);
+	else
+		rc = fail_uri(&l, WL_EINVALID, "not a remote source this version lists");
+	free(l.endpoint);
+	if (rc != 0) {
+		wl__remote_free(r);
+		return rc;
+	}
+	*out = r;
+	return 0;
+}
+
+/* ---- fetching ---- */
+
+typedef struct fetch_sink {
+	wl_store_put *put;
+} fetch_sink;
+
+static int sink_restart(void *ctx)
+{
+	return wl_store_put_restart(((fetch_sink *)ctx)->put);
+}
+
+int wl__remote_fetch(wl__remote *remote, size_t i, wl_store *store, const wl__remote_options *opts,
+                     char **location)
+{
+	*location = NULL;
+	wl__remote_file *f = &remote->files[i];
+	char *path_q = NULL;
+	if (wl_quote(&path_q, NULL, f->path) != 0)
+		return WL_ENOMEM;
+	int rc = 0;
+	if (f->digest[0] != '\0') {
+		int has = wl_store_has(store, f->digest, f->size);
+		if (has < 0) {
+			free(path_q);
+			return has;
+		}
+		if (has == 1) {
+			free(path_q);
+			*location = wl_store_path(store, f->digest);
+			return *location != NULL ? 0 : wl__nomem();
+		}
+	}
+	fetch_sink sink = {NULL};
+	rc = wl_store_put_begin(&sink.put, store, f->digest[0] ? f->digest : NULL, f->size);
+	if (rc == 0) {
+		wl__http_request req = WL__HTTP_REQUEST_INIT(WL__HTTP_GET, f->url);
+		req.authorization = remote->authorization;
+		req.on_data = wl_store_put_write;
+		req.on_restart = sink_restart;
+		req.ctx = sink.put;
+		req.expect_size = f->size;
+		wl__http_response resp;
+		memset(&resp, 0, sizeof resp);
+		rc = wl__http_perform(opts->http, &req, &resp);
+		if (rc == 0 && (resp.status < 200 || resp.status > 299))
+			rc = wl__fail(resp.status == 404 ? WL_ENOTFOUND : WL_EIO, "download answered status %ld",
+			              resp.status);
+		wl__http_response_release(&resp);
+		char digest[WL_DIGEST_LEN + 1];
+		if (rc == 0) {
+			/* The size the listing gave is checked by the put. */
+			rc = wl_store_put_commit(sink.put, digest);
+			sink.put = NULL;
+		}
+		wl_store_put_abort(sink.put);
+		if (rc == 0) {
+			memcpy(f->digest, digest, sizeof digest);
+			*location = wl_store_path(store, digest);
+			if (*location == NULL)
+				rc = wl__nomem();
+		}
+	}
+	if (rc != 0 && rc != WL_ENOMEM)
+		wl__error_prefix("fetch %s", path_q);
+	free(path_q);
+	return rc;
+}
+
+int wl__remote_set_content_fingerprint(wl__remote *remote)
+{
+	if (remote->count != 1 || remote->files[0].digest[0] == '\0')
+		return wl__fail(WL_EINVALID, "the content fingerprint needs the one file's digest");
+	snprintf(remote->fingerprint, sizeof remote->fingerprint, "%s", remote->files[0].digest);
+	return 0;
+}

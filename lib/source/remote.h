@@ -1,0 +1,66 @@
+/*
+ * remote.h - remote weight sources (SPEC.md §16): listing an hf:// model
+ * repository or an https:// file into the same inventory a local walk
+ * gives, and fetching listed files into the content store. Not installed.
+ */
+#ifndef WL_SOURCE_REMOTE_H
+#define WL_SOURCE_REMOTE_H
+
+#include "common/internal.h"
+#include "net/http.h"
+
+/** Longest fingerprint kept ("etag:" + a strong ETag); a longer ETag is
+ *  treated as none (the content digest stands in). */
+#define WL__FINGERPRINT_MAX 512
+
+typedef struct wl__remote_file {
+	wl_string path;                 /* valid (§5.1), unique */
+	int64_t size;
+	char digest[WL_DIGEST_LEN + 1]; /* known from the listing (LFS), else "" */
+	char *url;                      /* where its bytes are fetched */
+} wl__remote_file;
+
+typedef struct wl__remote {
+	wl_storage *storage;
+	char fingerprint[WL__FINGERPRINT_MAX + 1]; /* "commit:<sha>", "etag:<ETag>"; "" until known */
+	wl__remote_file *files; /* sorted by path */
+	size_t count;
+	char *authorization; /* "Bearer TOKEN" for the Hub's origin, or NULL */
+	bool has_query;      /* an https:// URI with a query string */
+	bool unchanged;      /* stopped at options.stop_if_fingerprint */
+} wl__remote;
+
+typedef struct wl__remote_options {
+	wl__http *http;
+	const char *hf_endpoint; /* NULL: https://huggingface.co */
+	const char *hf_token;    /* NULL: none */
+	/* When the fingerprint turns out to be this one, listing stops there
+	 * (`unchanged` set, no files): the fast path's one request. */
+	const char *stop_if_fingerprint;
+} wl__remote_options;
+
+/** True for the URI schemes this module lists (hf, http, https). */
+bool wl__remote_uri(wl_string uri);
+
+/**
+ * Lists the normalized remote `uri`: for hf:// the commit its ref points
+ * at and the repository's files at that commit (LFS digests from the
+ * listing); for https:// the one file the URL names (its strong ETag as
+ * fingerprint when it has one). Errors name the URI.
+ */
+int wl__remote_list(wl__remote **out, wl_string uri, const wl__remote_options *opts);
+void wl__remote_free(wl__remote *remote);
+
+/**
+ * Makes sure file `i` is in the store, downloading it (verified against
+ * its listed size and, when known, digest) unless it is there already;
+ * fills in its digest. `*location` receives the store path (malloc'd).
+ */
+int wl__remote_fetch(wl__remote *remote, size_t i, wl_store *store, const wl__remote_options *opts,
+                     char **location);
+
+/** The content digest of an https:// source without a strong ETag: the
+ *  fingerprint, once its one file was fetched. */
+int wl__remote_set_content_fingerprint(wl__remote *remote);
+
+#endif
