@@ -551,6 +551,7 @@ typedef enum wl_phase {
 	WL_PHASE_PACK, /* building layers */
 	WL_PHASE_EXTRACT, /* writing files out of layers */
 	WL_PHASE_VERIFY,  /* comparing a directory with an entry */
+	WL_PHASE_FETCH,   /* downloading remote files into the content store */
 } wl_phase;
 
 typedef struct wl_progress {

@@ -57,7 +57,8 @@ void cli_progress_report(void *ctx, const wl_progress *progress)
 	case WL_PHASE_WALK:
 		snprintf(line, sizeof line, "%s: listing files", weight);
 		break;
-	case WL_PHASE_HASH: {
+	case WL_PHASE_HASH:
+	case WL_PHASE_FETCH: {
 		char done[32], total[32], rate[32];
 		human_bytes(done, sizeof done, (double)progress->bytes_done);
 		human_bytes(total, sizeof total, (double)progress->bytes_total);
@@ -65,7 +66,8 @@ void cli_progress_report(void *ctx, const wl_progress *progress)
 		double bps = elapsed > 0 ? (double)progress->bytes_done / elapsed : 0;
 		human_bytes(rate, sizeof rate, bps);
 		double left = bps > 0 ? ((double)progress->bytes_total - (double)progress->bytes_done) / bps : 0;
-		snprintf(line, sizeof line, "%s: hashed %llu/%llu files, %s/%s, %s/s, %.0fs left", weight,
+		snprintf(line, sizeof line, "%s: %s %llu/%llu files, %s/%s, %s/s, %.0fs left", weight,
+		         progress->phase == WL_PHASE_FETCH ? "fetched" : "hashed",
 		         (unsigned long long)progress->items_done, (unsigned long long)progress->items_total,
 		         done, total, rate, left);
 		break;

@@ -15,6 +15,7 @@
 #include "source/remote.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -785,16 +786,29 @@ typedef struct fetch_run {
 	importer *im;
 	weight_job *w;
 	size_t *remote_index; /* per set file: its index in the listing */
+	_Atomic uint64_t bytes_done;
+	_Atomic uint64_t files_done;
+	uint64_t bytes_total;
 } fetch_run;
+
+static void fetch_tick(void *ctx)
+{
+	fetch_run *run = ctx;
+	progress(run->im, WL_PHASE_FETCH, run->w->decl->name.ptr, atomic_load(&run->files_done), run->w->set_count,
+	         atomic_load(&run->bytes_done), run->bytes_total);
+}
 
 static int fetch_job(void *ctx, size_t i)
 {
 	fetch_run *run = ctx;
 	weight_job *w = run->w;
 	size_t k = run->remote_index[i];
-	int rc = wl__remote_fetch(w->remote, k, run->im->store, &run->im->remote, &w->locations[i]);
+	wl__remote_options o = run->im->remote;
+	o.bytes_done = &run->bytes_done;
+	int rc = wl__remote_fetch(w->remote, k, run->im->store, &o, &w->locations[i]);
 	if (rc != 0)
 		return rc;
+	atomic_fetch_add(&run->files_done, 1);
 	memcpy(w->set[i].digest, w->remote->files[k].digest, sizeof w->set[i].digest);
 	w->set[i].location = w->locations[i];
 	if (w->remote->files[k].size < 0) {
@@ -823,9 +837,19 @@ static int fetch_set(importer *im, weight_job *w)
 			k++;
 		index[i] = k;
 	}
-	progress(im, WL_PHASE_HASH, w->decl->name.ptr, 0, w->set_count, 0, 0);
-	fetch_run run = {im, w, index};
-	int rc = wl__run_parallel(w->set_count, im->threads, fetch_job, &run, NULL, NULL, im->opts->cancel);
+	fetch_run run = {.im = im, .w = w, .remote_index = index};
+	atomic_init(&run.bytes_done, 0);
+	atomic_init(&run.files_done, 0);
+	for (size_t i = 0; i < w->set_count; i++)
+		run.bytes_total += (uint64_t)w->set[i].size;
+	fetch_tick(&run);
+	/* Downloads wait on the network more than on a core: more of them at
+	 * once than there are threads. */
+	int threads = im->threads > 0 ? im->threads * 2 : 8;
+	int rc = wl__run_parallel(w->set_count, threads, fetch_job, &run,
+	                          im->opts->progress != NULL ? fetch_tick : NULL, &run, im->opts->cancel);
+	if (rc == 0)
+		fetch_tick(&run);
 	bool sized = true;
 	for (size_t i = 0; i < w->set_count; i++)
 		sized = sized && w->remote->files[index[i]].size >= 0;

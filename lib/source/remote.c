@@ -216,10 +216,10 @@ static const wl__json_key entry_keys[] = {
 };
 static const wl__json_key lfs_keys[] = {WL__JSON_KEY("oid", "OID"), WL__JSON_KEY("size", "SIZE")};
 
-static int parse_revision(lister *l, wl__http_response *resp)
+static int parse_revision(lister *l, char *body, size_t len)
 {
 	wl__json_reader r;
-	wl__json_init(&r, resp->body, resp->body_len, "the Hub's revision answer", l->remote->storage);
+	wl__json_init(&r, body, len, "the Hub's revision answer", l->remote->storage);
 	static const wl__json_ctx self = {"Revision", NULL, "object"};
 	static const wl__json_ctx sha_ctx = {"Revision", "sha", "string"};
 	wl_string sha = {NULL, 0};
@@ -333,10 +333,10 @@ static bool parse_entry(lister *l, wl__json_reader *r, int *rc)
 	return *rc == 0;
 }
 
-static int parse_page(lister *l, wl__http_response *resp)
+static int parse_page(lister *l, char *body, size_t len)
 {
 	wl__json_reader r;
-	wl__json_init(&r, resp->body, resp->body_len, "the Hub's tree listing", l->remote->storage);
+	wl__json_init(&r, body, len, "the Hub's tree listing", l->remote->storage);
 	wl__json_skip_ws(&r);
 	int rc = 0;
 	bool ok = true;
@@ -402,7 +402,8 @@ static int list_hub(lister *l, wl_string rest)
 	if (rc == 0 && (resp.status < 200 || resp.status > 299))
 		rc = hub_status(l, &resp, "the revision");
 	if (rc == 0)
-		rc = parse_revision(l, &resp);
+		rc = resp.body != NULL ? parse_revision(l, resp.body, resp.body_len)
+		                       : fail_uri(l, WL_EPARSE, "the Hub's revision answer is empty");
 	wl__http_response_release(&resp);
 	if (rc != 0)
 		return rc;
@@ -439,7 +440,8 @@ static int list_hub(lister *l, wl_string rest)
 		if (rc == 0 && (resp.status < 200 || resp.status > 299))
 			rc = hub_status(l, &resp, "the file listing");
 		if (rc == 0)
-			rc = parse_page(l, &resp);
+			rc = resp.body != NULL ? parse_page(l, resp.body, resp.body_len)
+			                       : fail_uri(l, WL_EPARSE, "the Hub's tree listing is empty");
 		page = NULL;
 		if (rc == 0 && resp.link_next != NULL && (page = strdup(resp.link_next)) == NULL)
 			rc = wl__nomem();
@@ -513,14 +515,67 @@ static int list_http(lister *l)
 	return rc;
 }
 
+int wl__remote_new(wl__remote **out)
+{
+	*out = calloc(1, sizeof **out);
+	if (*out == NULL || ((*out)->storage = wl_storage_new()) == NULL) {
+		free(*out);
+		*out = NULL;
+		return wl__nomem();
+	}
+	return 0;
+}
+
+/* A lister for parsing answers outside a listing. */
+static void offline_lister(lister *l, wl__remote *r)
+{
+	memset(l, 0, sizeof *l);
+	l->remote = r;
+	l->uri = wl_str("hf://");
+	l->cap = r->count;
+}
+
+int wl__hub_parse_revision(char *body, size_t len, char sha[41])
+{
+	wl__remote *r = NULL;
+	int rc = wl__remote_new(&r);
+	lister l;
+	if (rc == 0) {
+		offline_lister(&l, r);
+		rc = parse_revision(&l, body, len);
+		memcpy(sha, l.sha, 41);
+	}
+	wl__remote_free(r);
+	return rc;
+}
+
+int wl__hub_parse_tree_page(wl__remote *remote, char *body, size_t len, const char *endpoint,
+                            const char *org_repo, const char *sha)
+{
+	lister l;
+	offline_lister(&l, remote);
+	/* The capacity of the file array is its count: the lister grows it. */
+	size_t cap = remote->count;
+	l.cap = cap;
+	l.endpoint = (char *)endpoint;
+	l.org_repo = wl_str(org_repo);
+	snprintf(l.sha, sizeof l.sha, "%s", sha);
+	return parse_page(&l, body, len);
+}
+
+int wl__remote_check(wl__remote *remote)
+{
+	lister l;
+	offline_lister(&l, remote);
+	return sort_and_check(&l);
+}
+
 int wl__remote_list(wl__remote **out, wl_string uri, const wl__remote_options *opts)
 {
 	*out = NULL;
-	wl__remote *r = calloc(1, sizeof *r);
-	if (r == NULL || (r->storage = wl_storage_new()) == NULL) {
-		free(r);
-		return wl__nomem();
-	}
+	wl__remote *r = NULL;
+	if (wl__remote_new(&r) != 0)
+		return WL_ENOMEM;
 	lister l;
 	memset(&l, 0, sizeof l);
 	l.remote = r;
@@ -547,11 +602,28 @@ int wl__remote_list(wl__remote **out, wl_string uri, const wl__remote_options *o
 
 typedef struct fetch_sink {
 	wl_store_put *put;
+	_Atomic uint64_t *bytes_done;
+	uint64_t delivered;
 } fetch_sink;
+
+static int sink_data(void *ctx, const void *data, size_t len)
+{
+	fetch_sink *s = ctx;
+	int rc = wl_store_put_write(s->put, data, len);
+	if (rc == 0 && s->bytes_done != NULL) {
+		atomic_fetch_add_explicit(s->bytes_done, len, memory_order_relaxed);
+		s->delivered += len;
+	}
+	return rc;
+}
 
 static int sink_restart(void *ctx)
 {
-	return wl_store_put_restart(((fetch_sink *)ctx)->put);
+	fetch_sink *s = ctx;
+	if (s->bytes_done != NULL)
+		atomic_fetch_sub_explicit(s->bytes_done, s->delivered, memory_order_relaxed);
+	s->delivered = 0;
+	return wl_store_put_restart(s->put);
 }
 
 int wl__remote_fetch(wl__remote *remote, size_t i, wl_store *store, const wl__remote_options *opts,
@@ -575,14 +647,14 @@ int wl__remote_fetch(wl__remote *remote, size_t i, wl_store *store, const wl__re
 			return *location != NULL ? 0 : wl__nomem();
 		}
 	}
-	fetch_sink sink = {NULL};
+	fetch_sink sink = {NULL, opts->bytes_done, 0};
 	rc = wl_store_put_begin(&sink.put, store, f->digest[0] ? f->digest : NULL, f->size);
 	if (rc == 0) {
 		wl__http_request req = WL__HTTP_REQUEST_INIT(WL__HTTP_GET, f->url);
 		req.authorization = remote->authorization;
-		req.on_data = wl_store_put_write;
+		req.on_data = sink_data;
 		req.on_restart = sink_restart;
-		req.ctx = sink.put;
+		req.ctx = &sink;
 		req.expect_size = f->size;
 		wl__http_response resp;
 		memset(&resp, 0, sizeof resp);

@@ -9,6 +9,8 @@
 #include "common/internal.h"
 #include "net/http.h"
 
+#include <stdatomic.h>
+
 /** Longest fingerprint kept ("etag:" + a strong ETag); a longer ETag is
  *  treated as none (the content digest stands in). */
 #define WL__FINGERPRINT_MAX 512
@@ -37,6 +39,8 @@ typedef struct wl__remote_options {
 	/* When the fingerprint turns out to be this one, listing stops there
 	 * (`unchanged` set, no files): the fast path's one request. */
 	const char *stop_if_fingerprint;
+	/* Bytes downloaded so far, for progress (may be NULL). */
+	_Atomic uint64_t *bytes_done;
 } wl__remote_options;
 
 /** True for the URI schemes this module lists (hf, http, https). */
@@ -58,6 +62,20 @@ void wl__remote_free(wl__remote *remote);
  */
 int wl__remote_fetch(wl__remote *remote, size_t i, wl_store *store, const wl__remote_options *opts,
                      char **location);
+
+/* ---- the Hub's answers, parsed without a network (for the fuzz target) ---- */
+
+/** The commit `sha` (40 lowercase hex, NUL-terminated) of a revision
+ *  answer; `body` is modified (NUL at body[len] required). */
+int wl__hub_parse_revision(char *body, size_t len, char sha[41]);
+/** Adds the files of one tree page to `remote` (paths validated, LFS
+ *  digests taken), as if listed from `endpoint` at commit `sha`. */
+int wl__hub_parse_tree_page(wl__remote *remote, char *body, size_t len, const char *endpoint,
+                            const char *org_repo, const char *sha);
+/** Sorts the files and refuses a duplicate path. */
+int wl__remote_check(wl__remote *remote);
+/** A new empty listing (for parsing pages). */
+int wl__remote_new(wl__remote **out);
 
 /** The content digest of an https:// source without a strong ETag: the
  *  fingerprint, once its one file was fetched. */
