@@ -121,6 +121,9 @@ typedef struct weight_job {
 	wl__remote *remote;           /* an hf:// or https:// source, listed */
 	char **locations;             /* per set file: its content-store path (remote) */
 	bool kept;                    /* the recorded entry stands (remote fast path) */
+	bool hash_only;               /* a part of a multi-source weight: produce no layer */
+	wl_source *sources;           /* a multi-source weight's entry sources (owned) */
+	char (*fingerprints)[WL__FINGERPRINT_MAX + 1];
 	wl_entry entry;               /* the assembled entry (owned arrays) */
 	wl_file *entry_files;
 	wl_layer *entry_layers;
@@ -136,6 +139,8 @@ static void weight_job_release(weight_job *w)
 		free(w->locations[i]);
 	free(w->locations);
 	wl__remote_free(w->remote);
+	free(w->sources);
+	free(w->fingerprints);
 	wl_source_tree_free(w->tree);
 	free(w->set);
 	free(w->set_to_tree);
@@ -537,7 +542,7 @@ static int hash_tree(importer *im, weight_job *w)
 			if (t->files[i].digest[0] == '\0')
 				wl_hash_cache_get(im->cache, &t->files[i], t->files[i].digest);
 	tree_to_set(w);
-	if (!im->opts->dry_run) {
+	if (!im->opts->dry_run && !w->hash_only) {
 		size_t *todo = calloc(w->plan->layer_count ? w->plan->layer_count : 1, sizeof(size_t));
 		if (todo == NULL)
 			return wl__nomem();
@@ -752,8 +757,8 @@ static int assemble(importer *im, weight_job *w)
 	memset(e, 0, sizeof *e);
 	e->name = w->decl->name;
 	e->target = w->decl->target;
-	e->sources = s;
-	e->source_count = 1;
+	e->sources = w->sources != NULL ? w->sources : s;
+	e->source_count = w->sources != NULL ? w->decl->source_count : 1;
 	e->sources_present = true;
 	e->imported_at = wl_time_now();
 	e->size = size;
@@ -864,9 +869,178 @@ static int fetch_set(importer *im, weight_job *w)
 	return rc;
 }
 
+static void result_release(wl_import_result *r)
+{
+	for (size_t k = 0; k < r->change_count; k++)
+		free(r->changes[k]);
+	for (size_t k = 0; k < r->included_count; k++)
+		free(r->included[k]);
+	for (size_t k = 0; k < r->excluded_count; k++)
+		free(r->excluded[k]);
+	free(r->changes);
+	free(r->included);
+	free(r->excluded);
+}
+
+/* Is the file of path `p` in `set` (sorted) already? Its index, or -1. */
+static long find_in_set(const wl_source_file *set, size_t n, wl_string p)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int c = wl_string_compare(set[mid].path, p);
+		if (c == 0)
+			return (long)mid;
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return -1;
+}
+
+static int set_cmp(const void *a, const void *b)
+{
+	return wl_string_compare(((const wl_source_file *)a)->path, ((const wl_source_file *)b)->path);
+}
+
+/*
+ * A weight declared with several sources (§16.3): each source listed,
+ * filtered and read on its own (local files hashed, remote files fetched),
+ * then merged in declaration order, a later source's file replacing an
+ * earlier one's of the same path; every file is read from where it lives
+ * (its location). The entry records one source per declaration.
+ */
+static int import_multi(importer *im, weight_job *w)
+{
+	size_t ns = w->decl->source_count;
+	weight_job *parts = calloc(ns, sizeof *parts);
+	wl_import_result *results = calloc(ns, sizeof *results);
+	w->sources = calloc(ns, sizeof *w->sources);
+	w->fingerprints = calloc(ns, sizeof *w->fingerprints);
+	if (parts == NULL || results == NULL || w->sources == NULL || w->fingerprints == NULL) {
+		free(parts);
+		free(results);
+		return wl__nomem();
+	}
+	int rc = 0;
+	size_t total = 0;
+	for (size_t k = 0; k < ns && rc == 0; k++) {
+		weight_job *pj = &parts[k];
+		pj->decl = w->decl;
+		pj->src = &w->decl->sources[k];
+		pj->result = &results[k];
+		pj->result->name = w->decl->name;
+		pj->hash_only = true;
+		rc = inventory(im, pj);
+		if (rc == 0 && pj->remote != NULL && !im->opts->dry_run)
+			rc = fetch_set(im, pj);
+		else if (rc == 0 && pj->remote == NULL)
+			rc = hash_tree(im, pj);
+		if (rc == 0) {
+			memcpy(w->fingerprints[k], pj->fingerprint, sizeof w->fingerprints[k]);
+			w->sources[k] = *pj->src;
+			w->sources[k].fingerprint = wl_str(w->fingerprints[k]);
+			total += pj->set_count;
+		}
+	}
+	/* Merged, later sources winning. */
+	wl_source_file *set = rc == 0 ? calloc(total ? total : 1, sizeof *set) : NULL;
+	char **locations = rc == 0 ? calloc(total ? total : 1, sizeof(char *)) : NULL;
+	if (rc == 0 && (set == NULL || locations == NULL))
+		rc = wl__nomem();
+	size_t n = 0;
+	for (size_t k = 0; k < ns && rc == 0; k++) {
+		weight_job *pj = &parts[k];
+		size_t before = n;
+		for (size_t i = 0; i < pj->set_count && rc == 0; i++) {
+			wl_source_file f = pj->set[i];
+			char *loc = NULL;
+			if (f.location != NULL)
+				loc = strdup(f.location);
+			else if (asprintf(&loc, "%s/%.*s", pj->tree->root, (int)f.path.len, f.path.ptr) < 0)
+				loc = NULL;
+			if (loc == NULL) {
+				rc = wl__nomem();
+				break;
+			}
+			/* Paths live in the part's storage: copied into ours. */
+			wl_string path;
+			if (!wl_storage_string(w->tree->storage, &path, f.path.ptr, f.path.len)) {
+				free(loc);
+				rc = wl__nomem();
+				break;
+			}
+			f.path = path;
+			f.location = loc;
+			f.dev = f.ino = 0; /* read by location; the digest is checked */
+			long at = find_in_set(set, before, f.path);
+			if (at >= 0) {
+				free(locations[at]);
+				locations[at] = loc;
+				set[at] = f;
+			} else {
+				locations[n] = loc;
+				set[n++] = f;
+			}
+		}
+		/* Keep the merged set sorted for the next source's lookups;
+		 * locations follow their files. */
+		qsort(set, n, sizeof *set, set_cmp);
+		for (size_t i = 0; i < n; i++)
+			locations[i] = (char *)set[i].location;
+	}
+	for (size_t k = 0; k < ns; k++)
+		weight_job_release(&parts[k]);
+	for (size_t k = 0; k < ns; k++)
+		result_release(&results[k]);
+	free(parts);
+	free(results);
+	if (rc != 0) {
+		for (size_t i = 0; i < n; i++)
+			free(locations[i]);
+		free(locations);
+		free(set);
+		return rc;
+	}
+	w->set = set;
+	w->set_count = n;
+	w->locations = locations;
+	rc = plan_set(im, w);
+	if (rc != 0 || im->opts->dry_run)
+		return rc;
+	const wl_entry *x = wl_lock_find(im->recorded, w->decl->name);
+	w->result->status = x == NULL ? WL_IMPORT_NEW : WL_IMPORT_UPSTREAM_CHANGED;
+	size_t nl = w->plan->layer_count;
+	size_t *todo = calloc(nl ? nl : 1, sizeof(size_t));
+	if (todo == NULL)
+		return wl__nomem();
+	for (size_t li = 0; li < nl; li++)
+		todo[li] = li;
+	progress(im, WL_PHASE_PACK, w->decl->name.ptr, 0, nl, 0, 0);
+	rc = produce_layers(im, w, todo, nl);
+	free(todo);
+	if (rc != 0)
+		return rc;
+	w->result->packed = nl > 0;
+	rc = assemble(im, w);
+	if (rc == 0 && x != NULL && wl_entries_equal(x, &w->entry))
+		w->result->status = WL_IMPORT_UNCHANGED;
+	return rc;
+}
+
 /* Everything for one weight short of touching the lockfile. */
 static int import_weight(importer *im, weight_job *w)
 {
+	if (w->decl->source_count > 1) {
+		/* An empty tree: the merged files carry their own locations. */
+		w->tree = calloc(1, sizeof *w->tree);
+		if (w->tree == NULL || (w->tree->storage = wl_storage_new()) == NULL ||
+		    (w->tree->root = wl_storage_alloc(w->tree->storage, 1)) == NULL)
+			return wl__nomem();
+		w->tree->root[0] = '\0';
+		return import_multi(im, w);
+	}
 	int rc = inventory(im, w);
 	const wl_entry *x = wl_lock_find(im->recorded, w->decl->name);
 	if (rc == 0 && w->remote != NULL) {
@@ -979,15 +1153,13 @@ static int select_weights(const wl_config_weight ***out, size_t *count, const wl
 		if (!named)
 			continue;
 		char *q = quoted(d->name);
-		if (d->source_count != 1) {
-			int rc = wl__fail(WL_EINVALID,
-			                  "weight %s: importing a weight with %zu sources is not supported",
-			                  q ? q : "", d->source_count);
+		if (d->source_count == 0) {
+			int rc = wl__fail(WL_EINVALID, "weight %s: no source declared", q ? q : "");
 			free(q);
 			free(sel);
 			return rc;
 		}
-		if (!is_file_source(d)) {
+		if (d->source_count == 1 && !is_file_source(d)) {
 			if (opts->names != NULL) {
 				int rc = wl__fail(WL_EINVALID,
 				                  "weight %s: only file://, hf:// and https:// sources can be imported, not %.*s",
@@ -1022,9 +1194,16 @@ static int apply(importer *im, wl_lock *lock, weight_job *jobs, size_t n, wl_imp
 			changed = true;
 		}
 	}
+	for (size_t i = 0; i < n; i++)
+		if (jobs[i].decl->source_is_list && !lock->multi_source)
+			changed = true;
 	if (changed) {
 		if (!wl_storage_string(lock->storage, &lock->envelope_format, im->envelope, WL_DIGEST_LEN))
 			return wl__nomem();
+		/* A weight declared as a list is written in the §13 shape. */
+		for (size_t i = 0; i < n; i++)
+			if (jobs[i].decl->source_is_list)
+				lock->multi_source = true;
 		for (size_t i = 0; i < n; i++) {
 			int rc = wl_lock_upsert(lock, &jobs[i].entry);
 			if (rc != 0)
@@ -1049,18 +1228,8 @@ void wl_import_report_free(wl_import_report *report)
 {
 	if (report == NULL)
 		return;
-	for (size_t i = 0; i < report->result_count; i++) {
-		wl_import_result *r = &report->results[i];
-		for (size_t k = 0; k < r->change_count; k++)
-			free(r->changes[k]);
-		for (size_t k = 0; k < r->included_count; k++)
-			free(r->included[k]);
-		for (size_t k = 0; k < r->excluded_count; k++)
-			free(r->excluded[k]);
-		free(r->changes);
-		free(r->included);
-		free(r->excluded);
-	}
+	for (size_t i = 0; i < report->result_count; i++)
+		result_release(&report->results[i]);
 	free(report->results);
 	for (size_t i = 0; i < report->warning_count; i++)
 		free(report->warnings[i]);

@@ -221,3 +221,37 @@ def test_https_uris_that_cannot_be_committed_are_refused(tmp):
         p = project(os.path.join(tmp, str(i)), uri=uri)
         expect_error(run(["-C", p, "import", "--no-cache", "--store", os.path.join(tmp, "s")]), part)
         expect(not os.path.exists(os.path.join(p, "weights.lock")), "lockfile written")
+
+
+def test_a_multi_source_weight_merges_later_wins(tmp):
+    with MockHub() as hub:
+        repo = hub.add_repo("org/model", files={"config.json": b'{"from": "hub"}\n',
+                                                "model.safetensors": (BIG, "lfs")})
+        p = os.path.join(tmp, "proj")
+        os.makedirs(os.path.join(p, "extra"))
+        write(os.path.join(p, "extra", "config.json"), b'{"from": "local"}\n')
+        write(os.path.join(p, "extra", "notes.txt"), b"local only\n")
+        write(os.path.join(p, "cog.yaml"), "image: x\nweights:\n  - name: w\n    target: /src/w\n    source:\n"
+              "      - uri: hf://org/model\n      - uri: ./extra\n        exclude: [\"*.md\"]\n")
+        r = imp(tmp, p, hub)
+        expect(r.rc == 0, "import", r)
+        text = read(os.path.join(p, "weights.lock"))
+        lock = json.loads(text)
+        e = lock["weights"][0]
+        expect(list(e.keys())[:4] == ["name", "target", "sources", "importedAt"], "the multi-source shape",
+               list(e.keys()))
+        expect([s["uri"] for s in e["sources"]] == ["hf://org/model", "file://./extra"], "sources", e["sources"])
+        expect(e["sources"][0]["fingerprint"] == "commit:" + repo.sha, "hub fingerprint", e["sources"][0])
+        expect(e["sources"][1]["fingerprint"].startswith("sha256:"), "local fingerprint", e["sources"][1])
+        files = {f["path"]: f["digest"] for f in e["files"]}
+        expect(sorted(files) == ["config.json", "model.safetensors", "notes.txt"], "merged files", files)
+        expect(files["config.json"] == "sha256:" + hashlib.sha256(b'{"from": "local"}\n').hexdigest(),
+               "the later source did not win", files)
+        r = run(["-C", p, "drift"])
+        expect(r.rc == 0, "drift after import", r)
+        r = run(["-C", p, "check"])
+        expect(r.rc == 0, "check after import", r)
+        before = snapshot(os.path.join(p, "weights.lock"))
+        r = imp(tmp, p, hub)
+        expect(r.rc == 0, "re-import", r)
+        expect(snapshot(os.path.join(p, "weights.lock")) == before, "an unchanged multi-source weight was rewritten")
