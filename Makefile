@@ -105,7 +105,7 @@ demo:
 	@sh examples/demo.sh $(BUILD)/weightslock
 
 bench:
-	@sh scripts/install-deps.sh --build openssl
+	@sh scripts/install-deps.sh --build openssl curl
 	@$(MAKE) --no-print-directory all
 	@sh bench/run.sh $(BUILD)
 

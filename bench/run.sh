@@ -2,8 +2,9 @@
 # Benchmarks (make bench): generates a ~30 MB lockfile, times parse, marshal
 # and check in-process (bench_lock), then `weightslock fmt --stdout` against
 # a Go encoding/json reference built and run in the same session. Prints
-# ratios; then `weightslock show` on 2,500 and 20,000 weights, and the
-# producer and consumer sides. Timings are never asserted.
+# ratios; then `weightslock show` on 2,500 and 20,000 weights, the
+# producer and consumer sides, and an hf:// import against curl. Timings
+# are never asserted.
 #
 #   bench/run.sh BUILD
 set -eu
@@ -22,7 +23,8 @@ CC=${CC:-cc}
 echo "bench: generating $lock"
 python3 bench/gen_lock.py "$lock"
 
-pkg_libs=$(pkg-config --libs libcrypto zlib yaml-0.1 2>/dev/null || echo -lcrypto -lz -lyaml)
+pkg_libs=$(pkg-config --libs libcrypto zlib yaml-0.1 libzstd 2>/dev/null || echo -lcrypto -lz -lyaml -lzstd)
+pkg_libs="$pkg_libs -lcurl"
 # shellcheck disable=SC2086
 "$CC" -std=c11 -D_GNU_SOURCE -O2 -Iinclude -o "$out/bench_lock" bench/bench_lock.c \
 	"$build/libweightslock.a" $pkg_libs -pthread
@@ -49,3 +51,6 @@ python3 bench/import.py "$build/weightslock" "$build" "$out/bench_pack"
 
 # The consumer side: extract and verify of a weight (SPEC.md §12).
 python3 bench/consume.py "$build/weightslock" "$build"
+
+# Remote sources: import from a mock Hub on 127.0.0.1 against curl (SPEC.md §16).
+python3 bench/remote.py "$build/weightslock" "$out" 1 1
