@@ -162,6 +162,11 @@ const cli_command cli_commands[] = {
 	 "--oci-layout DIR the layers, config blobs and manifests are also written\n"
 	 "to an OCI image layout, tagged by weight name; a blob already there is\n"
 	 "kept only if its bytes hash to its name.\n"
+	 "Sources may be hf://ORG/REPO[@REF] (HF_ENDPOINT, HF_TOKEN) and https://\n"
+	 "files: their files are fetched, verified, into the content store (--store)\n"
+	 "and packed from there; an unchanged commit or strong ETag downloads\n"
+	 "nothing. A weight whose source: is a list merges its sources, later ones\n"
+	 "winning path by path.\n"
 	 "--dry-run prints the plan (status, changes, files and size per weight) on\n"
 	 "stdout and writes nothing; -v adds the included and excluded files.\n"
 	 "Exit status: 0 done; 2 error.\n",
