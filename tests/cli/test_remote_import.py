@@ -162,13 +162,16 @@ def test_a_dropped_download_resumes(tmp):
 class FileServer:
     """tests/servers/httpd.py serving `root` on 127.0.0.1 (stopped on exit)."""
 
-    def __init__(self, root):
+    def __init__(self, root, tls=None):
         import subprocess
         here = os.path.dirname(os.path.abspath(__file__))
-        self.proc = subprocess.Popen([sys.executable, os.path.join(here, "..", "servers", "httpd.py"), root],
+        extra = ["--cert", tls[0], "--key", tls[1]] if tls else []
+        self.proc = subprocess.Popen([sys.executable, os.path.join(here, "..", "servers", "httpd.py"), root] + extra,
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE)
-        self.port = int(self.proc.stdout.readline().split()[0])
+        ports = self.proc.stdout.readline().split()
+        self.port = int(ports[0])
         self.url = "http://127.0.0.1:%d" % self.port
+        self.tls_url = "https://127.0.0.1:%d" % int(ports[2])
 
     def count(self, target):
         import urllib.parse
@@ -255,3 +258,66 @@ def test_a_multi_source_weight_merges_later_wins(tmp):
         r = imp(tmp, p, hub)
         expect(r.rc == 0, "re-import", r)
         expect(snapshot(os.path.join(p, "weights.lock")) == before, "an unchanged multi-source weight was rewritten")
+
+
+def test_retries_loops_and_duplicates(tmp):
+    # 429 with Retry-After and a 500: retried, then the import succeeds.
+    with MockHub(page_size=2) as hub:
+        hub.add_repo("org/model", files=FILES)
+        hub.fail("tree", 429, count=1)
+        hub.fail("resolve", 500, count=1)
+        p = project(os.path.join(tmp, "retry"))
+        r = imp(os.path.join(tmp, "retry"), p, hub)
+        expect(r.rc == 0, "import after 429 and 500", r)
+        expect(hub.count("tree", status=429) == 1 and hub.count("resolve", status=500) == 1, "faults seen",
+               hub.counts)
+    # A Link loop and a duplicate path: refused, nothing written.
+    with MockHub(page_size=2) as hub:
+        repo = hub.add_repo("org/model", files=FILES)
+        repo.link_loop = True
+        d = os.path.join(tmp, "loop")
+        p = project(d)
+        expect_error(imp(d, p, hub), "pages loop")
+        expect(not os.path.exists(os.path.join(p, "weights.lock")), "lockfile written")
+    with MockHub() as hub:
+        from hub import file_entry
+        hub.add_repo("org/dup", files={"a.bin": b"a"})
+        hub.add_commit("org/dup", {"a.bin": b"a"}, refs=("main",), extra_entries=[file_entry("a.bin", b"b")])
+        d = os.path.join(tmp, "dup")
+        p = project(d, uri="hf://org/dup")
+        expect_error(imp(d, p, hub), '"a.bin" twice')
+
+
+def test_dry_run_lists_and_downloads_nothing(tmp):
+    with MockHub() as hub:
+        hub.add_repo("org/model", files=FILES)
+        p = project(tmp)
+        r = imp(tmp, p, hub, "--dry-run")
+        expect(r.rc == 0, "dry run", r)
+        expect(b"files: 4" in r.out, "plan", r)
+        expect(hub.count("resolve") == 0 and hub.count("cdn") == 0, "a dry run downloaded", hub.counts)
+        expect(not os.path.exists(os.path.join(p, "weights.lock")), "a dry run wrote the lockfile")
+        expect(not os.path.exists(os.path.join(tmp, "store")), "a dry run wrote the store")
+
+
+def test_https_with_a_private_ca(tmp):
+    import subprocess
+    cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                    "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+    root = os.path.join(tmp, "srv")
+    os.makedirs(root)
+    data = os.urandom(5000)
+    write(os.path.join(root, "m.bin"), data)
+    with FileServer(root, tls=(cert, key)) as srv:
+        p = project(tmp, uri=srv.tls_url + "/f/m.bin")
+        store = os.path.join(tmp, "store")
+        r = run(["-C", p, "import", "--no-cache", "--store", store], timeout=60)
+        expect_error(r, "m.bin")
+        expect("certificate" in r.err.decode().lower(), "the message does not say why", r)
+        expect(not os.path.exists(os.path.join(p, "weights.lock")), "lockfile written")
+        r = run(["-C", p, "import", "--no-cache", "--store", store, "--cacert", cert], timeout=60)
+        expect(r.rc == 0, "import with --cacert", r)
+        e = json.loads(read(os.path.join(p, "weights.lock")))["weights"][0]
+        expect(e["files"][0]["digest"] == "sha256:" + hashlib.sha256(data).hexdigest(), "digest", e)
