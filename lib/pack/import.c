@@ -791,6 +791,7 @@ typedef struct fetch_run {
 	importer *im;
 	weight_job *w;
 	size_t *remote_index; /* per set file: its index in the listing */
+	long *stream_layer;   /* per set file: the plan layer digested as it arrives, or -1 */
 	_Atomic uint64_t bytes_done;
 	_Atomic uint64_t files_done;
 	uint64_t bytes_total;
@@ -803,6 +804,11 @@ static void fetch_tick(void *ctx)
 	         atomic_load(&run->bytes_done), run->bytes_total);
 }
 
+static int stream_restart(void *ctx)
+{
+	return wl__layer_stream_restart(ctx);
+}
+
 static int fetch_job(void *ctx, size_t i)
 {
 	fetch_run *run = ctx;
@@ -810,7 +816,21 @@ static int fetch_job(void *ctx, size_t i)
 	size_t k = run->remote_index[i];
 	wl__remote_options o = run->im->remote;
 	o.bytes_done = &run->bytes_done;
-	int rc = wl__remote_fetch(w->remote, k, run->im->store, &o, &w->locations[i]);
+	/* A file that is a plain tar layer of its own: the layer is digested
+	 * from the download itself, so its bytes are not read again. */
+	long li = run->stream_layer != NULL ? run->stream_layer[i] : -1;
+	wl__layer_stream *stream = NULL;
+	bool fed = false;
+	int rc = li >= 0 ? wl__layer_stream_begin(&stream, w->set[i].path, w->set[i].size) : 0;
+	wl__remote_tee tee = {wl__layer_stream_write, stream_restart, stream, &fed};
+	if (rc == 0)
+		rc = wl__remote_fetch(w->remote, k, run->im->store, &o, &w->locations[i], stream ? &tee : NULL);
+	if (rc == 0 && fed) {
+		rc = wl__layer_stream_finish(stream, &w->packed[li]);
+		if (rc == 0)
+			w->produced[li] = true;
+	}
+	wl__layer_stream_free(stream);
 	if (rc != 0)
 		return rc;
 	atomic_fetch_add(&run->files_done, 1);
@@ -842,7 +862,19 @@ static int fetch_set(importer *im, weight_job *w)
 			k++;
 		index[i] = k;
 	}
-	fetch_run run = {.im = im, .w = w, .remote_index = index};
+	/* Without a layout to write, standalone plain layers of files whose
+	 * size is known are digested as they download. */
+	long *stream_layer = NULL;
+	if (im->layout == NULL && w->plan != NULL && (stream_layer = malloc(w->set_count * sizeof(long) + 1)) != NULL) {
+		for (size_t i = 0; i < w->set_count; i++)
+			stream_layer[i] = -1;
+		for (size_t li = 0; li < w->plan->layer_count; li++) {
+			const wl_plan_layer *pl = &w->plan->layers[li];
+			if (!pl->gzip && pl->file_count == 1 && w->remote->files[index[pl->files[0]]].size >= 0)
+				stream_layer[pl->files[0]] = (long)li;
+		}
+	}
+	fetch_run run = {.im = im, .w = w, .remote_index = index, .stream_layer = stream_layer};
 	atomic_init(&run.bytes_done, 0);
 	atomic_init(&run.files_done, 0);
 	for (size_t i = 0; i < w->set_count; i++)
@@ -859,6 +891,7 @@ static int fetch_set(importer *im, weight_job *w)
 	for (size_t i = 0; i < w->set_count; i++)
 		sized = sized && w->remote->files[index[i]].size >= 0;
 	free(index);
+	free(stream_layer);
 	if (rc == 0 && w->fingerprint[0] == '\0') {
 		/* An https:// file without a strong ETag: its content digest. */
 		rc = wl__remote_set_content_fingerprint(w->remote);

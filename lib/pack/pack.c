@@ -340,22 +340,26 @@ static int pack_file(packer *p, wl_buf *scratch, const char *root, wl_source_fil
 	return padding(p, f->size);
 }
 
+/* The directory entries a layer of these files starts with, appended to
+ * `out` (one header each, in the order pack_entries writes them). */
+static int dir_headers(wl_buf *out, const wl_source_file *files, const size_t *index, size_t count)
+{
+	wl_string *dirs = NULL;
+	size_t dir_count = 0;
+	int rc = wl__tar_dirs(&dirs, &dir_count, files, index, count);
+	for (size_t i = 0; rc == 0 && i < dir_count; i++)
+		rc = wl__tar_header(out, dirs[i].ptr, dirs[i].len, true, 0);
+	free(dirs);
+	return rc;
+}
+
 static int pack_entries(packer *p, const char *root, wl_source_file *files, const wl_plan_layer *layer)
 {
-	wl_string *dirs;
-	size_t dir_count;
-	int rc = wl__tar_dirs(&dirs, &dir_count, files, layer->files, layer->file_count);
-	if (rc != 0)
-		return rc;
 	wl_buf scratch;
 	wl_buf_init(&scratch);
-	for (size_t i = 0; i < dir_count && rc == 0; i++) {
-		scratch.len = 0;
-		rc = wl__tar_header(&scratch, dirs[i].ptr, dirs[i].len, true, 0);
-		if (rc == 0)
-			rc = stage_put(p, scratch.data, scratch.len);
-	}
-	free(dirs);
+	int rc = dir_headers(&scratch, files, layer->files, layer->file_count);
+	if (rc == 0)
+		rc = stage_put(p, scratch.data, scratch.len);
 	for (size_t i = 0; i < layer->file_count && rc == 0; i++) {
 		if (canceled(p))
 			rc = wl__fail(WL_ECANCELED, "canceled");
@@ -443,4 +447,109 @@ int wl_pack_layer(wl_packed_layer *out, const char *root, wl_source_file *files,
 		free(p.bufs[i]);
 	EVP_MD_CTX_free(p.layer_md);
 	return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* A standalone layer digested as its file's bytes arrive                   */
+/* ------------------------------------------------------------------------ */
+
+struct wl__layer_stream {
+	EVP_MD_CTX *md;
+	wl_source_file file; /* path and size */
+	int64_t fed;
+	int64_t blob_size;
+};
+
+static int stream_put(wl__layer_stream *s, const void *data, size_t len)
+{
+	static const unsigned char zeros[WL_TAR_BLOCK * 2];
+	while (data == NULL && len > 0) {
+		size_t n = len < sizeof zeros ? len : sizeof zeros;
+		if (EVP_DigestUpdate(s->md, zeros, n) != 1)
+			return wl__fail(WL_EINVALID, "sha256 failed");
+		s->blob_size += (int64_t)n;
+		len -= n;
+	}
+	if (data != NULL) {
+		if (EVP_DigestUpdate(s->md, data, len) != 1)
+			return wl__fail(WL_EINVALID, "sha256 failed");
+		s->blob_size += (int64_t)len;
+	}
+	return 0;
+}
+
+/* The bytes before the content: the directory entries and the header,
+ * exactly as pack_entries writes them for a layer of this one file. */
+static int stream_start(wl__layer_stream *s)
+{
+	s->fed = 0;
+	s->blob_size = 0;
+	if (EVP_DigestInit_ex(s->md, EVP_sha256(), NULL) != 1)
+		return wl__nomem();
+	size_t index = 0;
+	wl_buf scratch;
+	wl_buf_init(&scratch);
+	int rc = dir_headers(&scratch, &s->file, &index, 1);
+	if (rc == 0)
+		rc = wl__tar_header(&scratch, s->file.path.ptr, s->file.path.len, false, s->file.size);
+	if (rc == 0)
+		rc = stream_put(s, scratch.data, scratch.len);
+	wl_buf_release(&scratch);
+	return rc;
+}
+
+int wl__layer_stream_begin(wl__layer_stream **out, wl_string path, int64_t size)
+{
+	*out = NULL;
+	wl__layer_stream *s = calloc(1, sizeof *s);
+	if (s == NULL || (s->md = EVP_MD_CTX_new()) == NULL) {
+		free(s);
+		return wl__nomem();
+	}
+	s->file.path = path;
+	s->file.size = size;
+	int rc = stream_start(s);
+	if (rc != 0) {
+		wl__layer_stream_free(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
+}
+
+int wl__layer_stream_write(void *ctx, const void *data, size_t len)
+{
+	wl__layer_stream *s = ctx;
+	if ((int64_t)len > s->file.size - s->fed)
+		return wl__fail(WL_EMISMATCH, "more bytes than the %lld of the layer's file", (long long)s->file.size);
+	s->fed += (int64_t)len;
+	return stream_put(s, data, len);
+}
+
+int wl__layer_stream_restart(wl__layer_stream *s)
+{
+	return stream_start(s);
+}
+
+int wl__layer_stream_finish(wl__layer_stream *s, wl_packed_layer *out)
+{
+	memset(out, 0, sizeof *out);
+	if (s->fed != s->file.size)
+		return wl__fail(WL_EMISMATCH, "the layer's file had %lld bytes, not %lld", (long long)s->fed,
+		                (long long)s->file.size);
+	size_t pad = (size_t)((WL_TAR_BLOCK - s->file.size % WL_TAR_BLOCK) % WL_TAR_BLOCK);
+	int rc = stream_put(s, NULL, pad + 2 * WL_TAR_BLOCK);
+	if (rc == 0 && !wl__digest_final(s->md, out->digest))
+		rc = wl__nomem();
+	out->size = s->blob_size;
+	out->media_type = WL_MEDIA_TYPE_LAYER_TAR;
+	return rc;
+}
+
+void wl__layer_stream_free(wl__layer_stream *s)
+{
+	if (s == NULL)
+		return;
+	EVP_MD_CTX_free(s->md);
+	free(s);
 }

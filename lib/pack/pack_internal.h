@@ -81,4 +81,20 @@ int wl__pack_thresholds(int64_t *file_max, int64_t *size_max, const wl_pack_opti
  *  the cache remembers), so an unchanged blob is not read again. */
 void wl__oci_layout_use_cache(wl_oci_layout *layout, wl_hash_cache *cache);
 
+/* ---- a standalone layer digested as its file arrives (pack.c) ---- */
+
+/** The digest and size of the plain tar layer holding only the file `path`
+ *  of `size` bytes, byte for byte what wl_pack_layer makes of it, computed
+ *  from the file's bytes as they come (a download), without reading them
+ *  again. `path` must outlive the stream. */
+typedef struct wl__layer_stream wl__layer_stream;
+int wl__layer_stream_begin(wl__layer_stream **out, wl_string path, int64_t size);
+/** A wl_write_fn: the next bytes of the file. */
+int wl__layer_stream_write(void *stream, const void *data, size_t len);
+/** The file's bytes start over. */
+int wl__layer_stream_restart(wl__layer_stream *stream);
+/** WL_EMISMATCH unless exactly the size was written. */
+int wl__layer_stream_finish(wl__layer_stream *stream, wl_packed_layer *out);
+void wl__layer_stream_free(wl__layer_stream *stream);
+
 #endif

@@ -604,12 +604,15 @@ typedef struct fetch_sink {
 	wl_store_put *put;
 	_Atomic uint64_t *bytes_done;
 	uint64_t delivered;
+	const wl__remote_tee *tee;
 } fetch_sink;
 
 static int sink_data(void *ctx, const void *data, size_t len)
 {
 	fetch_sink *s = ctx;
 	int rc = wl_store_put_write(s->put, data, len);
+	if (rc == 0 && s->tee != NULL)
+		rc = s->tee->write(s->tee->ctx, data, len);
 	if (rc == 0 && s->bytes_done != NULL) {
 		atomic_fetch_add_explicit(s->bytes_done, len, memory_order_relaxed);
 		s->delivered += len;
@@ -623,11 +626,14 @@ static int sink_restart(void *ctx)
 	if (s->bytes_done != NULL)
 		atomic_fetch_sub_explicit(s->bytes_done, s->delivered, memory_order_relaxed);
 	s->delivered = 0;
-	return wl_store_put_restart(s->put);
+	int rc = wl_store_put_restart(s->put);
+	if (rc == 0 && s->tee != NULL)
+		rc = s->tee->restart(s->tee->ctx);
+	return rc;
 }
 
 int wl__remote_fetch(wl__remote *remote, size_t i, wl_store *store, const wl__remote_options *opts,
-                     char **location)
+                     char **location, const wl__remote_tee *tee)
 {
 	*location = NULL;
 	wl__remote_file *f = &remote->files[i];
@@ -647,7 +653,7 @@ int wl__remote_fetch(wl__remote *remote, size_t i, wl_store *store, const wl__re
 			return *location != NULL ? 0 : wl__nomem();
 		}
 	}
-	fetch_sink sink = {NULL, opts->bytes_done, 0};
+	fetch_sink sink = {NULL, opts->bytes_done, 0, tee};
 	rc = wl_store_put_begin(&sink.put, store, f->digest[0] ? f->digest : NULL, f->size);
 	if (rc == 0) {
 		wl__http_request req = WL__HTTP_REQUEST_INIT(WL__HTTP_GET, f->url);
@@ -670,6 +676,8 @@ int wl__remote_fetch(wl__remote *remote, size_t i, wl_store *store, const wl__re
 			sink.put = NULL;
 		}
 		wl_store_put_abort(sink.put);
+		if (rc == 0 && tee != NULL && tee->fed != NULL)
+			*tee->fed = true;
 		if (rc == 0) {
 			memcpy(f->digest, digest, sizeof digest);
 			*location = wl_store_path(store, digest);

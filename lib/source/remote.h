@@ -55,13 +55,23 @@ bool wl__remote_uri(wl_string uri);
 int wl__remote_list(wl__remote **out, wl_string uri, const wl__remote_options *opts);
 void wl__remote_free(wl__remote *remote);
 
+/** A second consumer of a downloaded file's bytes (a layer digested as they
+ *  come); `*fed` is set when the download went through it. */
+typedef struct wl__remote_tee {
+	wl_write_fn write;
+	int (*restart)(void *ctx);
+	void *ctx;
+	bool *fed;
+} wl__remote_tee;
+
 /**
  * Makes sure file `i` is in the store, downloading it (verified against
  * its listed size and, when known, digest) unless it is there already;
  * fills in its digest. `*location` receives the store path (malloc'd).
+ * `tee` (may be NULL) also gets the bytes of a download.
  */
 int wl__remote_fetch(wl__remote *remote, size_t i, wl_store *store, const wl__remote_options *opts,
-                     char **location);
+                     char **location, const struct wl__remote_tee *tee);
 
 /* ---- the Hub's answers, parsed without a network (for the fuzz target) ---- */
 

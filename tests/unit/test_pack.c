@@ -5,6 +5,7 @@
  * identical bytes for any thread count, sizes beyond the ustar limit.
  */
 #include "harness.h"
+#include "pack/pack_internal.h"
 #include "pack_fixture.h"
 
 #include <zlib.h>
@@ -317,6 +318,56 @@ TEST(a_file_is_packed_from_its_store_location)
 	appendix_teardown(&a);
 }
 
+/* A layer digested from the file's bytes as they arrive is the one the
+ * packer makes of the file. */
+TEST(a_streamed_standalone_layer_equals_the_packed_one)
+{
+	static const char *const paths[] = {"a.bin", "d/e/f.safetensors"};
+	static const int64_t sizes[] = {0, 1, 511, 512, 513, 5000};
+	for (size_t pi = 0; pi < 2; pi++) {
+		for (size_t si = 0; si < sizeof sizes / sizeof sizes[0]; si++) {
+			char *dir = fx_tmpdir();
+			size_t n = (size_t)sizes[si];
+			unsigned char *data = malloc(n + 1);
+			for (size_t i = 0; i < n; i++)
+				data[i] = (unsigned char)(i * 7 + pi);
+			bool ok = dir != NULL && data != NULL && fx_write(dir, paths[pi], data, n) == 0;
+			wl_source_file f[] = {fx_file(paths[pi], sizes[si])};
+			size_t index = 0;
+			wl_plan_layer l = {&index, 1, false, 6, false, sizes[si]};
+			wl_packed_layer packed, streamed;
+			int rc = ok ? wl_pack_layer(&packed, dir, f, &l, 1, NULL, NULL, NULL) : -100;
+			CHECK_OK(rc);
+			wl__layer_stream *st = NULL;
+			rc = wl__layer_stream_begin(&st, f[0].path, sizes[si]);
+			/* A first attempt cut short, then the whole file in two pieces. */
+			if (rc == 0 && n > 0)
+				rc = wl__layer_stream_write(st, data, 1);
+			if (rc == 0)
+				rc = wl__layer_stream_restart(st);
+			if (rc == 0)
+				rc = wl__layer_stream_write(st, data, n / 2);
+			if (rc == 0)
+				rc = wl__layer_stream_write(st, data + n / 2, n - n / 2);
+			if (rc == 0)
+				rc = wl__layer_stream_finish(st, &streamed);
+			CHECK_OK(rc);
+			CHECK_STR(streamed.digest, packed.digest);
+			CHECK_INT(streamed.size, packed.size);
+			CHECK_STR(streamed.media_type, packed.media_type);
+			/* Too many or too few bytes are refused. */
+			if (st != NULL && wl__layer_stream_restart(st) == 0) {
+				CHECK_ERR(wl__layer_stream_write(st, data, n + 1 > 1 ? n + 1 : 1), WL_EMISMATCH, "more bytes");
+				if (n > 0)
+					CHECK_ERR(wl__layer_stream_finish(st, &streamed), WL_EMISMATCH, "the layer's file had");
+			}
+			wl__layer_stream_free(st);
+			free(data);
+			fx_remove(dir);
+		}
+	}
+}
+
 TEST(file_that_changed_during_import_is_rejected_by_name)
 {
 	CHECK_OK(pack_after("w/a.bin", "test", HELLO_DIGEST, nothing));
@@ -529,6 +580,7 @@ int main(void)
 	RUN(empty_digests_are_filled_in_and_set_ones_checked);
 	RUN(without_a_sink_the_layer_is_only_measured);
 	RUN(a_file_is_packed_from_its_store_location);
+	RUN(a_streamed_standalone_layer_equals_the_packed_one);
 	RUN(file_that_changed_during_import_is_rejected_by_name);
 	RUN(raw_layer_bytes_and_digest_do_not_depend_on_threads);
 	RUN(gzip_layer_bytes_do_not_depend_on_threads);
