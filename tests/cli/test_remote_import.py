@@ -194,7 +194,7 @@ def test_import_of_an_https_file(tmp):
     write(os.path.join(root, "model.bin"), data)
     digest = "sha256:" + hashlib.sha256(data).hexdigest()
     with FileServer(root) as srv:
-        for form, query in (("strong", "?etag=strong"), ("none", "?etag=none")):
+        for form, query in (("strong", "?etag=strong"), ("weak", "?etag=weak"), ("none", "?etag=none")):
             d = os.path.join(tmp, form)
             target = "/f/model.bin" + query
             p = project(d, uri=srv.url + target)
@@ -321,3 +321,26 @@ def test_https_with_a_private_ca(tmp):
         expect(r.rc == 0, "import with --cacert", r)
         e = json.loads(read(os.path.join(p, "weights.lock")))["weights"][0]
         expect(e["files"][0]["digest"] == "sha256:" + hashlib.sha256(data).hexdigest(), "digest", e)
+
+
+def test_bodies_shorter_or_longer_than_listed_and_uri_forms(tmp):
+    from hub import File
+    for i, served in enumerate([b"abc", b"abcdefgh!"]):
+        with MockHub() as hub:
+            hub.add_repo("org/m", files={"c.json": File(b"abcdefgh", served=served)})
+            d = os.path.join(tmp, "body%d" % i)
+            p = project(d, uri="hf://org/m")
+            r = imp(d, p, hub)
+            expect_error(r, "c.json")
+            expect(not os.path.exists(os.path.join(p, "weights.lock")), "lockfile written")
+            left = [f for b, _, fs in os.walk(os.path.join(d, "store")) for f in fs]
+            expect(left == [], "files left in the store", left)
+    # huggingface:// and an explicit @main are recorded as hf://ORG/REPO.
+    with MockHub() as hub:
+        hub.add_repo("org/m", files={"c.json": b"{}"})
+        d = os.path.join(tmp, "uri")
+        p = project(d, uri="huggingface://org/m@main")
+        r = imp(d, p, hub)
+        expect(r.rc == 0, "import", r)
+        e = json.loads(read(os.path.join(p, "weights.lock")))["weights"][0]
+        expect(e["source"]["uri"] == "hf://org/m", "uri", e["source"])
