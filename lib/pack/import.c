@@ -122,6 +122,7 @@ typedef struct weight_job {
 	char **locations;             /* per set file: its content-store path (remote) */
 	bool kept;                    /* the recorded entry stands (remote fast path) */
 	bool hash_only;               /* a part of a multi-source weight: produce no layer */
+	const char *stop_fingerprint; /* a part: stop listing when this is still the fingerprint */
 	wl_source *sources;           /* a multi-source weight's entry sources (owned) */
 	char (*fingerprints)[WL__FINGERPRINT_MAX + 1];
 	wl_entry entry;               /* the assembled entry (owned arrays) */
@@ -346,6 +347,8 @@ static int list_remote(importer *im, weight_job *w)
 	if (x != NULL && im->layout == NULL && wl_string_equal(im->recorded->envelope_format, wl_str(im->envelope)) &&
 	    declaration_matches(w, x) && wl_entry_source(x) != NULL && wl_entry_source(x)->fingerprint.len > 0)
 		o.stop_if_fingerprint = wl_entry_source(x)->fingerprint.ptr;
+	if (w->hash_only)
+		o.stop_if_fingerprint = w->stop_fingerprint;
 	if (rc == 0)
 		rc = wl__remote_list(&w->remote, w->src->uri, &o);
 	if (rc != 0)
@@ -937,6 +940,18 @@ static int set_cmp(const void *a, const void *b)
 	return wl_string_compare(((const wl_source_file *)a)->path, ((const wl_source_file *)b)->path);
 }
 
+/* Source `k` of a multi-source weight as a job of its own. */
+static weight_job *part_init(weight_job *parts, wl_import_result *results, const weight_job *w, size_t k)
+{
+	weight_job *pj = &parts[k];
+	pj->decl = w->decl;
+	pj->src = &w->decl->sources[k];
+	pj->result = &results[k];
+	pj->result->name = w->decl->name;
+	pj->hash_only = true;
+	return pj;
+}
+
 /*
  * A weight declared with several sources (§16.3): each source listed,
  * filtered and read on its own (local files hashed, remote files fetched),
@@ -958,13 +973,45 @@ static int import_multi(importer *im, weight_job *w)
 	}
 	int rc = 0;
 	size_t total = 0;
+	/* Fast path: the recorded entry has these very sources (same
+	 * declaration, same envelope, no layout to fill); if every source's
+	 * fingerprint is unchanged it stands, and remote files are not fetched. */
+	const wl_entry *x = wl_lock_find(im->recorded, w->decl->name);
+	bool fast = x != NULL && im->layout == NULL && x->source_count == ns &&
+	            wl_string_equal(im->recorded->envelope_format, wl_str(im->envelope)) &&
+	            wl_string_equal(x->target, w->decl->target);
+	for (size_t k = 0; fast && k < ns; k++) {
+		const wl_source *a = &x->sources[k], *d = &w->decl->sources[k];
+		fast = wl_string_equal(a->uri, d->uri) && a->fingerprint.len > 0 &&
+		       wl__strings_equal(a->include, a->include_count, d->include, d->include_count) &&
+		       wl__strings_equal(a->exclude, a->exclude_count, d->exclude, d->exclude_count);
+	}
+	for (size_t k = 0; fast && k < ns && rc == 0; k++) {
+		weight_job *pj = part_init(parts, results, w, k);
+		pj->stop_fingerprint = x->sources[k].fingerprint.ptr;
+		rc = inventory(im, pj);
+		if (rc == 0 && pj->remote == NULL)
+			rc = hash_tree(im, pj);
+		fast = rc == 0 && (pj->remote != NULL ? pj->remote->unchanged
+		                                      : wl_string_equal(x->sources[k].fingerprint, wl_str(pj->fingerprint)));
+	}
+	for (size_t k = 0; k < ns; k++) {
+		weight_job_release(&parts[k]);
+		result_release(&results[k]);
+		memset(&results[k], 0, sizeof results[k]);
+	}
+	if (rc == 0 && fast) {
+		free(parts);
+		free(results);
+		w->entry = *x;
+		w->kept = true;
+		w->result->status = WL_IMPORT_UNCHANGED;
+		w->result->file_count = x->file_count;
+		w->result->size = x->size;
+		return 0;
+	}
 	for (size_t k = 0; k < ns && rc == 0; k++) {
-		weight_job *pj = &parts[k];
-		pj->decl = w->decl;
-		pj->src = &w->decl->sources[k];
-		pj->result = &results[k];
-		pj->result->name = w->decl->name;
-		pj->hash_only = true;
+		weight_job *pj = part_init(parts, results, w, k);
 		rc = inventory(im, pj);
 		if (rc == 0 && pj->remote != NULL && !im->opts->dry_run)
 			rc = fetch_set(im, pj);
@@ -1042,7 +1089,7 @@ static int import_multi(importer *im, weight_job *w)
 	rc = plan_set(im, w);
 	if (rc != 0 || im->opts->dry_run)
 		return rc;
-	const wl_entry *x = wl_lock_find(im->recorded, w->decl->name);
+	x = wl_lock_find(im->recorded, w->decl->name);
 	w->result->status = x == NULL ? WL_IMPORT_NEW : WL_IMPORT_UPSTREAM_CHANGED;
 	size_t nl = w->plan->layer_count;
 	size_t *todo = calloc(nl ? nl : 1, sizeof(size_t));

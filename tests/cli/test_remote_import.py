@@ -255,9 +255,21 @@ def test_a_multi_source_weight_merges_later_wins(tmp):
         r = run(["-C", p, "check"])
         expect(r.rc == 0, "check after import", r)
         before = snapshot(os.path.join(p, "weights.lock"))
+        hub.reset_log()
         r = imp(tmp, p, hub)
         expect(r.rc == 0, "re-import", r)
         expect(snapshot(os.path.join(p, "weights.lock")) == before, "an unchanged multi-source weight was rewritten")
+        # Every fingerprint unchanged: one revision request, nothing listed or fetched.
+        expect(hub.count("revision") == 1 and hub.count("tree") == 0 and hub.count("resolve") == 0
+               and hub.count("cdn") == 0, "requests on an unchanged multi-source weight", hub.counts)
+        # The local source changes: re-imported, the later source still wins.
+        write(os.path.join(p, "extra", "config.json"), b'{"from": "local", "v": 2}\n')
+        r = imp(tmp, p, hub)
+        expect(r.rc == 0, "import after a local change", r)
+        e = json.loads(read(os.path.join(p, "weights.lock")))["weights"][0]
+        files = {f["path"]: f["digest"] for f in e["files"]}
+        expect(files["config.json"] == "sha256:" + hashlib.sha256(b'{"from": "local", "v": 2}\n').hexdigest(),
+               "the change was not imported", files)
 
 
 def test_retries_loops_and_duplicates(tmp):
