@@ -21,9 +21,9 @@ OPT     ?= -O2 -g
 ifeq ($(SAN),1)
 OPT     := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 endif
-PKGS    := libcrypto zlib yaml-0.1 libzstd libcurl
+PKGS    := libcrypto zlib yaml-0.1 libzstd libcurl libdeflate
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcrypto -lz -lyaml -lzstd -lcurl)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcrypto -lz -lyaml -lzstd -lcurl -ldeflate)
 CFLAGS  += $(CSTD) $(WARN) $(OPT) -Iinclude -Ilib $(PKG_CFLAGS) -pthread
 LDLIBS  += $(PKG_LIBS) -pthread
 

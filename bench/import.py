@@ -7,7 +7,9 @@ same run. Prints ratios and peak RSS; asserts nothing about time.
 
 The data set (kept in BUILD_DIR/bench/data between runs): two 1 GiB
 incompressible .safetensors files, one 512 MiB compressible .ckpt (a gzip
-layer), and 5,000 small files of 1-50 KiB.
+layer), and 5,000 small files of 1-50 KiB; and for the gzip layers alone
+(BUILD_DIR/bench/gzdata) 128 MiB of each of four kinds of compressible
+data, one a bundle of small text files.
 """
 import os
 import random
@@ -126,6 +128,83 @@ def report(label, value, target, higher_is_better=True):
                                                       target, "met" if ok else "NOT MET"))
 
 
+def make_gzip_data(root):
+    """Four kinds of compressible data, 128 MiB each (one a bundle of small
+    files), kept between runs."""
+    stamp = os.path.join(root, ".complete")
+    if os.path.exists(stamp):
+        return
+    shutil.rmtree(root, ignore_errors=True)
+    os.makedirs(os.path.join(root, "bundle"))
+    print("bench: generating the gzip data set in %s (once)" % root, flush=True)
+    rnd = random.Random(11)
+    size = 128 * MiB
+    words = [("w%05d" % i).encode() for i in range(4096)]
+    with open(os.path.join(root, "words.ckpt"), "wb") as f:
+        n = 0
+        while n < size:
+            c = (b" ".join(rnd.choice(words) for _ in range(200000)) + b"\n")[: size - n]
+            f.write(c)
+            n += len(c)
+    with open(os.path.join(root, "records.jsonl"), "wb") as f:
+        n = 0
+        while n < size:
+            c = b"".join(b'{"id": %d, "score": %.6f, "token": "t%d"}\n'
+                         % (n + i, rnd.random(), rnd.randint(0, 50000)) for i in range(20000))[: size - n]
+            f.write(c)
+            n += len(c)
+    import array
+    with open(os.path.join(root, "weights.h5"), "wb") as f:
+        for _ in range(size // (4 * MiB)):
+            f.write(array.array("f", (rnd.gauss(0, 0.02) for _ in range(MiB))).tobytes())
+    # A bundle: 2,000 source-like and JSON text files of 1-127 KiB.
+    n, i = 0, 0
+    while n < size:
+        kind = i % 2
+        length = rnd.randint(1024, 127 * 1024)
+        if kind == 0:
+            line = lambda: b"    %s = %s(%s, %d)\n" % (rnd.choice(words), rnd.choice(words),  # noqa: E731
+                                                      rnd.choice(words), rnd.randint(0, 999))
+        else:
+            line = lambda: b'  "%s": [%.4f, %.4f],\n' % (rnd.choice(words), rnd.random(), rnd.random())  # noqa: E731
+        body = bytearray()
+        while len(body) < length:
+            body += line()
+        name = "f%04d.%s" % (i, "py" if kind == 0 else "json")
+        with open(os.path.join(root, "bundle", name), "wb") as f:
+            f.write(body[:length])
+        n += length
+        i += 1
+    open(stamp, "w").close()
+
+
+def gzip_layers(root, pack_bench):
+    """Each kind of data: `gzip -6` on one core against the gzip layer
+    wl_pack_layer makes of it (a bundle is compared as its tar stream)."""
+    make_gzip_data(root)
+    kinds = [("words.ckpt", "text of random words"), ("records.jsonl", "JSON lines"),
+             ("weights.h5", "fp32 weights"), ("bundle", "bundle of 2,000 text files")]
+    warm(files_under(root))
+    print("gzip layers, 128 MiB of each kind (gzip -6 one core | weightslock, every core):")
+    for name, label in kinds:
+        path = os.path.join(root, name)
+        if os.path.isdir(path):
+            src = "tar -C '%s' -cf - . | gzip -6 -c" % path
+        else:
+            src = "gzip -6 -c '%s'" % path
+        out = subprocess.run(["sh", "-c", src + " | wc -c"], stdout=subprocess.PIPE,
+                             universal_newlines=True, check=True).stdout
+        gz_size = int(out.split()[0])
+        t_gz, _ = best(["sh", "-c", src + " >/dev/null"], runs=1)
+        t_pack, rss = best([pack_bench, path], runs=2)
+        r = subprocess.run([pack_bench, path], stdout=subprocess.PIPE, universal_newlines=True, check=True)
+        wl_size = int(r.stdout.split()[1])
+        print("  %-27s gzip -6 %6.2f s %10d B | %6.2f s %10d B (%+.2f%%)  peak RSS %.0f MB"
+              % (label, t_gz, gz_size, t_pack, wl_size, 100.0 * (wl_size - gz_size) / gz_size, rss / 1e6))
+        report("%s: speed vs gzip -6" % label, t_gz / t_pack, 5.0)
+        report("%s: size / gzip -6's" % label, wl_size / gz_size, 1.02, higher_is_better=False)
+
+
 def main():
     wl, build = sys.argv[1], sys.argv[2]
     pack_bench = sys.argv[3] if len(sys.argv) > 3 else None
@@ -157,13 +236,8 @@ def main():
           % (t_imp_big, t_dig_big, rss / 1e6))
     report("import / digest of the same two files", t_imp_big / t_dig_big, 2.2, higher_is_better=False)
 
-    ckpt = os.path.join(root, "ckpt", "model.ckpt")
-    t_gz, _ = best(["sh", "-c", "gzip -6 -c '%s' >/dev/null" % ckpt], runs=1)
     if pack_bench:
-        t_pack, rss = best([pack_bench, ckpt], runs=2)
-        print("gzip -6, one core:                   %6.2f s" % t_gz)
-        print("the .ckpt gzip layer (wl_pack_layer): %6.2f s  peak RSS %.0f MB" % (t_pack, rss / 1e6))
-        report("gzip layer vs gzip -6", t_gz / t_pack, 1.7)
+        gzip_layers(os.path.join(build, "bench", "gzdata"), pack_bench)
 
     p = project(root, "all", ".")
     lock = os.path.join(p, "weights.lock")

@@ -765,7 +765,7 @@ WL_API int wl_filter_translate(char **out, size_t *out_len, wl_string pattern);
  *  (§11.4); recorded in the envelope. */
 #define WL_GZIP_BLOCK_SIZE ((int64_t)1 << 20)
 /** The packer revision of the envelope (§11.6). */
-#define WL_PACKER_REVISION 1
+#define WL_PACKER_REVISION 2
 
 typedef struct wl_pack_options {
 	int64_t bundle_file_max; /* 0: WL_BUNDLE_FILE_MAX_DEFAULT */

@@ -4,8 +4,8 @@
 # other arguments are extra packages (e.g. clang for `make fuzz`). Needs root
 # (or sudo) only when something is missing.
 set -eu
-build="gcc make pkg-config libc6-dev libssl-dev zlib1g-dev libyaml-dev libzstd-dev libcurl4-openssl-dev python3"
-tests="util-linux skopeo docker-registry openssl"
+build="gcc make pkg-config libc6-dev libssl-dev zlib1g-dev libyaml-dev libzstd-dev libcurl4-openssl-dev libdeflate-dev python3"
+tests="util-linux skopeo docker-registry openssl libdeflate-tools"
 if [ "${1:-}" = "--build" ]; then
 	shift
 	tests=""

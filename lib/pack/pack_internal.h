@@ -68,9 +68,10 @@ void wl__gzip_free(wl_gzip *gz);
 
 /* ---- envelope (envelope.c, SPEC.md §11.6) ---- */
 
-/** The envelope JSON with the given compressor string and block size. */
-int wl__envelope_with(char **out, size_t *out_len, const wl_pack_options *options, const char *compressor,
-                      int64_t gzip_block_size);
+/** The envelope JSON with the given packer revision, compressor string and
+ *  block size. */
+int wl__envelope_with(char **out, size_t *out_len, const wl_pack_options *options, int revision,
+                      const char *compressor, int64_t gzip_block_size);
 
 /** The effective thresholds (0 -> defaults); WL_EINVALID when negative. */
 int wl__pack_thresholds(int64_t *file_max, int64_t *size_max, const wl_pack_options *options);

@@ -1,29 +1,77 @@
 /*
  * test_gzip.c - the gzip member of tar+gzip layers (SPEC.md §11.4): the
- * framing bytes, the blocked deflate checked against an independent
- * python zlib implementation of the same rule, identical bytes for any
- * thread count and write pattern, and standard decoders reading it all.
+ * framing bytes; the blocked deflate checked block by block against
+ * libdeflate's own command-line tool and read back with python's zlib;
+ * the one-stream zlib mode against python's zlib; identical bytes for any
+ * thread count and write pattern.
  */
 #include "harness.h"
 #include "pack_fixture.h"
 
 #define MIB ((size_t)1 << 20)
 
-/* The rule, written independently with python's zlib bindings. */
-static const char reference_script[] =
+/* The one-stream rule (block size 0), written independently with python's
+ * zlib bindings: the bytes of SPEC.md Appendix A. */
+static const char zlib_reference_script[] =
 	"import gzip, hashlib, struct, sys, zlib\n"
 	"data = open(sys.argv[1], 'rb').read()\n"
-	"level, B = int(sys.argv[2]), int(sys.argv[3])\n"
+	"level = int(sys.argv[2])\n"
 	"out = bytearray(b'\\x1f\\x8b\\x08\\x00\\x00\\x00\\x00\\x00' + bytes([2 if level == 9 else 0, 255]))\n"
-	"blocks = [data] if B == 0 else ([data[i:i + B] for i in range(0, len(data), B)] or [b''])\n"
-	"for k, blk in enumerate(blocks):\n"
-	"    kw = {'zdict': blocks[k - 1][-32768:]} if k > 0 else {}\n"
-	"    c = zlib.compressobj(level, zlib.DEFLATED, -15, 8, zlib.Z_DEFAULT_STRATEGY, **kw)\n"
-	"    out += c.compress(blk)\n"
-	"    out += c.flush(zlib.Z_FINISH if k == len(blocks) - 1 else zlib.Z_SYNC_FLUSH)\n"
+	"c = zlib.compressobj(level, zlib.DEFLATED, -15, 8, zlib.Z_DEFAULT_STRATEGY)\n"
+	"out += c.compress(data) + c.flush(zlib.Z_FINISH)\n"
 	"out += struct.pack('<II', zlib.crc32(data), len(data) & 0xffffffff)\n"
 	"assert gzip.decompress(bytes(out)) == data\n"
 	"print(len(out), hashlib.sha256(out).hexdigest(), end='')\n";
+
+/* The blocked rule, checked on the project's output: block k of B bytes is
+ * the raw deflate stream libdeflate-gzip makes of it at the same level,
+ * with exactly one bit cleared (its final block's BFINAL) for every block
+ * but the last, followed by an empty stored block (00 00 ff ff after
+ * alignment); the whole is one gzip member with Go's header, the CRC-32
+ * and the length. Prints "ok" or what differs. */
+static const char blocked_check_script[] =
+	"import struct, subprocess, sys, zlib\n"
+	"data = open(sys.argv[1], 'rb').read()\n"
+	"out = open(sys.argv[2], 'rb').read()\n"
+	"level, B = int(sys.argv[3]), int(sys.argv[4])\n"
+	"def raw(blk):\n"
+	"    g = subprocess.run(['libdeflate-gzip', '-%d' % level, '-c'], input=blk,\n"
+	"                       stdout=subprocess.PIPE, check=True).stdout\n"
+	"    assert g[:4] == b'\\x1f\\x8b\\x08\\x00', 'libdeflate-gzip header'\n"
+	"    return g[10:-8]\n"
+	"def fail(why):\n"
+	"    print(why, end='')\n"
+	"    sys.exit(0)\n"
+	"if out[:10] != b'\\x1f\\x8b\\x08\\x00\\x00\\x00\\x00\\x00' + bytes([2 if level == 9 else 0, 255]):\n"
+	"    fail('header %s' % out[:10].hex())\n"
+	"blocks = [data[i:i + B] for i in range(0, len(data), B)] or [b'']\n"
+	"pos = 10\n"
+	"for k, blk in enumerate(blocks):\n"
+	"    r = raw(blk)\n"
+	"    if k == len(blocks) - 1:\n"
+	"        if out[pos:pos + len(r)] != r:\n"
+	"            fail('last block %d differs' % k)\n"
+	"        pos += len(r)\n"
+	"        break\n"
+	"    for extra in (4, 5):\n"
+	"        seg = out[pos:pos + len(r) + extra]\n"
+	"        core = seg[:len(r)]\n"
+	"        if len(seg) != len(r) + extra or seg[-4:] != b'\\x00\\x00\\xff\\xff':\n"
+	"            continue\n"
+	"        if extra == 5 and seg[len(r)] != 0:\n"
+	"            continue\n"
+	"        x = int.from_bytes(core, 'little') ^ int.from_bytes(r, 'little')\n"
+	"        if x != 0 and x & (x - 1) == 0 and int.from_bytes(r, 'little') & x:\n"
+	"            pos += len(r) + extra\n"
+	"            break\n"
+	"    else:\n"
+	"        fail('block %d is not libdeflate\\'s stream with BFINAL cleared and a stored block' % k)\n"
+	"if out[pos:] != struct.pack('<II', zlib.crc32(data), len(data) & 0xffffffff):\n"
+	"    fail('trailer')\n"
+	"d = zlib.decompressobj(31)\n"
+	"if d.decompress(out) != data or not d.eof or d.unused_data:\n"
+	"    fail('does not inflate as one member')\n"
+	"print('ok', end='')\n";
 
 /* Compresses `data` with the given block size, thread count and write
  * chunk; returns 0 and the output in `sink`. */
@@ -52,14 +100,26 @@ static void describe(char out[96], const fx_sink *s)
 	snprintf(out, 96, "%zu %s", s->buf.len, d + 7);
 }
 
-/* The python reference for data/level/B, or NULL. */
-static char *reference(const char *dir, const unsigned char *data, size_t len, int level, size_t block)
+/* The python zlib reference for one stream of data at level, or NULL. */
+static char *zlib_reference(const char *dir, const unsigned char *data, size_t len, int level)
 {
 	if (fx_write(dir, "input", data, len) != 0)
 		return NULL;
 	char args[512];
-	snprintf(args, sizeof args, "'%s/input' %d %zu", dir, level, block);
-	return fx_python(dir, reference_script, args);
+	snprintf(args, sizeof args, "'%s/input' %d", dir, level);
+	return fx_python(dir, zlib_reference_script, args);
+}
+
+/* "ok", or what the blocked check found wrong in `out`; NULL when python
+ * could not run. */
+static char *blocked_check(const char *dir, const unsigned char *data, size_t len, const fx_sink *out, int level,
+                           size_t block)
+{
+	if (fx_write(dir, "input", data, len) != 0 || fx_write(dir, "output", out->buf.data, out->buf.len) != 0)
+		return NULL;
+	char args[512];
+	snprintf(args, sizeof args, "'%s/input' '%s/output' %d %zu", dir, dir, level, block);
+	return fx_python(dir, blocked_check_script, args);
 }
 
 static bool inflates_to(const fx_sink *s, const unsigned char *data, size_t len)
@@ -106,100 +166,101 @@ TEST(trailer_is_crc32_and_length_little_endian)
 	CHECK(back);
 }
 
-TEST(input_below_one_block_is_one_plain_deflate_stream)
+TEST(block_size_0_is_one_zlib_stream_as_in_appendix_a)
 {
 	char *dir = fx_tmpdir();
 	CHECK(dir != NULL);
-	size_t len = 200000;
+	size_t len = 3 * MIB + 5;
 	unsigned char *data = malloc(len);
 	fx_text(data, len, 3);
-	fx_sink blocked, plain;
-	int rc = gz_compress(&blocked, data, len, 9, MIB, 8, 4096);
-	if (rc == 0)
-		rc = gz_compress(&plain, data, len, 9, 0, 1, 4096);
-	char *want = rc == 0 ? reference(dir, data, len, 9, 0) : NULL;
-	fx_remove(dir);
-	free(data);
-	CHECK_OK(rc);
-	char got_blocked[96], got_plain[96];
-	describe(got_blocked, &blocked);
-	describe(got_plain, &plain);
-	wl_buf_release(&blocked.buf);
-	wl_buf_release(&plain.buf);
-	CHECK(want != NULL);
-	int same = strcmp(got_blocked, want) == 0 && strcmp(got_plain, want) == 0;
-	if (!same)
-		HARNESS_FAIL("blocked %s, plain %s, reference %s", got_blocked, got_plain, want);
-	free(want);
-}
-
-TEST(blocks_are_primed_with_the_previous_32_kib_and_sync_flushed)
-{
-	char *dir = fx_tmpdir();
-	CHECK(dir != NULL);
-	size_t len = 3 * MIB + 777;
-	unsigned char *data = malloc(len);
-	fx_text(data, len, 11);
-	/* The project's B, a block below the dictionary size, and an odd one. */
-	static const struct {
-		size_t block;
-		int level;
-	} cases[] = {{MIB, 9}, {MIB, 6}, {4096, 6}, {100003, 9}};
-	for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-		fx_sink s;
-		int rc = gz_compress(&s, data, len, cases[i].level, cases[i].block, 2, 65536);
-		if (rc != 0) {
-			HARNESS_FAIL("compress: %s", wl_error_last()->message);
-			break;
-		}
-		char got[96];
-		describe(got, &s);
-		bool back = inflates_to(&s, data, len);
-		wl_buf_release(&s.buf);
-		char *want = reference(dir, data, len, cases[i].level, cases[i].block);
-		if (want == NULL || strcmp(got, want) != 0 || !back) {
-			HARNESS_FAIL("B=%zu level %d: got %s, reference %s, inflates %d", cases[i].block,
-			             cases[i].level, got, want ? want : "(python failed)", back);
-			free(want);
-			break;
-		}
+	static const int levels[] = {9, 6};
+	for (size_t i = 0; i < 2; i++) {
+		fx_sink plain;
+		int rc = gz_compress(&plain, data, len, levels[i], 0, 1, 4096);
+		char got[96] = "";
+		if (rc == 0)
+			describe(got, &plain);
+		wl_buf_release(&plain.buf);
+		char *want = rc == 0 ? zlib_reference(dir, data, len, levels[i]) : NULL;
+		if (rc != 0 || want == NULL || strcmp(got, want) != 0)
+			HARNESS_FAIL("level %d: plain %s, reference %s", levels[i], got, want ? want : "(none)");
 		free(want);
 	}
 	fx_remove(dir);
 	free(data);
 }
 
-TEST(input_of_whole_blocks_ends_without_an_empty_block)
+/* Compresses with `block` on two threads and runs the blocked check. */
+static void check_blocked(const unsigned char *data, size_t len, int level, size_t block, size_t chunk)
 {
 	char *dir = fx_tmpdir();
 	CHECK(dir != NULL);
+	fx_sink s;
+	int rc = gz_compress(&s, data, len, level, block, 2, chunk);
+	if (rc != 0) {
+		HARNESS_FAIL("B=%zu level %d: compress: %s", block, level, wl_error_last()->message);
+		fx_remove(dir);
+		return;
+	}
+	bool back = inflates_to(&s, data, len);
+	char *verdict = blocked_check(dir, data, len, &s, level, block);
+	wl_buf_release(&s.buf);
+	fx_remove(dir);
+	if (verdict == NULL || strcmp(verdict, "ok") != 0 || !back)
+		HARNESS_FAIL("B=%zu level %d: %s, inflates %d", block, level, verdict ? verdict : "(python failed)",
+		             back);
+	free(verdict);
+}
+
+TEST(input_below_one_block_is_libdeflates_one_stream)
+{
+	size_t len = 200000;
+	unsigned char *data = malloc(len);
+	fx_text(data, len, 3);
+	check_blocked(data, len, 9, MIB, 4096);
+	check_blocked(data, len, 6, MIB, 4096);
+	free(data);
+}
+
+TEST(blocks_are_libdeflate_streams_joined_by_an_empty_stored_block)
+{
+	size_t len = 3 * MIB + 777;
+	unsigned char *data = malloc(len);
+	fx_text(data, len, 11);
+	/* The project's B, a small block, and an odd one. */
+	check_blocked(data, len, 9, MIB, 65536);
+	check_blocked(data, len, 6, MIB, 65536);
+	check_blocked(data, len, 6, 4096, 65536);
+	check_blocked(data, len, 9, 100003, 65536);
+	/* incompressible input (xorshift bytes): libdeflate's stored blocks */
+	uint64_t x = 88172645463325252u;
+	for (size_t i = 0; i < len; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		data[i] = (unsigned char)(x >> 32);
+	}
+	check_blocked(data, len, 6, MIB, 65536);
+	free(data);
+}
+
+TEST(input_of_whole_blocks_ends_without_an_empty_block)
+{
 	size_t len = 3 * 65536;
 	unsigned char *data = malloc(len);
 	fx_text(data, len, 5);
-	fx_sink s;
-	int rc = gz_compress(&s, data, len, 6, 65536, 2, 65536);
-	char got[96] = "";
-	if (rc == 0)
-		describe(got, &s);
-	wl_buf_release(&s.buf);
-	char *want = rc == 0 ? reference(dir, data, len, 6, 65536) : NULL;
-	fx_remove(dir);
+	check_blocked(data, len, 6, 65536, 65536);
 	free(data);
-	CHECK_OK(rc);
-	CHECK(want != NULL);
-	int same = strcmp(got, want) == 0;
-	if (!same)
-		HARNESS_FAIL("got %s, reference %s", got, want);
-	free(want);
 }
 
 TEST(empty_input_is_one_final_empty_block)
 {
-	static const unsigned char want[20] = {0x1f, 0x8b, 0x08, 0, 0, 0, 0, 0, 0x00, 0xff,
-	                                       0x03, 0x00, 0, 0, 0, 0, 0, 0, 0, 0};
+	/* libdeflate ends empty input with a final empty stored block */
+	static const unsigned char want[23] = {0x1f, 0x8b, 0x08, 0, 0, 0, 0, 0, 0x00, 0xff, 0x01, 0x00,
+	                                       0x00, 0xff, 0xff, 0,    0,    0, 0, 0, 0,    0,    0};
 	fx_sink s;
 	CHECK_OK(gz_compress(&s, NULL, 0, 6, MIB, 4, 1));
-	int same = s.buf.len == 20 && memcmp(s.buf.data, want, 20) == 0;
+	int same = s.buf.len == sizeof want && memcmp(s.buf.data, want, sizeof want) == 0;
 	wl_buf_release(&s.buf);
 	CHECK(same);
 }
@@ -263,8 +324,9 @@ int main(void)
 {
 	RUN(header_is_go_framing_with_xfl_by_level);
 	RUN(trailer_is_crc32_and_length_little_endian);
-	RUN(input_below_one_block_is_one_plain_deflate_stream);
-	RUN(blocks_are_primed_with_the_previous_32_kib_and_sync_flushed);
+	RUN(block_size_0_is_one_zlib_stream_as_in_appendix_a);
+	RUN(input_below_one_block_is_libdeflates_one_stream);
+	RUN(blocks_are_libdeflate_streams_joined_by_an_empty_stored_block);
 	RUN(input_of_whole_blocks_ends_without_an_empty_block);
 	RUN(empty_input_is_one_final_empty_block);
 	RUN(bytes_do_not_depend_on_threads_or_write_sizes);

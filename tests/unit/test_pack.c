@@ -151,7 +151,6 @@ TEST(appendix_a_bundle_tar_and_gzip)
 	static const unsigned char header[10] = {0x1f, 0x8b, 0x08, 0, 0, 0, 0, 0, 0x02, 0xff};
 	bool framing = gz.buf.len > 18 && memcmp(gz.buf.data, header, 10) == 0;
 	size_t gz_len = gz.buf.len;
-	wl_buf_release(&tar.buf);
 	wl_buf_release(&gz.buf);
 	CHECK_STR(tar_out.digest, A_BUNDLE_TAR_DIGEST);
 	CHECK_INT(tar_out.size, 6656);
@@ -160,9 +159,27 @@ TEST(appendix_a_bundle_tar_and_gzip)
 	CHECK(framing);
 	CHECK_STR(gz_out.media_type, WL_MEDIA_TYPE_LAYER_TAR_GZIP);
 	CHECK_INT(gz_out.size, (int64_t)gz_len);
+	/* The appendix's gzip bytes are zlib's one stream at level 9 (block
+	 * size 0); the packer's are libdeflate's, framed the same way. */
+	fx_sink z;
+	wl_buf_init(&z.buf);
+	z.calls = 0;
+	wl_gzip *gz9 = NULL;
+	rc = wl__gzip_new(&gz9, 9, 0, 1, fx_sink_write, &z);
+	if (rc == 0)
+		rc = wl__gzip_write(gz9, tar.buf.data, tar.buf.len);
+	if (rc == 0)
+		rc = wl__gzip_finish(gz9);
+	wl__gzip_free(gz9);
+	wl_buf_release(&tar.buf);
+	char z_digest[WL_DIGEST_LEN + 1];
+	wl_sha256_digest(z_digest, z.buf.data, z.buf.len);
+	size_t z_len = z.buf.len;
+	wl_buf_release(&z.buf);
+	CHECK_OK(rc);
 	if (strcmp(zlibVersion(), "1.2.13") == 0) {
-		CHECK_INT(gz_out.size, 283);
-		CHECK_STR(gz_out.digest, A_BUNDLE_GZ_DIGEST);
+		CHECK_INT(z_len, 283);
+		CHECK_STR(z_digest, A_BUNDLE_GZ_DIGEST);
 	} else {
 		printf("note: zlib is %s, not 1.2.13: the appendix's gzip bytes are not comparable; "
 		       "checked the tar and that the gzip decompresses to it\n",

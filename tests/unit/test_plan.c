@@ -5,7 +5,7 @@
 #include "harness.h"
 #include "pack_fixture.h"
 
-#include <zlib.h>
+#include <libdeflate.h>
 
 #define MIB ((int64_t)1 << 20)
 
@@ -234,7 +234,7 @@ TEST(envelope_reproduces_appendix_a_with_block_size_0)
 	wl_pack_options o = {64, 0};
 	char *json;
 	size_t len;
-	CHECK_OK(wl__envelope_with(&json, &len, &o, "zlib 1.2.13", 0));
+	CHECK_OK(wl__envelope_with(&json, &len, &o, 1, "zlib 1.2.13", 0));
 	char digest[WL_DIGEST_LEN + 1];
 	wl_sha256_digest(digest, json, len);
 	int same = len == strlen(A_ENVELOPE) && memcmp(json, A_ENVELOPE, len) == 0;
@@ -243,16 +243,17 @@ TEST(envelope_reproduces_appendix_a_with_block_size_0)
 	CHECK_STR(digest, "sha256:09b958decae8510c1da8acadae6bc4c25ec8e1f4222a9d7400535038c425f7dd");
 }
 
-TEST(envelope_records_runtime_zlib_block_size_and_effective_thresholds)
+TEST(envelope_records_libdeflate_block_size_and_effective_thresholds)
 {
 	char want[1024];
 	snprintf(want, sizeof want,
-	         "{\"producer\":\"weightslock\",\"revision\":%d,\"compressor\":\"zlib %s\",\"gzipBlockSize\":%lld,"
+	         "{\"producer\":\"weightslock\",\"revision\":2,\"compressor\":\"libdeflate %s\",\"gzipBlockSize\":%lld,"
 	         "\"bundleFileMax\":67108864,\"bundleSizeMax\":1000,\"gzipLevelBundle\":9,\"gzipLevelLarge\":6,"
 	         "\"incompressibleExts\":[\".bin\",\".gguf\",\".onnx\",\".parquet\",\".pt\",\".pth\","
 	         "\".safetensors\"],\"mediaTypeCompressed\":\"application/vnd.oci.image.layer.v1.tar+gzip\","
 	         "\"mediaTypeRaw\":\"application/vnd.oci.image.layer.v1.tar\"}",
-	         WL_PACKER_REVISION, zlibVersion(), (long long)WL_GZIP_BLOCK_SIZE);
+	         LIBDEFLATE_VERSION_STRING, (long long)WL_GZIP_BLOCK_SIZE);
+	CHECK_INT(WL_PACKER_REVISION, 2);
 	CHECK_INT(WL_GZIP_BLOCK_SIZE, 1048576);
 	wl_pack_options o = {0, 1000};
 	char *json;
@@ -295,7 +296,7 @@ int main(void)
 	RUN(zero_thresholds_mean_the_defaults);
 	RUN(empty_file_set_is_invalid);
 	RUN(envelope_reproduces_appendix_a_with_block_size_0);
-	RUN(envelope_records_runtime_zlib_block_size_and_effective_thresholds);
+	RUN(envelope_records_libdeflate_block_size_and_effective_thresholds);
 	RUN(envelope_rejects_negative_thresholds);
 	return harness_summary("plan");
 }
