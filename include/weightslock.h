@@ -923,12 +923,14 @@ typedef struct wl_import_report {
 } wl_import_report;
 
 /**
- * Imports the selected weights of `config` whose sources are local
- * directories (SPEC.md §11.1): inventory, filter, plan, pack or reuse the
- * recorded layers, assemble the entries, then under the guard lock update
- * the lockfile (§11.7), prune undeclared entries and save it iff something
- * changed. With `dry_run` nothing is written (§11.9). Nothing is written
- * either when any selected weight fails.
+ * Imports the selected weights of `config` from their sources (local
+ * directories, hf://, https://; SPEC.md §11.1, §16): inventory, filter,
+ * plan, pack or reuse the recorded layers, assemble the entries, then under
+ * the guard lock update the lockfile (§11.7), prune undeclared entries and
+ * save it iff something changed. With `dry_run` nothing is written (§11.9).
+ * Nothing is written either when any selected weight fails. When the
+ * failure comes after the report was made, `*out` still holds it, for its
+ * `warnings` (its results are then incomplete); free it either way.
  */
 WL_API int wl_import(wl_import_report **out, const wl_config *config, const wl_import_options *options);
 

@@ -293,6 +293,8 @@ int cmd_import(cli_invocation *cli)
 	rc = wl_import(&report, config, &opts);
 	cli_progress_done(&progress);
 	int status = EXIT_OK;
+	for (size_t i = 0; rc != 0 && report != NULL && i < report->warning_count; i++)
+		cli_warn("%s", report->warnings[i]);
 	if (rc != 0) {
 		status = cli_lib_error(rc);
 	} else if (cli->dry_run) {

@@ -1421,12 +1421,7 @@ done:
 	free(jobs);
 	free(sel);
 	wl_lock_free(lock);
-	if (rc != 0) {
-		wl__saved_error saved;
-		wl__error_save(&saved);
-		wl_import_report_free(report);
-		return wl__error_restore(&saved);
-	}
+	/* on failure too: the warnings gathered before it are the caller's to show */
 	*out = report;
-	return 0;
+	return rc;
 }

@@ -67,3 +67,25 @@ def test_a_list_of_only_dropped_includes_selects_nothing(tmp):
     expect(r.rc == 2, "zero survivors", r)
     expect(len(warnings(r)) == 1, "warning first", r)
     expect("matched zero files out of 3" in r.err.decode(), "message", r)
+
+
+def test_a_failed_import_still_shows_its_warnings_and_writes_nothing(tmp):
+    # Only dropped includes: nothing survives, the import fails (SPEC.md
+    # §10.4) -- and the warning that explains why is shown before the error.
+    w = tree(tmp)
+    p = os.path.dirname(w)
+    write(os.path.join(p, "cog.yaml"),
+          'image: x\nweights:\n  - name: w\n    target: /src/w\n    source:\n      uri: ./weights\n'
+          '      include: ["[a*"]\n')
+    for quiet in ([], ["-q"]):
+        r = run(["-C", p] + quiet + ["import", "--no-cache"])
+        expect(r.rc == 2, "import fails", r)
+        lines = r.err.decode().splitlines()
+        expect(len(lines) == 2, "a warning, then the error", r)
+        expect(lines[0].startswith("weightslock: warning: ") and 'include pattern "[a*" dropped' in lines[0],
+               "warning first", r)
+        expect("matched zero files out of 3" in lines[1], "the error", r)
+        # only the writer locks (SPEC.md §11.7) are left behind
+        expect(sorted(os.listdir(p)) == [".cog", "cog.yaml", "weights", "weights.lock.guard"], "nothing written",
+               os.listdir(p))
+        expect(os.listdir(os.path.join(p, ".cog")) == ["cog.lock"], ".cog", os.listdir(os.path.join(p, ".cog")))
