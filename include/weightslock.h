@@ -312,6 +312,16 @@ WL_API bool wl_entries_equal(const wl_entry *a, const wl_entry *b);
 /** Sorts `files` by path and `layers` by digest (stable), as marshal does. */
 WL_API void wl_entry_normalize(wl_entry *entry);
 
+/**
+ * Sets the shape the lock is written in (SPEC.md §13): the multi-source
+ * shape of later Cog (`multi_source`), or Cog v0.19.3's single-source
+ * shape, which holds exactly one source per entry. An entry with more
+ * sources, or none, cannot be written in the single shape: WL_EINVALID
+ * naming it, and the lock is left unchanged. Converting back and forth
+ * gives the same bytes.
+ */
+WL_API int wl_lock_convert(wl_lock *lock, bool multi_source);
+
 /* ------------------------------------------------------------------------ */
 /* Digests and fingerprints (SPEC.md §4.6, §4.7)                            */
 /* ------------------------------------------------------------------------ */
@@ -935,6 +945,135 @@ typedef struct wl_import_report {
 WL_API int wl_import(wl_import_report **out, const wl_config *config, const wl_import_options *options);
 
 WL_API void wl_import_report_free(wl_import_report *report);
+
+/* ------------------------------------------------------------------------ */
+/* weights.lock in git: semantic diff and three-way merge (SPEC.md §19)     */
+/* ------------------------------------------------------------------------ */
+
+typedef enum wl_change {
+	WL_CHANGE_ADDED,
+	WL_CHANGE_REMOVED,
+	WL_CHANGE_MODIFIED, /* a file's size or content, a layer's fields, a weight */
+	WL_CHANGE_MOVED,    /* a file with the same size and content, in another layer */
+} wl_change;
+
+/** "added", "removed", "modified" or "moved". */
+WL_API const char *wl_change_name(wl_change change);
+
+/** The fields of a modified weight that differ (bits of wl_weight_diff.fields). */
+enum {
+	WL_DIFF_TARGET = 1u << 0,
+	WL_DIFF_SOURCES = 1u << 1, /* count, URI, fingerprint, include or exclude */
+	WL_DIFF_DIGEST = 1u << 2,
+	WL_DIFF_SET_DIGEST = 1u << 3,
+	WL_DIFF_SIZE = 1u << 4,
+	WL_DIFF_SIZE_COMPRESSED = 1u << 5,
+	WL_DIFF_FILES = 1u << 6,
+	WL_DIFF_LAYERS = 1u << 7,
+};
+
+/** One file that differs, matched by path. */
+typedef struct wl_file_change {
+	wl_change change;
+	const wl_file *old_file; /* NULL when added */
+	const wl_file *new_file; /* NULL when removed */
+} wl_file_change;
+
+/** One layer that differs, matched by digest. */
+typedef struct wl_layer_change {
+	wl_change change;
+	const wl_layer *old_layer; /* NULL when added */
+	const wl_layer *new_layer; /* NULL when removed */
+} wl_layer_change;
+
+/** One weight that differs, matched by name. */
+typedef struct wl_weight_diff {
+	wl_change change;          /* added, removed or modified */
+	const wl_entry *old_entry; /* NULL when added */
+	const wl_entry *new_entry; /* NULL when removed */
+	unsigned fields;           /* WL_DIFF_* bits (modified weights only) */
+	wl_file_change *files;     /* sorted by path (modified weights only) */
+	size_t file_count;
+	size_t files_added, files_removed, files_modified, files_moved;
+	wl_layer_change *layers;   /* sorted by digest (modified weights only) */
+	size_t layer_count;
+	size_t layers_added, layers_removed, layers_modified;
+} wl_weight_diff;
+
+typedef struct wl_diff {
+	bool envelope_changed; /* envelopeFormat differs */
+	bool shape_changed;    /* both have weights, written in different shapes (§13) */
+	wl_weight_diff *weights; /* old's order (removed, modified), then new's (added) */
+	size_t weight_count;
+} wl_diff;
+
+/**
+ * Compares two lockfiles weight by weight (SPEC.md §19): weights by name,
+ * then, for a weight in both that is not equal (wl_entries_equal: import
+ * times are ignored), its fields, its files by path and its layers by
+ * digest. Normalizes both locks first (as marshal does); the diff points
+ * into them, so they must outlive it. O(n log n) in weights and linear in
+ * files. Release with wl_diff_free.
+ */
+WL_API int wl_lock_diff(wl_diff **out, wl_lock *old_lock, wl_lock *new_lock);
+
+/** True when the diff holds no difference at all. */
+WL_API bool wl_diff_empty(const wl_diff *diff);
+
+WL_API void wl_diff_free(wl_diff *diff);
+
+typedef enum wl_conflict_kind {
+	WL_CONFLICT_BOTH_CHANGED,   /* changed differently on both sides */
+	WL_CONFLICT_BOTH_ADDED,     /* added on both sides, differently */
+	WL_CONFLICT_OURS_REMOVED,   /* removed on our side, changed on theirs */
+	WL_CONFLICT_THEIRS_REMOVED, /* changed on our side, removed on theirs */
+	WL_CONFLICT_SAME_TARGET,    /* the merge would give two weights one target */
+} wl_conflict_kind;
+
+/** One weight the merge cannot settle. */
+typedef struct wl_merge_conflict {
+	wl_conflict_kind kind;
+	wl_string name;
+	const wl_entry *base;   /* each NULL where the weight is absent */
+	const wl_entry *ours;
+	const wl_entry *theirs;
+	wl_string other;        /* WL_CONFLICT_SAME_TARGET: the other weight's name */
+} wl_merge_conflict;
+
+typedef struct wl_merge_report {
+	wl_merge_conflict *conflicts; /* in result order; none: the merge is in `ours` */
+	size_t conflict_count;
+	size_t taken;            /* weights replaced by their version */
+	size_t added;            /* their new weights, appended */
+	size_t removed;          /* weights removed on one side and unchanged on the other */
+	bool envelope_conflict;  /* envelopeFormat changed differently on both sides: ours kept */
+	bool became_multi;       /* single-source `ours` now holds a weight that needs the
+	                            multi-source shape (not exactly one source) */
+} wl_merge_report;
+
+/**
+ * Three-way merge keyed by weight name (SPEC.md §19), for git's merge
+ * driver. "Changed" means not wl_entries_equal to the base's entry, so
+ * import times alone never count. Per weight: changed on one side only,
+ * that side; on both, identically, ours; on both differently, removed on
+ * one side and changed on the other, or added on both differently, a
+ * conflict; removed on one side and unchanged on the other, or on both,
+ * removed. Weights stay in ours's order, their new weights appended in
+ * their order. envelopeFormat follows the same rule, except that a change
+ * on both sides keeps ours's (`envelope_conflict`): it names the packing
+ * that produced layer digests, and import re-checks layers against it.
+ * Two weights given one target by the merge are a conflict.
+ *
+ * With no conflict, the merge replaces `ours` in place (its shape kept;
+ * when it holds no weights, their shape) and `*out` reports what was
+ * done. With a conflict, `ours` is left as it was and `*out` lists every
+ * conflict; they point into the three locks. A NULL `base` is an empty
+ * lockfile. Normalizes entries first (as marshal does). O(n log n) in
+ * weights, linear in files. Release the report with wl_merge_report_free.
+ */
+WL_API int wl_lock_merge3(wl_merge_report **out, wl_lock *base, wl_lock *ours, wl_lock *theirs);
+
+WL_API void wl_merge_report_free(wl_merge_report *report);
 
 /* ------------------------------------------------------------------------ */
 /* Consumers: verify a directory, extract from an OCI layout (SPEC.md §12)  */

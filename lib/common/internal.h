@@ -109,6 +109,22 @@ const wl_string *wl__earliest_repeat(const wl_string **refs, size_t n);
 /** True when both lists hold equal strings in the same order. */
 bool wl__strings_equal(const wl_string *a, size_t na, const wl_string *b, size_t nb);
 
+/* ---- entries (format/entry.c, format/lock.c) ---- */
+
+/** A name and the index of what carries it, for sorted lookups. */
+typedef struct wl__name_ref {
+	wl_string name;
+	size_t index;
+} wl__name_ref;
+
+/** The names name_of(owner, 0 .. n-1) sorted byte-wise (names must be
+ *  unique, as validation makes them), malloc'd; NULL without memory. */
+wl__name_ref *wl__sorted_names(size_t n, wl_string (*name_of)(const void *, size_t), const void *owner);
+/** The index carrying `name` in a table of wl__sorted_names, or -1. */
+long wl__name_lookup(const wl__name_ref *refs, size_t n, wl_string name);
+/** A name_of for wl__sorted_names over a wl_lock's entries. */
+wl_string wl__lock_entry_name(const void *lock, size_t i);
+
 /* ---- string storage (storage.c) ---- */
 
 /** An arena of immutable bytes plus the buffers a lock took ownership of.
@@ -125,6 +141,13 @@ void *wl_storage_alloc(wl_storage *s, size_t n);
 bool wl_storage_string(wl_storage *s, wl_string *out, const char *p, size_t n);
 /** Takes ownership of a malloc'd buffer, freed with the storage. */
 bool wl_storage_adopt(wl_storage *s, void *buffer);
+
+/** (format/lock.c) Deep-copies `src` into `dst`, strings in `st`. On
+ *  failure `dst` holds what was copied so far: free it with
+ *  wl__entry_free_lists. */
+bool wl__entry_copy(wl_storage *st, wl_entry *dst, const wl_entry *src);
+/** Frees an entry's malloc'd lists (its strings live in the storage). */
+void wl__entry_free_lists(wl_entry *e);
 
 /* ---- word-at-a-time byte scanning ---- */
 

@@ -106,40 +106,7 @@ static void entry_details(wl_buf *b, const wl_entry *entry, const wl_config_weig
 	}
 }
 
-/* Names sorted for lookups, so drift costs O(n log n) (§15). Names are
- * unique on both sides (validation refuses duplicates). */
-typedef struct name_ref {
-	wl_string name;
-	size_t index;
-} name_ref;
-
-static int ref_cmp(const void *a, const void *b)
-{
-	return wl_string_compare(((const name_ref *)a)->name, ((const name_ref *)b)->name);
-}
-
-static name_ref *sorted_names(size_t n, wl_string (*name_of)(const void *, size_t), const void *owner)
-{
-	name_ref *refs = malloc((n ? n : 1) * sizeof *refs);
-	if (refs == NULL)
-		return NULL;
-	for (size_t i = 0; i < n; i++)
-		refs[i] = (name_ref){name_of(owner, i), i};
-	qsort(refs, n, sizeof *refs, ref_cmp);
-	return refs;
-}
-
-static long lookup(const name_ref *refs, size_t n, wl_string name)
-{
-	name_ref key = {name, 0};
-	const name_ref *hit = n ? bsearch(&key, refs, n, sizeof *refs, ref_cmp) : NULL;
-	return hit ? (long)hit->index : -1;
-}
-
-static wl_string entry_name(const void *lock, size_t i)
-{
-	return ((const wl_lock *)lock)->entries[i].name;
-}
+/* Names are looked up in sorted tables, so drift costs O(n log n) (§15). */
 
 static wl_string weight_name(const void *config, size_t i)
 {
@@ -178,12 +145,12 @@ int wl_check_drift(wl_drift_result **out, size_t *count, const wl_lock *lock,
 	wl_drift_result *list = NULL;
 	size_t n = 0, cap = 0;
 	size_t entries = lock != NULL ? lock->entry_count : 0;
-	name_ref *by_entry = sorted_names(entries, entry_name, lock);
-	name_ref *by_weight = sorted_names(config->weight_count, weight_name, config);
+	wl__name_ref *by_entry = wl__sorted_names(entries, wl__lock_entry_name, lock);
+	wl__name_ref *by_weight = wl__sorted_names(config->weight_count, weight_name, config);
 	int rc = by_entry == NULL || by_weight == NULL ? wl__nomem() : 0;
 	for (size_t i = 0; i < config->weight_count && rc == 0; i++) {
 		const wl_config_weight *w = &config->weights[i];
-		long at = lookup(by_entry, entries, w->name);
+		long at = wl__name_lookup(by_entry, entries, w->name);
 		const wl_entry *entry = at >= 0 ? &lock->entries[at] : NULL;
 		if (entry == NULL) {
 			rc = add_result(&list, &n, &cap, w->name, WL_DRIFT_PENDING, NULL);
@@ -205,7 +172,7 @@ int wl_check_drift(wl_drift_result **out, size_t *count, const wl_lock *lock,
 		}
 	}
 	for (size_t i = 0; i < entries && rc == 0; i++)
-		if (lookup(by_weight, config->weight_count, lock->entries[i].name) < 0)
+		if (wl__name_lookup(by_weight, config->weight_count, lock->entries[i].name) < 0)
 			rc = add_result(&list, &n, &cap, lock->entries[i].name, WL_DRIFT_ORPHANED, NULL);
 	free(by_entry);
 	free(by_weight);

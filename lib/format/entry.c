@@ -24,6 +24,34 @@ wl_entry *wl_lock_find(const wl_lock *lock, wl_string name)
 	return NULL;
 }
 
+static int name_ref_cmp(const void *a, const void *b)
+{
+	return wl_string_compare(((const wl__name_ref *)a)->name, ((const wl__name_ref *)b)->name);
+}
+
+wl__name_ref *wl__sorted_names(size_t n, wl_string (*name_of)(const void *, size_t), const void *owner)
+{
+	wl__name_ref *refs = malloc((n ? n : 1) * sizeof *refs);
+	if (refs == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		refs[i] = (wl__name_ref){name_of(owner, i), i};
+	qsort(refs, n, sizeof *refs, name_ref_cmp);
+	return refs;
+}
+
+long wl__name_lookup(const wl__name_ref *refs, size_t n, wl_string name)
+{
+	wl__name_ref key = {name, 0};
+	const wl__name_ref *hit = n ? bsearch(&key, refs, n, sizeof *refs, name_ref_cmp) : NULL;
+	return hit ? (long)hit->index : -1;
+}
+
+wl_string wl__lock_entry_name(const void *lock, size_t i)
+{
+	return ((const wl_lock *)lock)->entries[i].name;
+}
+
 bool wl__strings_equal(const wl_string *a, size_t na, const wl_string *b, size_t nb)
 {
 	if (na != nb)

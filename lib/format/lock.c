@@ -34,7 +34,7 @@ static void source_free_lists(wl_source *s)
 	s->include_count = s->exclude_count = 0;
 }
 
-static void entry_free_lists(wl_entry *e)
+void wl__entry_free_lists(wl_entry *e)
 {
 	for (size_t i = 0; i < e->source_count; i++)
 		source_free_lists(&e->sources[i]);
@@ -68,7 +68,7 @@ void wl_lock_free(wl_lock *lock)
 	if (lock == NULL)
 		return;
 	for (size_t i = 0; i < lock->entry_count; i++)
-		entry_free_lists(&lock->entries[i]);
+		wl__entry_free_lists(&lock->entries[i]);
 	free(lock->entries);
 	wl_storage_free(lock->storage);
 	free(lock);
@@ -391,7 +391,7 @@ static bool read_lock(wl__json_reader *p, wl_lock *lock, entry_vec *ev)
 static void entry_state_free(entry_state *es)
 {
 	source_free_lists(&es->single);
-	entry_free_lists(&es->e);
+	wl__entry_free_lists(&es->e);
 }
 
 /* Settles each entry's shape and moves the entries into the lock. */
@@ -916,9 +916,7 @@ static bool copy_patterns(wl_storage *st, wl_string **dst, const wl_string *src,
 	return true;
 }
 
-/* Deep-copies `src` into `dst` with strings in the lock's storage. On
- * failure `dst` holds what was copied so far (free its lists). */
-static bool copy_entry(wl_storage *st, wl_entry *dst, const wl_entry *src)
+bool wl__entry_copy(wl_storage *st, wl_entry *dst, const wl_entry *src)
 {
 	memset(dst, 0, sizeof *dst);
 	dst->imported_at = src->imported_at;
@@ -982,8 +980,8 @@ static bool copy_entry(wl_storage *st, wl_entry *dst, const wl_entry *src)
 int wl_lock_upsert(wl_lock *lock, const wl_entry *entry)
 {
 	wl_entry copy;
-	if (!copy_entry(lock->storage, &copy, entry)) {
-		entry_free_lists(&copy);
+	if (!wl__entry_copy(lock->storage, &copy, entry)) {
+		wl__entry_free_lists(&copy);
 		return wl__nomem();
 	}
 	if (!lock->multi_source && copy.source_count != 1) {
@@ -1000,18 +998,49 @@ int wl_lock_upsert(wl_lock *lock, const wl_entry *entry)
 	}
 	wl_entry *existing = wl_lock_find(lock, entry->name);
 	if (existing != NULL) {
-		entry_free_lists(existing);
+		wl__entry_free_lists(existing);
 		*existing = copy;
 		return 0;
 	}
 	wl_entry *grown = realloc(lock->entries, (lock->entry_count + 1) * sizeof(wl_entry));
 	if (grown == NULL) {
-		entry_free_lists(&copy);
+		wl__entry_free_lists(&copy);
 		return wl__nomem();
 	}
 	lock->entries = grown;
 	lock->entries[lock->entry_count++] = copy;
 	lock->entries_present = true;
+	return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Shapes (SPEC.md §13)                                                     */
+/* ------------------------------------------------------------------------ */
+
+int wl_lock_convert(wl_lock *lock, bool multi_source)
+{
+	if (!multi_source) {
+		for (size_t i = 0; i < lock->entry_count; i++) {
+			const wl_entry *e = &lock->entries[i];
+			if (e->source_count == 1)
+				continue;
+			char *q = NULL;
+			if (wl_quote(&q, NULL, e->name) != 0)
+				return wl__nomem();
+			int rc;
+			if (e->source_count == 0)
+				rc = wl__fail(WL_EINVALID,
+				              "weight %s has no source; the single-source shape holds exactly one",
+				              q);
+			else
+				rc = wl__fail(WL_EINVALID,
+				              "weight %s has %zu sources; the single-source shape holds exactly one",
+				              q, e->source_count);
+			free(q);
+			return rc;
+		}
+	}
+	lock->multi_source = multi_source;
 	return 0;
 }
 
@@ -1025,7 +1054,7 @@ size_t wl_lock_retain(wl_lock *lock, const wl_string *names, size_t count)
 		if (keep) {
 			lock->entries[w++] = lock->entries[i];
 		} else {
-			entry_free_lists(&lock->entries[i]);
+			wl__entry_free_lists(&lock->entries[i]);
 			removed++;
 		}
 	}
