@@ -47,6 +47,10 @@ enum {
 	CMD_IMPORT = 1u << 11,
 	CMD_VERIFY = 1u << 12,
 	CMD_EXTRACT = 1u << 13,
+	CMD_DIFF = 1u << 14,
+	CMD_MERGE_DRIVER = 1u << 16,
+	CMD_INSTALL_GIT = 1u << 17,
+	CMD_CONVERT = 1u << 18,
 	CMD_GLOBAL = 1u << 15, /* accepted before the command and by every command */
 };
 
@@ -78,6 +82,9 @@ typedef enum cli_option_id {
 	OPT_FORCE,
 	OPT_STORE,
 	OPT_CACERT,
+	OPT_GIT,
+	OPT_GLOBAL_CONFIG,
+	OPT_TO,
 } cli_option_id;
 
 /** One command-line option: the parser and --help both read this. */
@@ -142,6 +149,9 @@ typedef struct cli_invocation {
 	int jobs;                /* 0: one per CPU */
 	bool sizes_only;
 	bool force;         /* verify: compare sizes only */
+	bool git_driver;    /* diff: git's diff-driver arguments */
+	bool global_config; /* install-git: the user's git config */
+	const char *to_shape; /* convert: "single" or "multi" */
 	const char **operands;
 	size_t operand_count;
 	char **exec_argv; /* with-lock: the words after "--", NULL-terminated */
@@ -204,6 +214,11 @@ void cli_buf_quoted(cli_buf *b, wl_string s);
 /** Appends a C string with control characters escaped (\n, \xHH), so it
  *  stays on one line. */
 void cli_buf_text(cli_buf *b, const char *text);
+/** Appends a size in bytes in human units ("150 bytes", "3.28 KiB"); with
+ *  `exact`, a size of 1 KiB or more also gets " (N bytes)". */
+void cli_buf_size(cli_buf *b, int64_t v, bool exact);
+/** Appends a pattern list as "[a b c]", each item as cli_buf_human does. */
+void cli_buf_patterns(cli_buf *b, const wl_string *items, size_t count);
 /** True when `s` is non-empty, valid UTF-8 and holds no control character. */
 bool cli_plain_text(wl_string s);
 
@@ -263,6 +278,10 @@ int cmd_digest(cli_invocation *cli);
 int cmd_import(cli_invocation *cli);
 int cmd_verify(cli_invocation *cli);
 int cmd_extract(cli_invocation *cli);
+int cmd_diff(cli_invocation *cli);
+int cmd_merge_driver(cli_invocation *cli);
+int cmd_install_git(cli_invocation *cli);
+int cmd_convert(cli_invocation *cli);
 
 /* ---- progress on a terminal (progress.c) ---- */
 

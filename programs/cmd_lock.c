@@ -234,22 +234,6 @@ static bool looks_like_lockfile(const char *s)
 	return stat(s, &st) == 0 && S_ISREG(st.st_mode);
 }
 
-static void human_size(cli_buf *b, int64_t v)
-{
-	static const char *const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-	if (v < 1024) {
-		cli_buf_printf(b, "%" PRId64 " %s", v, v == 1 ? "byte" : "bytes");
-		return;
-	}
-	double x = (double)v / 1024.0;
-	size_t u = 0;
-	while (x >= 1024.0 && u + 1 < sizeof units / sizeof units[0]) {
-		x /= 1024.0;
-		u++;
-	}
-	cli_buf_printf(b, "%.2f %s (%" PRId64 " bytes)", x, units[u], v);
-}
-
 static void label(cli_buf *b, const char *name, size_t index, bool indexed)
 {
 	char text[64];
@@ -258,17 +242,6 @@ static void label(cli_buf *b, const char *name, size_t index, bool indexed)
 	else
 		snprintf(text, sizeof text, "%s:", name);
 	cli_buf_printf(b, "  %-16s", text);
-}
-
-static void pattern_list(cli_buf *b, const wl_string *items, size_t count)
-{
-	cli_buf_puts(b, "[");
-	for (size_t i = 0; i < count; i++) {
-		if (i > 0)
-			cli_buf_puts(b, " ");
-		cli_buf_human(b, items[i]);
-	}
-	cli_buf_puts(b, "]\n");
 }
 
 static void show_text(cli_buf *b, const wl_entry *e)
@@ -292,19 +265,21 @@ static void show_text(cli_buf *b, const wl_entry *e)
 		cli_buf_human(b, s->fingerprint);
 		cli_buf_puts(b, "\n");
 		label(b, "include", i, indexed);
-		pattern_list(b, s->include, s->include_count);
+		cli_buf_patterns(b, s->include, s->include_count);
+		cli_buf_puts(b, "\n");
 		label(b, "exclude", i, indexed);
-		pattern_list(b, s->exclude, s->exclude_count);
+		cli_buf_patterns(b, s->exclude, s->exclude_count);
+		cli_buf_puts(b, "\n");
 	}
 	label(b, "files", 0, false);
 	cli_buf_printf(b, "%zu\n", e->file_count);
 	label(b, "layers", 0, false);
 	cli_buf_printf(b, "%zu\n", e->layer_count);
 	label(b, "size", 0, false);
-	human_size(b, e->size);
+	cli_buf_size(b, e->size, true);
 	cli_buf_puts(b, "\n");
 	label(b, "compressed", 0, false);
-	human_size(b, e->size_compressed);
+	cli_buf_size(b, e->size_compressed, true);
 	cli_buf_puts(b, "\n");
 	label(b, "set digest", 0, false);
 	cli_buf_human(b, e->set_digest);
@@ -563,4 +538,64 @@ int cmd_manifest(cli_invocation *cli)
 	wl_free(bytes);
 	wl_lock_free(lock);
 	return status;
+}
+
+/* ---- convert ---- */
+
+/* Converts the lockfile under the guard lock, re-read there. */
+static int convert_locked(const cli_invocation *cli, const char *path, bool multi)
+{
+	wl_guard *guard = NULL;
+	int status = cli_acquire_guard(&guard, cli, path);
+	if (status != EXIT_OK)
+		return status;
+	wl_lock *lock = NULL;
+	status = cli_load_lock(&lock, path);
+	const char *shape = multi ? "multi-source" : "single-source";
+	if (status == EXIT_OK && lock->entry_count == 0) {
+		cli_note(cli, "%s: no weights: both shapes are the same bytes, left untouched", path);
+	} else if (status == EXIT_OK && lock->multi_source == multi) {
+		cli_note(cli, "%s: already in the %s shape, left untouched", path, shape);
+	} else if (status == EXIT_OK) {
+		int rc = wl_lock_convert(lock, multi);
+		if (rc == 0)
+			rc = wl_lock_save(lock, path);
+		if (rc != 0)
+			status = cli_lib_error_in(path, rc);
+		else
+			cli_note(cli, "%s: rewritten in the %s shape", path, shape);
+	}
+	wl_lock_free(lock);
+	int released = cli_release_guard(guard);
+	return status != EXIT_OK ? status : released;
+}
+
+int cmd_convert(cli_invocation *cli)
+{
+	int status = expect_operands(cli, 0, 1);
+	if (status >= 0)
+		return status;
+	if (cli->to_shape == NULL)
+		return cli_usage_error(cli->command, "--to single or --to multi is required");
+	bool multi = strcmp(cli->to_shape, "multi") == 0;
+	if (!multi && strcmp(cli->to_shape, "single") != 0)
+		return cli_usage_error(cli->command, "--to wants single or multi, not '%s'", cli->to_shape);
+	const char *path = NULL;
+	status = lockfile_from(cli, cli->operand_count ? cli->operands[0] : NULL, &path);
+	if (status >= 0)
+		return status;
+	if (!cli->to_stdout && strcmp(path, "-") != 0)
+		return convert_locked(cli, path, multi);
+	wl_lock *lock = NULL;
+	status = cli_load_lock(&lock, path);
+	if (status != EXIT_OK)
+		return status;
+	int rc = wl_lock_convert(lock, multi);
+	int err = 0;
+	if (rc == 0)
+		rc = wl_lock_marshal_to(lock, write_stdout_chunk, &err);
+	wl_lock_free(lock);
+	if (err != 0)
+		return cli_error("write standard output: %s", strerror(err));
+	return rc == 0 ? EXIT_OK : cli_lib_error_in(cli_display_name(path), rc);
 }

@@ -25,16 +25,18 @@ const cli_option cli_options[] = {
 	{OPT_HELP, 'h', "help", NULL, CMD_GLOBAL, "show help and exit"},
 	{OPT_CHECK, 0, "check", NULL, CMD_FMT,
 	 "write nothing; exit 1 if the file is not canonical"},
-	{OPT_STDOUT, 0, "stdout", NULL, CMD_FMT,
+	{OPT_STDOUT, 0, "stdout", NULL, CMD_FMT | CMD_CONVERT,
 	 "print the canonical bytes; never write the file"},
-	{OPT_JSON, 0, "json", NULL, CMD_SHOW | CMD_DRIFT | CMD_VERIFY, "print JSON instead of text"},
+	{OPT_JSON, 0, "json", NULL, CMD_SHOW | CMD_DRIFT | CMD_VERIFY | CMD_DIFF,
+	 "print JSON instead of text"},
 	{OPT_OUTPUT, 'o', NULL, "FILE", CMD_RUNTIME_MANIFEST,
 	 "write to FILE atomically instead of stdout"},
 	{OPT_CONFIG_BLOB, 0, "config", NULL, CMD_MANIFEST,
 	 "print the config blob instead of the manifest"},
 	{OPT_KEEP, 0, "keep", "NAME", CMD_PRUNE,
 	 "keep entry NAME (repeatable; default: cog.yaml's)"},
-	{OPT_TIMEOUT, 0, "timeout", "SECONDS", CMD_FMT | CMD_PRUNE | CMD_WITH_LOCK | CMD_IMPORT | CMD_EXTRACT,
+	{OPT_TIMEOUT, 0, "timeout", "SECONDS",
+	 CMD_FMT | CMD_PRUNE | CMD_WITH_LOCK | CMD_IMPORT | CMD_EXTRACT | CMD_CONVERT,
 	 "wait at most SECONDS for the lock (default: forever)"},
 	{OPT_INCLUDE, 0, "include", "PATTERN", CMD_DIGEST,
 	 "keep only files matching PATTERN (repeatable)"},
@@ -58,6 +60,11 @@ const cli_option cli_options[] = {
 	{OPT_STORE, 0, "store", "DIR", CMD_IMPORT,
 	 "content store of remote files (default: $COG_CACHE_DIR/weights, else Cog's)"},
 	{OPT_CACERT, 0, "cacert", "FILE", CMD_IMPORT, "also trust the CA certificates in FILE (HTTPS)"},
+	{OPT_GIT, 0, "git", NULL, CMD_DIFF,
+	 "take git's diff-driver arguments (PATH OLD-FILE OLD-HEX OLD-MODE NEW-FILE ...)"},
+	{OPT_GLOBAL_CONFIG, 0, "global", NULL, CMD_INSTALL_GIT,
+	 "write the user's global git config instead of the repository's"},
+	{OPT_TO, 0, "to", "SHAPE", CMD_CONVERT, "the shape to write: single or multi"},
 };
 const size_t cli_option_count = sizeof cli_options / sizeof cli_options[0];
 
@@ -213,6 +220,89 @@ const cli_command cli_commands[] = {
 	 "--timeout bounds the wait).\n"
 	 "Exit status: 0 done; 1 content does not match the lockfile; 2 error.\n",
 	 cmd_extract},
+	{"diff", CMD_DIFF, "A B", "compare two lockfiles weight by weight",
+	 "Compare two lockfiles (A the old, B the new; either may be -, standard\n"
+	 "input; /dev/null or an empty file is a lockfile without weights) weight by\n"
+	 "weight, by name: weights removed and modified in A's order, then weights\n"
+	 "added in B's. Import times are ignored, and so is formatting. For a\n"
+	 "modified weight: one summary line (file counts added/removed/modified,\n"
+	 "size), the fields that differ (target, sources, digest, set digest,\n"
+	 "compressed size), then the files that differ by path, with sizes, and the\n"
+	 "layers added or removed. Files whose content is the same but that sit in\n"
+	 "another layer are counted as moved (listed with -v). Also reported:\n"
+	 "envelopeFormat, and a change of shape (single- or multi-source).\n"
+	 "With --json, prints one object:\n"
+	 "  {\"same\": BOOL,\n"
+	 "   \"envelopeFormat\": {\"old\": S, \"new\": S},        (only when it differs)\n"
+	 "   \"shape\": {\"old\": \"single\"|\"multi\", \"new\": ...}, (only when it differs)\n"
+	 "   \"weights\": [{\"name\": S, \"change\": \"added\"|\"removed\"|\"modified\",\n"
+	 "                \"old\": W, \"new\": W,          (the side that has it)\n"
+	 "                \"fields\": [\"target\", \"sources\", \"digest\", \"setDigest\",\n"
+	 "                           \"size\", \"sizeCompressed\", \"files\", \"layers\"],\n"
+	 "                \"files\": [{\"path\": S, \"change\": \"added\"|\"removed\"|\n"
+	 "                           \"modified\"|\"moved\", \"old\": F, \"new\": F}],\n"
+	 "                \"layers\": [{\"digest\": S, \"change\": \"added\"|\"removed\"|\n"
+	 "                            \"modified\", \"old\": L, \"new\": L}]}]}\n"
+	 "  W = {\"target\", \"sources\": [{\"uri\", \"fingerprint\", \"include\",\n"
+	 "       \"exclude\"}], \"digest\", \"setDigest\", \"size\", \"sizeCompressed\",\n"
+	 "       \"fileCount\", \"layerCount\"}; F = {\"size\", \"digest\", \"layer\"};\n"
+	 "  L = {\"mediaType\", \"size\", \"sizeUncompressed\"}. fields, files and\n"
+	 "  layers are given for modified weights only; unchanged weights are left out.\n"
+	 "With --git, the operands are the seven git gives a diff driver\n"
+	 "(diff.weightslock.command, see install-git): PATH OLD-FILE OLD-HEX\n"
+	 "OLD-MODE NEW-FILE NEW-HEX NEW-MODE (nine for a rename, one for an unmerged\n"
+	 "path); the text diff is printed under a `weightslock diff a/PATH b/PATH`\n"
+	 "line and the exit status is 0 whenever it could be computed, as git wants.\n"
+	 "Exit status: 0 same; 1 different; 2 error.\n",
+	 cmd_diff},
+	{"merge-driver", CMD_MERGE_DRIVER, "BASE OURS THEIRS", "git's merge driver for weights.lock",
+	 "Three-way merge of lockfiles keyed by weight name, as git's merge driver\n"
+	 "(merge.weightslock.driver = `weightslock merge-driver %O %A %B`, see\n"
+	 "install-git). A weight changed on one side only takes that side; changed\n"
+	 "identically on both sides (import times aside), ours; removed on one side\n"
+	 "and unchanged on the other, or on both, removed. A weight changed\n"
+	 "differently on both sides, removed on one and changed on the other, or\n"
+	 "added on both differently, is a conflict, and so are two weights that the\n"
+	 "merge would give one target. Weights keep OURS's order; THEIRS's new\n"
+	 "weights are appended in THEIRS's order. envelopeFormat merges the same\n"
+	 "way, but when both sides changed it, OURS's is kept (with a note): it\n"
+	 "names the packing behind the recorded layer digests, and import re-checks\n"
+	 "layers against it. An empty BASE (git's, when there is no common\n"
+	 "ancestor) is a lockfile without weights.\n"
+	 "The result replaces OURS atomically (temporary file, fsync, rename), in\n"
+	 "canonical form and in OURS's shape (a weight that does not have exactly\n"
+	 "one source makes a single-source result multi-source, with a note); OURS\n"
+	 "is not rewritten when the result is its own bytes. On a conflict, OURS is\n"
+	 "left byte for byte as it was and every conflicting weight is named on\n"
+	 "stderr with both versions.\n"
+	 "Exit status: 0 merged; 1 conflict; 2 error (OURS untouched).\n",
+	 cmd_merge_driver},
+	{"install-git", CMD_INSTALL_GIT, "", "set up git's merge and diff drivers for weights.lock",
+	 "Add the line `weights.lock merge=weightslock diff=weightslock` to the\n"
+	 ".gitattributes at the top of the git repository (git rev-parse\n"
+	 "--show-toplevel, run in the current directory or -C DIR) unless it is\n"
+	 "there, and set, with git config, merge.weightslock.name,\n"
+	 "merge.weightslock.driver (`PROGRAM merge-driver %O %A %B`) and\n"
+	 "diff.weightslock.command (`PROGRAM diff --git`) in the repository's\n"
+	 "config, or with --global in the user's (outside a repository, --global\n"
+	 "writes the config only). PROGRAM is `weightslock` when the program found\n"
+	 "on PATH is this very one, else the absolute path of this program, so the\n"
+	 "drivers keep working after an upgrade on PATH and also work from a build\n"
+	 "directory. Running it again changes nothing.\n"
+	 "Exit status: 0 done; 2 error (including not in a git repository).\n",
+	 cmd_install_git},
+	{"convert", CMD_CONVERT, "[LOCKFILE]", "rewrite a lockfile in the other shape",
+	 "Rewrite the lockfile, under the guard lock, in the shape given with --to\n"
+	 "(required): multi, the multi-source shape of Cog after v0.19.3 (a\n"
+	 "`sources` list and an entry-level importedAt), or single, the shape of\n"
+	 "Cog v0.19.3 (one `source` object). An entry with several sources, or\n"
+	 "none, cannot be written in the single shape: that is an error and the\n"
+	 "file is left untouched. A file already in the asked shape is not\n"
+	 "rewritten. Converting to multi and back to single gives the same bytes.\n"
+	 "With --stdout, or a LOCKFILE of -, the converted bytes are printed and no\n"
+	 "file is written.\n"
+	 "Exit status: 0 done; 2 error.\n",
+	 cmd_convert},
 	{"version", CMD_VERSION, "", "print the version", "Print `weightslock VERSION`.\n",
 	 cmd_version},
 	{"help", CMD_HELP, "[COMMAND]", "show help for weightslock or a command",
@@ -335,6 +425,9 @@ static int apply(cli_invocation *cli, const cli_option *option, const char *valu
 	case OPT_CACHE_DIR: cli->cache_dir = value; break;
 	case OPT_STORE: cli->store = value; break;
 	case OPT_CACERT: cli->cacert = value; break;
+	case OPT_GIT: cli->git_driver = true; break;
+	case OPT_GLOBAL_CONFIG: cli->global_config = true; break;
+	case OPT_TO: cli->to_shape = value; break;
 	case OPT_BUNDLE_FILE_MAX:
 	case OPT_BUNDLE_SIZE_MAX:
 		if (parse_count(option->id == OPT_BUNDLE_FILE_MAX ? &cli->bundle_file_max : &cli->bundle_size_max,

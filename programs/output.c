@@ -5,6 +5,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,6 +155,36 @@ void cli_buf_json_string(cli_buf *b, wl_string s)
 		i += len;
 	}
 	cli_buf_put(b, "\"", 1);
+}
+
+void cli_buf_size(cli_buf *b, int64_t v, bool exact)
+{
+	static const char *const units[] = {"KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
+	if (v < 1024) {
+		cli_buf_printf(b, "%" PRId64 " %s", v, v == 1 ? "byte" : "bytes");
+		return;
+	}
+	double x = (double)v / 1024.0;
+	size_t u = 0;
+	while (x >= 1024.0 && u + 1 < sizeof units / sizeof units[0]) {
+		x /= 1024.0;
+		u++;
+	}
+	if (exact)
+		cli_buf_printf(b, "%.2f %s (%" PRId64 " bytes)", x, units[u], v);
+	else
+		cli_buf_printf(b, "%.2f %s", x, units[u]);
+}
+
+void cli_buf_patterns(cli_buf *b, const wl_string *items, size_t count)
+{
+	cli_buf_puts(b, "[");
+	for (size_t i = 0; i < count; i++) {
+		if (i > 0)
+			cli_buf_puts(b, " ");
+		cli_buf_human(b, items[i]);
+	}
+	cli_buf_puts(b, "]");
 }
 
 bool cli_plain_text(wl_string s)
