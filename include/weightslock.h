@@ -1066,7 +1066,8 @@ typedef struct wl_merge_report {
  *
  * With no conflict, the merge replaces `ours` in place (its shape kept;
  * when it holds no weights, their shape) and `*out` reports what was
- * done. With a conflict, `ours` is left as it was and `*out` lists every
+ * done; the entries taken from `theirs` share its strings, whose bytes
+ * `ours` then owns: use `theirs` only while `ours` lives. With a conflict, `ours` is left as it was and `*out` lists every
  * conflict; they point into the three locks. A NULL `base` is an empty
  * lockfile. Normalizes entries first (as marshal does). O(n log n) in
  * weights, linear in files. Release the report with wl_merge_report_free.

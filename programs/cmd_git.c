@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <pthread.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,25 +19,84 @@
 
 extern char **environ;
 
+/* One lockfile to load, possibly on its own thread. */
+typedef struct side {
+	const char *path;
+	bool empty_ok; /* /dev/null and a file of no bytes have no weights */
+	wl_lock *lock;
+	int rc;
+	char why[1024];
+} side;
+
+/* True for /dev/null and an empty regular file. */
+static bool is_empty_file(const char *path)
+{
+	struct stat st;
+	if (strcmp(path, "/dev/null") == 0)
+		return true;
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0;
+}
+
 /* Loads a lockfile ("-": stdin). With `empty_ok`, /dev/null and a file of
  * no bytes (what git passes for a side that does not exist) are a lockfile
- * without weights. Returns 0 or 2 (printed). */
-static int load_side(wl_lock **out, const char *path, bool empty_ok)
+ * without weights. Sets no message but `why`, so it may run on any
+ * thread. */
+static void *load_side(void *arg)
 {
-	*out = NULL;
-	if (empty_ok && strcmp(path, "/dev/null") == 0) {
-		int rc = wl_lock_new(out);
-		return rc == 0 ? EXIT_OK : cli_lib_error(rc);
+	side *s = arg;
+	const char *name = cli_display_name(s->path);
+	if (strcmp(s->path, "-") == 0) {
+		char *data = NULL;
+		size_t len = 0;
+		s->rc = cli_read_file(&data, &len, s->path, WL_LOCK_SIZE_MAX, s->why, sizeof s->why);
+		if (s->rc != 0)
+			return NULL;
+		s->rc = len == 0 && s->empty_ok ? wl_lock_new(&s->lock) : wl_lock_parse(&s->lock, data, len, name);
+		free(data);
+	} else if (s->empty_ok && is_empty_file(s->path)) {
+		s->rc = wl_lock_new(&s->lock);
+	} else {
+		/* The file's buffer becomes the lock's: no copy of a large file. */
+		s->rc = wl_lock_load(&s->lock, s->path);
 	}
-	char *data = NULL;
-	size_t len = 0;
-	char why[1024];
-	if (cli_read_file(&data, &len, path, WL_LOCK_SIZE_MAX, why, sizeof why) != 0)
-		return cli_error("%s", why);
-	int rc = len == 0 && empty_ok ? wl_lock_new(out)
-	                              : wl_lock_parse(out, data, len, cli_display_name(path));
-	free(data);
-	return rc == 0 ? EXIT_OK : cli_lib_error_in(cli_display_name(path), rc);
+	if (s->rc != 0) {
+		const char *m = wl_error_last()->message;
+		if (m == NULL || m[0] == '\0')
+			m = "invalid lockfile";
+		if (strstr(m, name) != NULL)
+			snprintf(s->why, sizeof s->why, "%s", m);
+		else
+			snprintf(s->why, sizeof s->why, "%s: %s", name, m);
+	}
+	return NULL;
+}
+
+/* Loads the sides, each but the first on a thread of its own (parsing is
+ * most of the work of diff and merge-driver); on failure prints the first
+ * side's error in order. Returns 0 or 2. */
+static int load_sides(side *sides, size_t n)
+{
+	pthread_t threads[3];
+	bool started[3] = {false, false, false};
+	for (size_t i = 1; i < n && i < 3; i++)
+		started[i] = pthread_create(&threads[i], NULL, load_side, &sides[i]) == 0;
+	load_side(&sides[0]);
+	for (size_t i = 1; i < n; i++) {
+		if (i < 3 && started[i])
+			pthread_join(threads[i], NULL);
+		else
+			load_side(&sides[i]);
+	}
+	for (size_t i = 0; i < n; i++)
+		if (sides[i].rc != 0)
+			return cli_error("%s", sides[i].why);
+	return EXIT_OK;
+}
+
+static void release_sides(side *sides, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		wl_lock_free(sides[i].lock);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -395,10 +455,9 @@ int cmd_diff(cli_invocation *cli)
 		if (strcmp(old_path, "-") == 0 && strcmp(new_path, "-") == 0)
 			return cli_usage_error(cli->command, "only one of A and B can be - (standard input)");
 	}
-	wl_lock *a = NULL, *z = NULL;
-	int status = load_side(&a, old_path, true);
-	if (status == EXIT_OK)
-		status = load_side(&z, new_path, true);
+	side sides[2] = {{.path = old_path, .empty_ok = true}, {.path = new_path, .empty_ok = true}};
+	int status = load_sides(sides, 2);
+	wl_lock *a = sides[0].lock, *z = sides[1].lock;
 	wl_diff *d = NULL;
 	if (status == EXIT_OK) {
 		int rc = wl_lock_diff(&d, a, z);
@@ -427,8 +486,7 @@ int cmd_diff(cli_invocation *cli)
 			status = EXIT_FOUND;
 	}
 	wl_diff_free(d);
-	wl_lock_free(a);
-	wl_lock_free(z);
+	release_sides(sides, 2);
 	return status;
 }
 
@@ -436,9 +494,9 @@ int cmd_diff(cli_invocation *cli)
 /* merge-driver                                                             */
 /* ------------------------------------------------------------------------ */
 
-static void describe_version(cli_buf *b, const char *side, const wl_entry *e)
+static void describe_version(cli_buf *b, const char *who, const wl_entry *e)
 {
-	cli_buf_printf(b, "%s: ", side);
+	cli_buf_printf(b, "%s: ", who);
 	if (e == NULL) {
 		cli_buf_puts(b, "removed");
 		return;
@@ -476,21 +534,63 @@ static void describe_conflict(cli_buf *b, const wl_merge_conflict *c)
 	cli_buf_puts(b, ")\n");
 }
 
-/* True when `lock` encodes to exactly `data`. */
-static int encodes_to(bool *same, wl_lock *lock, const char *path)
+/* Compares encoded bytes with a file's as they are encoded, stopping at
+ * the first difference. */
+typedef struct file_compare {
+	int fd;
+	char *buf;
+	size_t cap;
+	bool differs;
+	int err;
+} file_compare;
+
+static int compare_with_file(void *ctx, const void *chunk, size_t n)
 {
-	char *data = NULL, *now = NULL;
-	size_t len = 0, now_len = 0;
-	char why[1024];
+	file_compare *c = ctx;
+	if (n > c->cap) {
+		char *grown = realloc(c->buf, n);
+		if (grown == NULL)
+			return c->err = ENOMEM, 1;
+		c->buf = grown;
+		c->cap = n;
+	}
+	size_t got = 0;
+	while (got < n) {
+		ssize_t r = read(c->fd, c->buf + got, n - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return c->err = errno, 1;
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	if (got < n || memcmp(c->buf, chunk, n) != 0) {
+		c->differs = true;
+		return 1;
+	}
+	return 0;
+}
+
+/* Whether the file at `path` holds exactly the encoding of `lock`. Returns
+ * 0 or 2 (printed). */
+static int file_holds(bool *same, const char *path, wl_lock *lock)
+{
+	file_compare c = {.fd = open(path, O_RDONLY | O_CLOEXEC)};
 	*same = false;
-	if (cli_read_file(&data, &len, path, WL_LOCK_SIZE_MAX, why, sizeof why) != 0)
-		return cli_error("%s", why);
-	int rc = wl_lock_marshal(&now, &now_len, lock);
-	if (rc == 0)
-		*same = now_len == len && memcmp(now, data, len) == 0;
-	free(data);
-	wl_free(now);
-	return rc == 0 ? EXIT_OK : cli_lib_error_in(path, rc);
+	if (c.fd < 0)
+		return cli_error("read %s: %s", path, strerror(errno));
+	int rc = wl_lock_marshal_to(lock, compare_with_file, &c);
+	char extra;
+	ssize_t tail = rc == 0 ? read(c.fd, &extra, 1) : 0;
+	close(c.fd);
+	free(c.buf);
+	if (c.err != 0)
+		return cli_error("read %s: %s", path, strerror(c.err));
+	if (rc != 0 && !c.differs)
+		return cli_lib_error_in(path, rc);
+	*same = rc == 0 && tail == 0;
+	return EXIT_OK;
 }
 
 int cmd_merge_driver(cli_invocation *cli)
@@ -502,12 +602,11 @@ int cmd_merge_driver(cli_invocation *cli)
 	           *theirs_path = cli->operands[2];
 	if (strcmp(ours_path, "-") == 0)
 		return cli_usage_error(cli->command, "OURS is written: it cannot be - (standard input)");
-	wl_lock *base = NULL, *ours = NULL, *theirs = NULL;
-	int status = load_side(&base, base_path, true);
-	if (status == EXIT_OK)
-		status = load_side(&ours, ours_path, false);
-	if (status == EXIT_OK)
-		status = load_side(&theirs, theirs_path, false);
+	side sides[3] = {{.path = base_path, .empty_ok = true},
+	                 {.path = ours_path},
+	                 {.path = theirs_path}};
+	int status = load_sides(sides, 3);
+	wl_lock *base = sides[0].lock, *ours = sides[1].lock, *theirs = sides[2].lock;
 	wl_merge_report *report = NULL;
 	if (status == EXIT_OK) {
 		int rc = wl_lock_merge3(&report, base, ours, theirs);
@@ -531,8 +630,11 @@ int cmd_merge_driver(cli_invocation *cli)
 		if (report->became_multi)
 			cli_warn("%s: a merged weight does not have exactly one source: written in the "
 			         "multi-source shape", ours_path);
+		/* Not rewritten when the merge is OURS's own bytes, which can only
+		 * be when no weight came from THEIRS or went away. */
 		bool same = false;
-		status = encodes_to(&same, ours, ours_path);
+		if (report->taken + report->added + report->removed == 0)
+			status = file_holds(&same, ours_path, ours);
 		if (status == EXIT_OK && !same) {
 			int rc = wl_lock_save(ours, ours_path);
 			if (rc != 0)
@@ -543,9 +645,7 @@ int cmd_merge_driver(cli_invocation *cli)
 			         report->taken, report->added, report->removed);
 	}
 	wl_merge_report_free(report);
-	wl_lock_free(base);
-	wl_lock_free(ours);
-	wl_lock_free(theirs);
+	release_sides(sides, 3);
 	return status;
 }
 

@@ -192,7 +192,24 @@ int wl__write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
+typedef struct bytes_to_write {
+	const void *data;
+	size_t len;
+} bytes_to_write;
+
+static int fill_with_bytes(void *ctx, int fd)
+{
+	const bytes_to_write *b = ctx;
+	return wl__write_all(fd, b->data, b->len);
+}
+
 int wl_write_file_atomic(const char *path, const void *data, size_t len)
+{
+	bytes_to_write b = {data, len};
+	return wl__write_atomic(path, fill_with_bytes, &b);
+}
+
+int wl__write_atomic(const char *path, int (*fill)(void *ctx, int fd), void *ctx)
 {
 	char *dir = dir_of(path);
 	if (dir == NULL)
@@ -211,8 +228,16 @@ int wl_write_file_atomic(const char *path, const void *data, size_t len)
 		free(dir);
 		return wl__fail_errno(WL_EIO, err, "write %s: create temporary file", path);
 	}
-	int err = wl__write_all(fd, data, len);
+	int err = fill(ctx, fd);
 	const char *step = "write";
+	if (err < 0) {
+		/* The producer failed and recorded why: nothing is replaced. */
+		close(fd);
+		unlink(tmp);
+		free(tmp);
+		free(dir);
+		return err;
+	}
 	if (err == 0 && fchmod(fd, 0644) != 0) {
 		err = errno;
 		step = "chmod";

@@ -141,10 +141,13 @@ void *wl_storage_alloc(wl_storage *s, size_t n);
 bool wl_storage_string(wl_storage *s, wl_string *out, const char *p, size_t n);
 /** Takes ownership of a malloc'd buffer, freed with the storage. */
 bool wl_storage_adopt(wl_storage *s, void *buffer);
+/** Moves every byte `src` owns to `dst` (no copy): what pointed into
+ *  `src` stays valid as long as `dst` lives; `src` is left empty. */
+void wl_storage_absorb(wl_storage *dst, wl_storage *src);
 
-/** (format/lock.c) Deep-copies `src` into `dst`, strings in `st`. On
- *  failure `dst` holds what was copied so far: free it with
- *  wl__entry_free_lists. */
+/** (format/lock.c) Deep-copies `src` into `dst`, strings in `st` (NULL:
+ *  the lists are copied, the strings shared with `src`). On failure `dst`
+ *  holds what was copied so far: free it with wl__entry_free_lists. */
 bool wl__entry_copy(wl_storage *st, wl_entry *dst, const wl_entry *src);
 /** Frees an entry's malloc'd lists (its strings live in the storage). */
 void wl__entry_free_lists(wl_entry *e);
@@ -274,6 +277,11 @@ static inline bool wl_mul_overflows_size(size_t a, size_t b, size_t *out)
 /** What a file of this type is, for messages: "a FIFO", "a directory",
  *  "a character device", "a symbolic link", ... */
 const char *wl__file_kind(mode_t mode);
+/** The mechanism of wl_write_file_atomic with the bytes produced by
+ *  fill(ctx, fd) into the temporary file: fill returns 0, an errno value
+ *  (a failed write), or a negative wl_error_code it recorded (returned as
+ *  is; nothing is replaced). */
+int wl__write_atomic(const char *path, int (*fill)(void *ctx, int fd), void *ctx);
 /** Writes all of `data` to `fd` (EINTR retried); returns an errno value. */
 int wl__write_all(int fd, const void *data, size_t len);
 /** mkdir -p: every missing directory of `path` made with `mode`; the last

@@ -112,3 +112,18 @@ bool wl_storage_adopt(wl_storage *s, void *buffer)
 	s->adopted = a;
 	return true;
 }
+
+void wl_storage_absorb(wl_storage *dst, wl_storage *src)
+{
+	/* src's chunks go after dst's, so dst's current chunk stays in front. */
+	struct chunk **tail = &dst->chunks;
+	while (*tail != NULL)
+		tail = &(*tail)->next;
+	*tail = src->chunks;
+	struct adopted **atail = &dst->adopted;
+	while (*atail != NULL)
+		atail = &(*atail)->next;
+	*atail = src->adopted;
+	src->chunks = NULL;
+	src->adopted = NULL;
+}

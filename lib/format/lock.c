@@ -726,6 +726,8 @@ static void files_out(sink *s, const wl_entry *e)
 		}
 		b->len = (size_t)(o - b->data);
 		sink_flush(s, STREAM_CHUNK);
+		if (s->write_failed)
+			return; /* the writer stopped: encoding the rest is wasted */
 	}
 	wl_buf_put(b, "      ],\n", 9);
 }
@@ -844,7 +846,7 @@ static int marshal(wl_lock *lock, sink *s)
 		wl_buf_put(b, "[]\n}", 4);
 	} else {
 		wl_buf_put(b, "[\n", 2);
-		for (size_t i = 0; i < lock->entry_count; i++) {
+		for (size_t i = 0; i < lock->entry_count && !s->write_failed; i++) {
 			entry_out(s, &lock->entries[i], lock->multi_source);
 			wl_buf_put(b, i + 1 < lock->entry_count ? ",\n" : "\n",
 			           i + 1 < lock->entry_count ? 2 : 1);
@@ -881,15 +883,36 @@ int wl_lock_marshal_to(wl_lock *lock, wl_write_fn write, void *ctx)
 	return rc;
 }
 
+/* Streams the encoding into the temporary file of wl__write_atomic, so a
+ * large lockfile costs no buffer of its size. */
+typedef struct fd_sink {
+	int fd;
+	int err;
+} fd_sink;
+
+static int write_to_fd(void *ctx, const void *data, size_t len)
+{
+	fd_sink *f = ctx;
+	f->err = wl__write_all(f->fd, data, len);
+	return f->err;
+}
+
+static int fill_with_lock(void *ctx, int fd)
+{
+	wl_lock *lock = ctx;
+	fd_sink f = {fd, 0};
+	int rc = wl_lock_marshal_to(lock, write_to_fd, &f);
+	if (f.err != 0)
+		return f.err;
+	return rc;
+}
+
 int wl_lock_save(wl_lock *lock, const char *path)
 {
-	char *bytes;
-	size_t len;
-	int rc = wl_lock_marshal(&bytes, &len, lock);
-	if (rc != 0)
+	/* Everything but the writes themselves fails before the first byte. */
+	int rc = wl__write_atomic(path, fill_with_lock, lock);
+	if (rc < 0 && wl_error_last()->sys_errno == 0 && rc != WL_EIO)
 		return wl__error_prefix("save %s", path);
-	rc = wl_write_file_atomic(path, bytes, len);
-	free(bytes);
 	return rc;
 }
 
@@ -897,8 +920,13 @@ int wl_lock_save(wl_lock *lock, const char *path)
 /* Upsert and prune (SPEC.md §4.2, §4.4)                                    */
 /* ------------------------------------------------------------------------ */
 
+/* With no storage, the copy shares the source's bytes. */
 static bool copy_str(wl_storage *st, wl_string *dst, wl_string src)
 {
+	if (st == NULL) {
+		*dst = src;
+		return true;
+	}
 	return wl_storage_string(st, dst, src.ptr, src.len);
 }
 
