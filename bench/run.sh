@@ -2,7 +2,8 @@
 # Benchmarks (make bench): generates a ~30 MB lockfile, times parse, marshal
 # and check in-process (bench_lock), then `weightslock fmt --stdout` against
 # a Go encoding/json reference built and run in the same session. Prints
-# ratios; then `weightslock show` on 2,500 and 20,000 weights, the
+# ratios; then diff and merge-driver against fmt --stdout, `weightslock
+# show` on 2,500 and 20,000 weights, the
 # producer and consumer sides, and an hf:// import against curl. Timings
 # are never asserted.
 #
@@ -39,6 +40,10 @@ else
 	echo "go not installed: skipping the Go reference"
 fi
 python3 bench/measure.py "$lock" "$build/weightslock" "$goref" 5
+
+# weights.lock in git: diff and merge-driver of two such files, 1,000 files
+# changed, against fmt --stdout of one of them.
+python3 bench/git.py "$build/weightslock" "$out" 5
 
 # Many small weights: `show` must scale as n log n in the number of entries.
 python3 bench/show.py "$build/weightslock" "$out" 5
