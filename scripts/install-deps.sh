@@ -5,7 +5,7 @@
 # (or sudo) only when something is missing.
 set -eu
 build="gcc make pkg-config libc6-dev libssl-dev zlib1g-dev libyaml-dev libzstd-dev libcurl4-openssl-dev libdeflate-dev python3"
-tests="util-linux skopeo docker-registry openssl libdeflate-tools git"
+tests="util-linux skopeo docker-registry openssl libdeflate-tools git apache2-utils"
 if [ "${1:-}" = "--build" ]; then
 	shift
 	tests=""

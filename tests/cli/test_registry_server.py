@@ -1,0 +1,303 @@
+"""The registry of tests/servers/registry.py (a real docker-registry), checked with
+skopeo and plain HTTP (no weightslock binary): what the registry client's tests
+rely on, including the registry facts listed in that module's docstring."""
+import hashlib
+import http.client
+import json
+import os
+import subprocess
+import sys
+import urllib.parse
+
+from wltest import expect, write
+
+SERVERS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "servers")
+if SERVERS not in sys.path:
+    sys.path.insert(0, SERVERS)
+
+from registry import (DOCKER_MANIFEST, OCI_MANIFEST, Registry, basic_auth,  # noqa: E402
+                      read_oci_layout, sha256_digest, write_oci_layout)
+
+TIMEOUT = 10
+ALICE = ("alice", "secret")
+
+
+def ok(cond, *ctx):
+    expect(cond, "", *ctx)
+
+
+def skopeo(tmp, *args, timeout=60):
+    """Runs skopeo with a permissive policy and an empty auth file of its own."""
+    policy = os.path.join(tmp, "policy.json")
+    if not os.path.exists(policy):
+        write(policy, '{"default":[{"type":"insecureAcceptAnything"}]}')
+        write(os.path.join(tmp, "auth.json"), "{}")
+    env = dict(os.environ, REGISTRY_AUTH_FILE=os.path.join(tmp, "auth.json"), TMPDIR=tmp)
+    argv = ["skopeo", "--policy", policy] + list(args)
+    return subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+                          timeout=timeout)
+
+
+def push(tmp, layout, tag, dest, creds=None):
+    args = ["copy", "--preserve-digests", "--dest-tls-verify=false"]
+    if creds:
+        args += ["--dest-creds", "%s:%s" % creds]
+    return skopeo(tmp, *(args + ["oci:%s:%s" % (layout, tag), "docker://" + dest]))
+
+
+def pull(tmp, src, out, creds=None):
+    args = ["copy", "--preserve-digests", "--src-tls-verify=false"]
+    if creds:
+        args += ["--src-creds", "%s:%s" % creds]
+    return skopeo(tmp, *(args + ["docker://" + src, "oci:%s:x" % out]))
+
+
+class Conn:
+    """One keep-alive connection; request() returns (status, headers, body)."""
+
+    def __init__(self, url, auth=None):
+        u = urllib.parse.urlsplit(url)
+        self.c = http.client.HTTPConnection(u.hostname, u.port, timeout=TIMEOUT)
+        self.auth = auth
+
+    def request(self, method, path, body=None, headers=None):
+        h = dict(headers or {})
+        if self.auth:
+            h.setdefault("Authorization", self.auth)
+        self.c.request(method, path, body=body, headers=h)
+        r = self.c.getresponse()
+        return r.status, r.headers, r.read()
+
+    def close(self):
+        self.c.close()
+
+
+def rel(location):
+    """The path and query of an absolute or relative Location."""
+    u = urllib.parse.urlsplit(location)
+    return u.path + ("?" + u.query if u.query else "")
+
+
+def err_code(body):
+    return json.loads(body)["errors"][0]["code"]
+
+
+def make_layout(tmp, name="layout", tag="v1", sizes=(3000, 70000), **kw):
+    root = os.path.join(tmp, name)
+    layers = [os.urandom(n) for n in sizes]
+    return root, write_oci_layout(root, tag, layers, **kw)
+
+
+def check_roundtrip(tmp, reg, repo, creds=None):
+    """skopeo pushes a layout, the helpers and a skopeo pull read it back."""
+    root, img = make_layout(tmp, "in-" + repo.replace("/", "-"))
+    r = push(tmp, root, "v1", "%s/%s:v1" % (reg.host, repo), creds)
+    ok(r.returncode == 0, "skopeo push", r.stderr[-2000:], reg.log()[-2000:])
+    ok(reg.tags(repo) == ["v1"], reg.tags(repo))
+    mbytes, headers = reg.get_manifest(repo, "v1")
+    ok(mbytes == img["manifest"], "skopeo pushed the layout's manifest unchanged", mbytes)
+    ok(headers["Docker-Content-Digest"] == img["digest"], dict(headers))
+    for d, data in img["layers"] + [img["config"]]:
+        ok(reg.blob_exists(repo, d), d)
+        ok(reg.get_blob(repo, d) == data, "blob bytes", d)
+        with open(reg.blob_path(d), "rb") as f:
+            ok(f.read() == data, "blob in storage", d)
+    ok(not reg.blob_exists(repo, "sha256:" + "0" * 64))
+    out = os.path.join(tmp, "out-" + repo.replace("/", "-"))
+    r = pull(tmp, "%s/%s:v1" % (reg.host, repo), out, creds)
+    ok(r.returncode == 0, "skopeo pull", r.stderr[-2000:])
+    mback, blobs = read_oci_layout(out)
+    ok(mback == img["manifest"], "pulled manifest", mback)
+    ok(blobs == dict(img["layers"] + [img["config"]]), "pulled blobs byte for byte")
+    return img
+
+
+def test_anonymous_roundtrip(tmp):
+    with Registry(workdir=tmp) as reg:
+        ok(reg.url == "http://" + reg.host and reg.host.startswith("127.0.0.1:"), reg.url)
+        status, _, body = reg._raw("GET", "/v2/")
+        ok(status == 200 and body == b"{}", status, body)
+        check_roundtrip(tmp, reg, "org/model")
+        ok(reg.tags("nothing/here") == [])
+        d = reg.dir
+    ok(not os.path.exists(d), "stop() removes the registry's directory")
+
+
+def test_htpasswd_roundtrip_and_refusals(tmp):
+    with Registry(auth="htpasswd", users={"alice": "secret", "bob": "hunter2"}, workdir=tmp) as reg:
+        with open(os.path.join(reg.dir, "htpasswd")) as f:
+            entries = dict(line.strip().split(":", 1) for line in f)
+        ok(entries["alice"].startswith("$2") and entries["bob"].startswith("$2"), entries)
+        status, h, _ = reg._raw("GET", "/v2/")
+        ok(status == 401 and h["WWW-Authenticate"] == 'Basic realm="weightslock-test"', status, dict(h))
+        status, _, _ = reg._raw("GET", "/v2/", {"Authorization": basic_auth("alice", "secret")})
+        ok(status == 200, status)
+        status, _, _ = reg._raw("GET", "/v2/", {"Authorization": basic_auth("alice", "wrong")})
+        ok(status == 401, status)
+        check_roundtrip(tmp, reg, "org/model", ALICE)
+        root, _ = make_layout(tmp, "other", sizes=(100,))
+        r = push(tmp, root, "v1", "%s/org/denied:v1" % reg.host, ("alice", "wrong"))
+        ok(r.returncode != 0 and b"unauthorized" in r.stderr.lower(), r.stderr[-1000:])
+        r = push(tmp, root, "v1", "%s/org/denied:v1" % reg.host)
+        ok(r.returncode != 0, "anonymous push refused", r.stderr[-1000:])
+        ok(reg.tags("org/denied") == [])
+
+
+def test_htpasswd_tool_fallback(tmp):
+    import shutil
+    import registry
+    if shutil.which("htpasswd") is None:
+        return  # apache2-utils absent: only crypt can hash (checked above)
+    saved = registry.bcrypt_hash
+    registry.bcrypt_hash = registry._htpasswd_hash  # as on a Python without crypt
+    try:
+        with Registry(auth="htpasswd", workdir=tmp) as reg:
+            status, _, _ = reg._raw("GET", "/v2/", {"Authorization": basic_auth(*ALICE)})
+            ok(status == 200, status)
+            status, _, _ = reg._raw("GET", "/v2/", {"Authorization": basic_auth("alice", "no")})
+            ok(status == 401, status)
+    finally:
+        registry.bcrypt_hash = saved
+
+
+def test_start_failure_shows_the_log(tmp):
+    reg = Registry(workdir=tmp, start_timeout=5, extra_config="notifications: [unclosed\n")
+    try:
+        reg.start()
+        ok(False, "a registry with a broken config started")
+    except RuntimeError as e:
+        ok("exited with status 1" in str(e) and "its log:" in str(e) and "yaml" in str(e).lower(),
+           str(e)[:800])
+    finally:
+        reg.stop()
+    ok(reg.proc is None and reg.dir is None)
+
+
+# ---- facts about distribution 2.8 that the client's design depends on ----
+
+def _upload(conn, repo):
+    status, h, _ = conn.request("POST", "/v2/%s/blobs/uploads/" % repo, b"")
+    ok(status == 202 and h["Range"] == "0-0" and h["Docker-Upload-UUID"], status, dict(h))
+    ok("/v2/%s/blobs/uploads/%s?_state=" % (repo, h["Docker-Upload-UUID"]) in h["Location"], h["Location"])
+    ok(h.get("OCI-Chunk-Min-Length") is None and h.get("OCI-Chunk-Max-Length") is None, dict(h))
+    return rel(h["Location"])
+
+
+def _put_blob(conn, repo, data):
+    loc = _upload(conn, repo)
+    d = sha256_digest(data)
+    status, h, body = conn.request("PUT", loc + "&digest=" + d, data)
+    ok(status == 201 and h["Docker-Content-Digest"] == d, status, body)
+    ok(rel(h["Location"]) == "/v2/%s/blobs/%s" % (repo, d), h["Location"])
+    return d
+
+
+def test_fact_manifest_accept_and_put(tmp):
+    with Registry(workdir=tmp) as reg:
+        c = Conn(reg.url)
+        layer = os.urandom(500)
+        ld = _put_blob(c, "r", layer)
+        cfg = b'{"architecture":"amd64","os":"linux","rootfs":{"type":"layers","diff_ids":[]}}'
+        cd = _put_blob(c, "r", cfg)
+        m = json.dumps({"schemaVersion": 2, "mediaType": OCI_MANIFEST,
+                        "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                                   "size": len(cfg), "digest": cd},
+                        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar",
+                                    "size": len(layer), "digest": ld}]}).encode()
+        md = sha256_digest(m)
+        for ctype in ("application/json", None):
+            status, _, body = c.request("PUT", "/v2/r/manifests/bad", m,
+                                        {"Content-Type": ctype} if ctype else {})
+            ok(status == 400 and err_code(body) == "MANIFEST_INVALID", ctype, status, body)
+        status, h, _ = c.request("PUT", "/v2/r/manifests/v1", m, {"Content-Type": OCI_MANIFEST})
+        ok(status == 201 and h["Docker-Content-Digest"] == md, status, dict(h))
+        ok(rel(h["Location"]) == "/v2/r/manifests/" + md, h["Location"])
+        for ref in ("v1", md):
+            for method in ("GET", "HEAD"):
+                for accept in (None, DOCKER_MANIFEST):
+                    status, _, body = c.request(method, "/v2/r/manifests/" + ref, None,
+                                                {"Accept": accept} if accept else {})
+                    ok(status == 404, ref, method, accept, status)
+                    if method == "GET":
+                        ok(json.loads(body)["errors"][0] == {
+                            "code": "MANIFEST_UNKNOWN",
+                            "message": "OCI manifest found, but accept header does not support OCI manifests"},
+                            body)
+                status, h, body = c.request(method, "/v2/r/manifests/" + ref, None,
+                                            {"Accept": DOCKER_MANIFEST + ", " + OCI_MANIFEST})
+                ok(status == 200 and h["Content-Type"] == OCI_MANIFEST
+                   and h["Docker-Content-Digest"] == md, ref, method, status, dict(h))
+                ok(body == (m if method == "GET" else b""), body[:100])
+        status, h, body = c.request("GET", "/v2/r/blobs/" + ld, None, {"Range": "bytes=100-"})
+        ok(status == 206 and body == layer[100:] and h["Content-Range"] == "bytes 100-499/500",
+           status, dict(h))
+        c.close()
+
+
+def test_fact_chunked_upload_state(tmp):
+    with Registry(workdir=tmp) as reg:
+        c = Conn(reg.url)
+        data = os.urandom(3000)
+        d = sha256_digest(data)
+        loc0 = _upload(c, "r")
+        # Content-Range is ignored: a nonsense range still appends at offset 0.
+        status, h, _ = c.request("PATCH", loc0, data[:1000], {"Content-Range": "5000-5999",
+                                                             "Content-Type": "application/octet-stream"})
+        ok(status == 202 and h["Range"] == "0-999", status, dict(h))
+        loc1 = rel(h["Location"])
+        ok(loc1 != loc0 and loc1.split("?")[0] == loc0.split("?")[0], loc0, loc1)
+        status, h, _ = c.request("GET", loc1)
+        ok(status == 204 and h["Range"] == "0-999" and rel(h["Location"]) == loc1, status, dict(h))
+        # An older Location is refused; the session lives on at the newest one.
+        for method in ("GET", "PATCH"):
+            status, _, body = c.request(method, loc0, b"x" if method == "PATCH" else None)
+            ok(status == 404 and err_code(body) == "BLOB_UPLOAD_INVALID", method, status, body)
+        status, _, body = c.request("GET", loc0.split("?")[0])
+        ok(status == 404 and err_code(body) == "BLOB_UPLOAD_INVALID", "no _state", status, body)
+        # No Content-Range at all, and a chunked request body, both append.
+        status, h, _ = c.request("PATCH", loc1, data[1000:2000])
+        ok(status == 202 and h["Range"] == "0-1999", status, dict(h))
+        loc2 = rel(h["Location"])
+        c.c.request("PATCH", loc2, body=iter([data[2000:2500], data[2500:]]), encode_chunked=True)
+        r = c.c.getresponse()
+        r.read()
+        ok(r.status == 202 and r.headers["Range"] == "0-2999", r.status, dict(r.headers))
+        loc3 = rel(r.headers["Location"])
+        # A wrong digest with an empty final PUT: 400, and the session survives.
+        status, _, body = c.request("PUT", loc3 + "&digest=sha256:" + "0" * 64, b"")
+        ok(status == 400 and err_code(body) == "DIGEST_INVALID", status, body)
+        status, h, _ = c.request("GET", loc3)
+        ok(status == 204 and h["Range"] == "0-2999", status, dict(h))
+        status, h, _ = c.request("PUT", loc3 + "&digest=" + d, b"")
+        ok(status == 201 and h["Docker-Content-Digest"] == d, status, dict(h))
+        ok(reg.get_blob("r", d) == data)
+        # A monolithic PUT with a wrong digest: 400, and its Location is dead.
+        loc = _upload(c, "r")
+        status, _, body = c.request("PUT", loc + "&digest=sha256:" + "0" * 64, data)
+        ok(status == 400 and err_code(body) == "DIGEST_INVALID", status, body)
+        status, _, body = c.request("GET", loc)
+        ok(status == 404 and err_code(body) == "BLOB_UPLOAD_INVALID", status, body)
+        # DELETE ends a session.
+        loc = _upload(c, "r")
+        status, _, _ = c.request("DELETE", loc)
+        ok(status == 204, status)
+        status, _, body = c.request("GET", loc)
+        ok(status == 404 and err_code(body) == "BLOB_UPLOAD_UNKNOWN", status, body)
+        c.close()
+
+
+def test_fact_post_digest_and_mount(tmp):
+    with Registry(workdir=tmp) as reg:
+        c = Conn(reg.url)
+        data = os.urandom(200)
+        d = sha256_digest(data)
+        status, h, _ = c.request("POST", "/v2/r/blobs/uploads/?digest=" + d, data)
+        ok(status == 202 and h["Range"] == "0-0", "single-POST upload unsupported", status, dict(h))
+        ok(not reg.blob_exists("r", d))
+        _put_blob(c, "r", data)
+        status, h, _ = c.request("POST", "/v2/s/blobs/uploads/?mount=%s&from=r" % d, b"")
+        ok(status == 201 and rel(h["Location"]) == "/v2/s/blobs/" + d, status, dict(h))
+        ok(reg.blob_exists("s", d))
+        status, h, _ = c.request("POST", "/v2/s/blobs/uploads/?mount=sha256:%s&from=r" % ("1" * 64), b"")
+        ok(status == 202 and "/v2/s/blobs/uploads/" in h["Location"], status, dict(h))
+        c.close()
