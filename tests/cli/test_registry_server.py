@@ -38,15 +38,15 @@ def skopeo(tmp, *args, timeout=60):
                           timeout=timeout)
 
 
-def push(tmp, layout, tag, dest, creds=None):
-    args = ["copy", "--preserve-digests", "--dest-tls-verify=false"]
+def push(tmp, layout, tag, dest, creds=None, preserve=True):
+    args = ["copy"] + (["--preserve-digests"] if preserve else []) + ["--dest-tls-verify=false"]
     if creds:
         args += ["--dest-creds", "%s:%s" % creds]
     return skopeo(tmp, *(args + ["oci:%s:%s" % (layout, tag), "docker://" + dest]))
 
 
-def pull(tmp, src, out, creds=None):
-    args = ["copy", "--preserve-digests", "--src-tls-verify=false"]
+def pull(tmp, src, out, creds=None, preserve=True):
+    args = ["copy"] + (["--preserve-digests"] if preserve else []) + ["--src-tls-verify=false"]
     if creds:
         args += ["--src-creds", "%s:%s" % creds]
     return skopeo(tmp, *(args + ["docker://" + src, "oci:%s:x" % out]))
@@ -119,6 +119,14 @@ def test_anonymous_roundtrip(tmp):
         ok(status == 200 and body == b"{}", status, body)
         check_roundtrip(tmp, reg, "org/model")
         ok(reg.tags("nothing/here") == [])
+        # Without --preserve-digests skopeo gzips an image's tar layers (new ones:
+        # a layer the registry has already is reused as it is).
+        root, img = make_layout(tmp, "fresh")
+        r = push(tmp, root, "v1", "%s/org/gz:v1" % reg.host, preserve=False)
+        ok(r.returncode == 0, r.stderr[-1000:])
+        m = json.loads(reg.get_manifest("org/gz", "v1")[0])
+        ok([x["mediaType"] for x in m["layers"]] == ["application/vnd.oci.image.layer.v1.tar+gzip"] * 2
+           and [x["digest"] for x in m["layers"]] != [d for d, _ in img["layers"]], m)
         d = reg.dir
     ok(not os.path.exists(d), "stop() removes the registry's directory")
 
@@ -301,3 +309,133 @@ def test_fact_post_digest_and_mount(tmp):
         status, h, _ = c.request("POST", "/v2/s/blobs/uploads/?mount=sha256:%s&from=r" % ("1" * 64), b"")
         ok(status == 202 and "/v2/s/blobs/uploads/" in h["Location"], status, dict(h))
         c.close()
+
+
+# ---- token authentication ----
+
+def _challenge(h):
+    """{key: value} of a Bearer WWW-Authenticate (values without commas in quotes)."""
+    v = h["WWW-Authenticate"]
+    ok(v.startswith("Bearer "), v)
+    return dict((k, val.strip('"')) for k, _, val in
+                (p.partition("=") for p in v[7:].replace('",', '"\n').split("\n")))
+
+
+def _token(reg, user=None, scopes=(), password=None):
+    q = urllib.parse.urlencode([("service", reg.tokens.service)] + [("scope", s) for s in scopes])
+    h = {}
+    if user:
+        h["Authorization"] = basic_auth(user, password if password is not None else reg.users[user])
+    status, _, body = Conn(reg.tokens.url).request("GET", "/token?" + q, None, h)
+    return status, json.loads(body)
+
+
+def _jwt_claims(token):
+    import base64
+    part = token.split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+
+
+def test_token_roundtrip_and_refusals(tmp):
+    users = {"alice": "secret", "bob": "builder"}
+    with Registry(auth="token", users=users, access={"bob": ["pull"]}, workdir=tmp) as reg:
+        t = reg.tokens
+        status, h, _ = reg._raw("GET", "/v2/")
+        ok(status == 401 and _challenge(h) == {"realm": t.realm, "service": t.service}, status, dict(h))
+        status, h, _ = reg._raw("GET", "/v2/org/model/tags/list")
+        ok(_challenge(h)["scope"] == "repository:org/model:pull", dict(h))
+        check_roundtrip(tmp, reg, "org/model", ALICE)
+        ok(t.count() > 0 and t.count(user="alice", creds_sent=True, status=200) == t.count(), t.requests)
+        pushes = [r for r in t.requests if "repository:org/model:pull,push" in r.scopes]
+        ok(pushes and all(r.granted == [{"type": "repository", "name": "org/model",
+                                         "actions": ["pull", "push"]}] for r in pushes), t.requests)
+        # Raw token requests: several scopes, and what is granted of each.
+        status, doc = _token(reg, "bob", ["repository:org/model:pull,push", "repository:other:pull"])
+        ok(status == 200 and doc["token"] == doc["access_token"] and doc["expires_in"] == 300
+           and doc["issued_at"].endswith("Z"), status, doc)
+        claims = _jwt_claims(doc["token"])
+        ok(claims["access"] == [{"type": "repository", "name": "org/model", "actions": ["pull"]},
+                                {"type": "repository", "name": "other", "actions": ["pull"]}], claims)
+        ok(claims["iss"] == t.issuer and claims["aud"] == t.service and claims["sub"] == "bob"
+           and claims["exp"] == claims["iat"] + 300, claims)
+        status, _, body = reg._raw("GET", "/v2/org/model/tags/list",
+                                   {"Authorization": "Bearer " + doc["token"]})
+        ok(status == 200 and json.loads(body)["tags"] == ["v1"], status, body)
+        ok(_token(reg, "alice", ["repository:r:pull"], password="wrong")[0] == 401)
+        ok(_token(reg, None, ["repository:r:pull"])[0] == 401, "no anonymous tokens")
+        ok(t.count(creds_sent=False, status=401) == 1, t.requests)
+        # OAuth2 form POST.
+        form = urllib.parse.urlencode({"grant_type": "password", "username": "alice",
+                                       "password": "secret", "service": t.service,
+                                       "scope": "repository:r:pull"}).encode()
+        status, _, body = Conn(t.url).request("POST", "/token", form,
+                                             {"Content-Type": "application/x-www-form-urlencoded"})
+        ok(status == 200 and "access_token" in json.loads(body), status, body)
+        # skopeo: a wrong password, and bob pushing, are refused; bob pulls.
+        root, _ = make_layout(tmp, "small", sizes=(100,))
+        r = push(tmp, root, "v1", "%s/org/x:v1" % reg.host, ("alice", "wrong"))
+        ok(r.returncode != 0, "wrong password pushed", r.stderr[-800:])
+        r = push(tmp, root, "v1", "%s/org/x:v1" % reg.host, ("bob", "builder"))
+        ok(r.returncode != 0 and b"denied" in r.stderr.lower(), "bob pushed", r.stderr[-800:])
+        ok(reg.tags("org/x") == [])
+        r = pull(tmp, "%s/org/model:v1" % reg.host, os.path.join(tmp, "bob-out"), ("bob", "builder"))
+        ok(r.returncode == 0, r.stderr[-800:])
+
+
+def test_token_anonymous_pull(tmp):
+    with Registry(auth="token", anonymous=["pull"], workdir=tmp) as reg:
+        check_roundtrip(tmp, reg, "pub/model", ALICE)
+        r = pull(tmp, "%s/pub/model:v1" % reg.host, os.path.join(tmp, "anon"))
+        ok(r.returncode == 0, r.stderr[-800:])
+        ok(reg.tokens.count(user=None, creds_sent=False, status=200) >= 1, reg.tokens.requests)
+        root, _ = make_layout(tmp, "small", sizes=(100,))
+        r = push(tmp, root, "v1", "%s/pub/other:v1" % reg.host)
+        ok(r.returncode != 0, "anonymous push", r.stderr[-800:])
+
+
+def test_token_expiry_and_leeway(tmp):
+    import time
+    from registry import REGISTRY_LEEWAY, der_ecdsa_to_raw
+    ok(der_ecdsa_to_raw(bytes.fromhex("3007020101020200ff")) == (1).to_bytes(32, "big") + (255).to_bytes(32, "big"))
+    with Registry(auth="token", registry_lifetime=2, workdir=tmp) as reg:
+        t = reg.tokens
+        now = int(time.time())
+
+        def tags_with(token):
+            return reg._raw("GET", "/v2/r/tags/list", {"Authorization": "Bearer " + token})[0]
+
+        scope = [("repository", "r", "pull")]
+        # The registry accepts a token until exp + 60 s.
+        ok(tags_with(t.mint("alice", scope, exp=now - REGISTRY_LEEWAY + 20)) == 404, "within leeway")
+        ok(tags_with(t.mint("alice", scope, exp=now - REGISTRY_LEEWAY - 5)) == 401, "past leeway")
+        ok(tags_with(t.mint("bob", [("repository", "other", "pull")])) == 401, "wrong repository")
+        status, doc = _token(reg, "alice", ["repository:r:pull"])
+        ok(status == 200 and doc["expires_in"] == 300, doc)
+        ok(_jwt_claims(doc["token"])["exp"] - _jwt_claims(doc["token"])["iat"] == 2 - REGISTRY_LEEWAY)
+        ok(tags_with(doc["token"]) == 404, "fresh token")
+        time.sleep(3.2)
+        ok(tags_with(doc["token"]) == 401, "token refused registry_lifetime seconds after issue")
+        t.fail(503)
+        ok(_token(reg, "alice", ["repository:r:pull"])[0] == 503)
+        ok(_token(reg, "alice", ["repository:r:pull"])[0] == 200)
+
+
+def test_skopeo_copies_cog_weight_artifacts(tmp):
+    """skopeo 1.9 copies a manifest with a non-image config and an artifactType
+    both ways unchanged, even without --preserve-digests (recorded in
+    registry.py's docstring)."""
+    cfg = b'{"name":"w","target":"/src/weights/w","files":[]}'
+    root, img = make_layout(tmp, "cog", sizes=(5000,), config=cfg,
+                            config_media_type="application/vnd.cog.weight.config.v1+json",
+                            artifact_type="application/vnd.cog.weight.v1",
+                            annotations={"run.cog.weight.name": "w"})
+    with Registry(workdir=tmp) as reg:
+        r = push(tmp, root, "v1", "%s/cog/w:v1" % reg.host, preserve=False)
+        ok(r.returncode == 0, "skopeo push of a cog artifact", r.stderr[-1500:])
+        mbytes, h = reg.get_manifest("cog/w", "v1")
+        ok(mbytes == img["manifest"] and h["Docker-Content-Digest"] == img["digest"], mbytes)
+        out = os.path.join(tmp, "cog-out")
+        r = pull(tmp, "%s/cog/w:v1" % reg.host, out, preserve=False)
+        ok(r.returncode == 0, "skopeo pull of a cog artifact", r.stderr[-1500:])
+        mback, blobs = read_oci_layout(out)
+        ok(mback == img["manifest"] and blobs == dict(img["layers"] + [img["config"]]), mback)

@@ -17,6 +17,23 @@ directory (removed by stop()).
         reg.blob_path(digest)                                # the blob's file in storage
         reg.log()                                            # the registry's output
     layout = write_oci_layout(DIR, "v1", [b"layer bytes"])   # for skopeo copy oci:DIR:v1
+    with Registry(auth="token", users={"alice": "secret", "bob": "pw"},
+                  access={"bob": ["pull"]},                  # default: pull and push
+                  anonymous=None,                            # or ["pull"]
+                  registry_lifetime=None) as reg:            # or seconds: see TokenServer
+        reg.tokens.realm, reg.tokens.service                 # the token server (reg.tokens)
+        reg.tokens.requests                                  # TokenRequest: user, creds_sent,
+        reg.tokens.count(user="alice", status=200)           #   scopes, granted, status
+        reg.tokens.fail(503)                                 # next token request answers 503
+        reg.tokens.mint("alice", [("repository", "r", "pull")], exp=...)  # a token, uncounted
+
+Token mode: a TokenServer (in this module, an http.server thread) implements
+the Docker token protocol: GET realm?service=S&scope=repository:NAME:pull,push
+(scope repeatable) with Basic credentials or none, and the OAuth2 POST form
+(grant_type=password). It answers {"token", "access_token", "expires_in",
+"issued_at"} with an ES256 JWT signed by `openssl dgst -sha256 -sign` (the DER
+signature turned into JWS r||s here) whose header carries the self-signed P-256
+certificate (x5c) that the registry's rootcertbundle trusts.
 
 Passwords are hashed with the standard library's crypt (bcrypt, "$2b$...") when it
 has it, else with `htpasswd -nbB` (Debian's apache2-utils).
@@ -50,8 +67,22 @@ Facts about this registry (each one checked by tests/cli/test_registry_server.py
   - A right PUT answers 201 with Docker-Content-Digest and Location .../blobs/<digest>.
   - Blob GET honours Range: bytes=N- with 206 and Content-Range: bytes N-M/TOTAL.
   - No OCI-Chunk-Min-Length / -Max-Length header is ever sent.
+  - Token auth: the challenge is Bearer realm="...",service="..." and, on a
+    repository path, scope="repository:NAME:pull" (GET) or ...:pull,push. The
+    registry accepts a JWT until exp + 60 s (its leeway), and
+    refuses one whose access lacks the repository or action (401). Nothing
+    revokes an issued token: TokenServer(registry_lifetime=N) sets exp to
+    iat + N - 60 so the registry refuses it N seconds after issue (expires_in
+    still reports the nominal lifetime).
+  - skopeo 1.9 copies an OCI layout to this registry and back unchanged with
+    --preserve-digests. Without it, an image (OCI image config) has its
+    uncompressed tar layers gzipped on the way (unless its blob cache knows the
+    registry has them already); a Cog weight artifact (config
+    application/vnd.cog.weight.config.v1+json, artifactType
+    application/vnd.cog.weight.v1, tar layers) is copied unchanged both ways.
 """
 import base64
+import fnmatch
 import hashlib
 import json
 import os
@@ -61,10 +92,12 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 REGISTRY_BIN = os.environ.get("WL_DOCKER_REGISTRY", "/usr/bin/docker-registry")
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
@@ -128,14 +161,16 @@ class Registry:
 
     auth: None (anonymous), "htpasswd" (Basic, bcrypt entries for `users`) or
       "token" (Bearer tokens from a TokenServer: `token_server` when given, else
-      one made from users / access / anonymous / expires_in).
-    users: {name: password}. access / anonymous / expires_in: TokenServer options.
+      one made from users / access / anonymous / expires_in / registry_lifetime,
+      started and stopped with the registry, as .tokens).
+    users: {name: password}. access, anonymous, expires_in, registry_lifetime:
+      TokenServer options.
     workdir: where the temporary directory goes (default: the system's).
     extra_config: YAML text appended to the generated config.yml.
     """
 
     def __init__(self, auth=None, users=None, token_server=None, access=None, anonymous=None,
-                 expires_in=300, workdir=None, host="127.0.0.1", start_timeout=START_TIMEOUT,
+                 expires_in=300, registry_lifetime=None, workdir=None, host="127.0.0.1", start_timeout=START_TIMEOUT,
                  extra_config=""):
         if auth not in (None, "htpasswd", "token"):
             raise ValueError("auth must be None, 'htpasswd' or 'token', not %r" % (auth,))
@@ -145,7 +180,8 @@ class Registry:
         self.start_timeout = start_timeout
         self.extra_config = extra_config
         self._workdir = workdir
-        self._token_opts = {"access": access, "anonymous": anonymous, "expires_in": expires_in}
+        self._token_opts = {"access": access, "anonymous": anonymous, "expires_in": expires_in,
+                            "registry_lifetime": registry_lifetime}
         self.tokens = token_server
         self._own_tokens = False
         self.dir = self.proc = None
@@ -164,8 +200,9 @@ class Registry:
             if self.auth == "token" and self.tokens is None:
                 self.tokens = TokenServer(users=self.users, workdir=self.dir, **self._token_opts)
                 self._own_tokens = True
-            if self.tokens is not None and self._own_tokens:
-                self.tokens.start()
+            if self.tokens is not None and self.tokens.url is None:
+                self.tokens.start()  # a given server not yet started: stopped with us
+                self._own_tokens = True
             last = None
             for _ in range(3):  # the port may be taken between free_port() and bind
                 self.port = free_port(self.host_ip)
@@ -346,6 +383,319 @@ class Registry:
         if status != 200:
             raise RuntimeError("GET tags of %s: %d %r" % (repo, status, body[:200]))
         return json.loads(body).get("tags") or []
+
+
+# ---- the Docker token protocol ----
+
+REGISTRY_LEEWAY = 60  # seconds distribution 2.8 allows past exp (and before nbf)
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def der_ecdsa_to_raw(der, size=32):
+    """The JWS form (r || s, `size` bytes each) of a DER ECDSA-Sig-Value."""
+    def read_len(buf, i):
+        n = buf[i]
+        if n < 0x80:
+            return n, i + 1
+        k = n & 0x7F
+        return int.from_bytes(buf[i + 1:i + 1 + k], "big"), i + 1 + k
+
+    if not der or der[0] != 0x30:
+        raise ValueError("not a DER SEQUENCE")
+    total, i = read_len(der, 1)
+    if i + total != len(der):
+        raise ValueError("DER SEQUENCE length %d does not match %d bytes" % (total, len(der) - i))
+    out = b""
+    for _ in range(2):
+        if der[i] != 0x02:
+            raise ValueError("not a DER INTEGER at %d" % i)
+        n, i = read_len(der, i + 1)
+        value = int.from_bytes(der[i:i + n], "big")
+        i += n
+        out += value.to_bytes(size, "big")
+    if i != len(der):
+        raise ValueError("trailing bytes after the signature")
+    return out
+
+
+def parse_scope(scope):
+    """("repository", "org/name", ["pull", "push"]) of "repository:org/name:pull,push"
+    (the name may itself hold ':', as in host:port/name)."""
+    kind, _, rest = scope.partition(":")
+    name, _, actions = rest.rpartition(":")
+    if not kind or not name:
+        raise ValueError("bad scope %r" % scope)
+    return kind, name, [a for a in actions.split(",") if a]
+
+
+class TokenRequest:
+    """One request to the token server: method, user (the Basic user name, None
+    without credentials), creds_sent, authenticated (the password was right),
+    scopes (as sent), service, granted (the token's access claim), status."""
+
+    def __init__(self, method, path, headers):
+        self.method, self.path, self.headers = method, path, headers
+        self.user = None
+        self.creds_sent = self.authenticated = False
+        self.scopes, self.service, self.granted, self.status = [], None, [], None
+
+    def __repr__(self):
+        return "TokenRequest(%s user=%s scopes=%s -> %s)" % (self.method, self.user, self.scopes,
+                                                              self.status)
+
+
+class TokenServer:
+    """A Docker token server (GET realm?service=&scope=..., and the OAuth2 POST form),
+    issuing ES256 JWTs signed by openssl with a self-signed P-256 certificate in
+    the header's x5c. The registry trusts that certificate (rootcertbundle).
+
+    users: {name: password}; a wrong password, or no credentials when anonymous
+      is None, answers 401.
+    access: {user: actions} where actions is a list (for every repository) or
+      {repository or fnmatch pattern: list}; users not named get ["pull", "push"].
+      A token grants, per requested scope, the requested actions the user has.
+    anonymous: what a request without credentials gets (same forms), or None.
+    expires_in: seconds reported, and the JWT's exp = iat + expires_in.
+    registry_lifetime: when set, exp is iat + registry_lifetime - 60 instead, so that
+      the registry, which accepts a token until exp + 60 s (its leeway), refuses it
+      registry_lifetime seconds after it was issued. Both may be changed at any time.
+
+    A JWT cannot be revoked: the registry checks only its signature, issuer,
+    audience, times and access. To make "the token expired" happen in a test,
+    use registry_lifetime (a few seconds) or a FaultProxy 401 fault.
+    """
+
+    def __init__(self, users=None, access=None, anonymous=None, expires_in=300,
+                 registry_lifetime=None, service="weightslock-test-registry",
+                 issuer="weightslock-test-issuer", workdir=None, host="127.0.0.1"):
+        self.users = dict({"alice": "secret"} if users is None else users)
+        self.access = dict(access or {})
+        self.anonymous = anonymous
+        self.expires_in = expires_in
+        self.registry_lifetime = registry_lifetime
+        self.service, self.issuer, self.host_ip = service, issuer, host
+        self._workdir = workdir
+        self._lock = threading.Lock()
+        self._requests = []
+        self._faults = []
+        self._server = self._thread = None
+        self._own_dir = None
+        self.url = self.realm = None
+        self.key_path = self.cert_path = None
+        self._make_key()
+
+    def _make_key(self):
+        d = tempfile.mkdtemp(prefix="wltoken-", dir=self._workdir)
+        self._own_dir = d
+        self.key_path = os.path.join(d, "token.key")
+        self.cert_path = os.path.join(d, "token.crt")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                        "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=token", "-days", "2",
+                        "-keyout", self.key_path, "-out", self.cert_path],
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30, check=True)
+        with open(self.cert_path) as f:
+            pem = f.read()
+        body = pem.split("-----BEGIN CERTIFICATE-----")[1].split("-----END CERTIFICATE-----")[0]
+        self.cert_der = base64.b64decode("".join(body.split()))
+
+    # ---- lifecycle ----
+    def start(self):
+        if self._server is not None:
+            return self
+        self._server = ThreadingHTTPServer((self.host_ip, 0), _TokenHandler)
+        self._server.daemon_threads = True
+        self._server.tokens = self
+        self._thread = threading.Thread(target=self._server.serve_forever,
+                                        kwargs={"poll_interval": 0.05}, name="tokens", daemon=True)
+        self._thread.start()
+        self.url = "http://%s:%d" % (self.host_ip, self._server.server_address[1])
+        self.realm = self.url + "/token"
+        return self
+
+    def stop(self):
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join(timeout=5)
+            self._server = self._thread = None
+        if self._own_dir:
+            shutil.rmtree(self._own_dir, ignore_errors=True)
+            self._own_dir = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    # ---- tokens ----
+    def sign(self, claims):
+        """A compact JWS (ES256, x5c) of the claims dict."""
+        header = {"typ": "JWT", "alg": "ES256", "x5c": [base64.b64encode(self.cert_der).decode()]}
+        signing_input = (b64url(json.dumps(header, separators=(",", ":")).encode()) + "." +
+                         b64url(json.dumps(claims, separators=(",", ":")).encode()))
+        p = subprocess.run(["openssl", "dgst", "-sha256", "-sign", self.key_path],
+                           input=signing_input.encode(), stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE, timeout=30, check=True)
+        return signing_input + "." + b64url(der_ecdsa_to_raw(p.stdout))
+
+    def claims(self, subject, access, now=None, exp=None):
+        now = int(time.time()) if now is None else now
+        if exp is None:
+            life = self.registry_lifetime
+            exp = now + (self.expires_in if life is None else life - REGISTRY_LEEWAY)
+        return {"iss": self.issuer, "sub": subject or "", "aud": self.service, "exp": exp,
+                "nbf": now, "iat": now, "jti": hashlib.sha256(os.urandom(16)).hexdigest()[:32],
+                "access": access}
+
+    def mint(self, subject, scopes, exp=None):
+        """A token granting exactly `scopes` ([(type, name, actions)], actions a list
+        or "a,b"), made without a request (not counted). exp: an absolute time."""
+        access = [{"type": t, "name": n, "actions": a.split(",") if isinstance(a, str) else list(a)}
+                  for t, n, a in scopes]
+        return self.sign(self.claims(subject, access, exp=exp))
+
+    def allowed(self, user, name):
+        """The actions `user` (None: anonymous) has on repository `name`."""
+        rule = self.anonymous if user is None else self.access.get(user, ["pull", "push"])
+        if rule is None:
+            return []
+        if isinstance(rule, dict):
+            for pattern, actions in rule.items():
+                if fnmatch.fnmatchcase(name, pattern):
+                    return list(actions)
+            return []
+        return list(rule)
+
+    def grant(self, user, scopes):
+        out = []
+        for s in scopes:
+            try:
+                kind, name, actions = parse_scope(s)
+            except ValueError:
+                continue
+            have = self.allowed(user, name) if kind == "repository" else []
+            out.append({"type": kind, "name": name,
+                        "actions": [a for a in actions if a in have or ("*" in have)]})
+        return out
+
+    # ---- faults and what happened ----
+    def fail(self, status, count=1):
+        """The next `count` token requests answer `status` (429/503 with Retry-After: 1)."""
+        with self._lock:
+            self._faults.append([status, count])
+
+    def _take_fault(self):
+        with self._lock:
+            for f in self._faults:
+                if f[1] > 0:
+                    f[1] -= 1
+                    return f[0]
+        return None
+
+    def _record(self, req):
+        with self._lock:
+            self._requests.append(req)
+
+    @property
+    def requests(self):
+        with self._lock:
+            return list(self._requests)
+
+    def count(self, user=False, creds_sent=None, status=None):
+        """Requests, optionally only those of `user` (None: anonymous), with or
+        without credentials, or with one status."""
+        return sum(1 for r in self.requests if (user is False or r.user == user)
+                   and (creds_sent is None or r.creds_sent == creds_sent)
+                   and (status is None or r.status == status))
+
+    def reset_log(self):
+        with self._lock:
+            self._requests.clear()
+
+
+class _TokenHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "WLTokens/1"
+    timeout = 10
+
+    def log_message(self, *args):
+        pass
+
+    def _json(self, status, obj, headers=()):
+        body = json.dumps(obj).encode()
+        self.req.status = status
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in headers:
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        self._handle(None)
+
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length") or 0)
+        form = urllib.parse.parse_qs(self.rfile.read(n).decode("utf-8", "replace")) if n else {}
+        self._handle(form)
+
+    def _handle(self, form):
+        t = self.server.tokens
+        url = urllib.parse.urlsplit(self.path)
+        q = urllib.parse.parse_qs(url.query)
+        self.req = req = TokenRequest(self.command, self.path,
+                                      {k.lower(): v for k, v in self.headers.items()})
+        t._record(req)
+        if url.path != "/token":
+            return self._json(404, {"errors": [{"code": "NOT_FOUND", "message": "no such path"}]})
+        fault = t._take_fault()
+        if fault is not None:
+            extra = [("Retry-After", "1")] if fault in (429, 503) else []
+            return self._json(fault, {"errors": [{"code": "FAULT", "message": "injected"}]}, extra)
+        user = password = None
+        if form is not None:  # OAuth2 form (POST)
+            if form.get("grant_type", [""])[0] != "password":
+                return self._json(400, {"error": "unsupported_grant_type"})
+            user, password = form.get("username", [None])[0], form.get("password", [""])[0]
+            req.scopes = " ".join(form.get("scope", [])).split()
+            req.service = form.get("service", [None])[0]
+        else:
+            req.scopes = q.get("scope", [])
+            req.service = q.get("service", [None])[0]
+            auth = self.headers.get("Authorization") or ""
+            if auth[:6].lower() == "basic ":
+                try:
+                    user, _, password = base64.b64decode(auth[6:].strip()).decode("utf-8").partition(":")
+                except (ValueError, UnicodeDecodeError):
+                    return self._json(400, {"errors": [{"code": "BAD_AUTH", "message": "bad Basic"}]})
+        req.user, req.creds_sent = user, user is not None
+        if req.service != t.service:
+            return self._json(400, {"errors": [{"code": "INVALID_SERVICE",
+                                                "message": "unknown service %r" % req.service}]})
+        if user is not None:
+            if t.users.get(user) != password:
+                return self._json(401, {"errors": [{"code": "UNAUTHORIZED",
+                                                    "message": "authentication failed"}]},
+                                  [("WWW-Authenticate", 'Basic realm="weightslock-test-tokens"')])
+            req.authenticated = True
+        elif t.anonymous is None:
+            return self._json(401, {"errors": [{"code": "UNAUTHORIZED",
+                                                "message": "authentication required"}]},
+                              [("WWW-Authenticate", 'Basic realm="weightslock-test-tokens"')])
+        req.granted = t.grant(user, req.scopes)
+        now = int(time.time())
+        token = t.sign(t.claims(user, req.granted, now=now))
+        issued = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
+        if form is not None:
+            return self._json(200, {"access_token": token, "expires_in": t.expires_in,
+                                    "issued_at": issued, "scope": " ".join(req.scopes)})
+        self._json(200, {"token": token, "access_token": token, "expires_in": t.expires_in,
+                         "issued_at": issued})
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
