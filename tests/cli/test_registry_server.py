@@ -439,3 +439,283 @@ def test_skopeo_copies_cog_weight_artifacts(tmp):
         ok(r.returncode == 0, "skopeo pull of a cog artifact", r.stderr[-1500:])
         mback, blobs = read_oci_layout(out)
         ok(mback == img["manifest"] and blobs == dict(img["layers"] + [img["config"]]), mback)
+
+
+# ---- the fault proxy ----
+
+def _raw_get(url, headers=None, method="GET"):
+    """(status, headers, body) with no redirect followed; a body cut short comes
+    back as (bytes received, "cut")."""
+    u = urllib.parse.urlsplit(url)
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=TIMEOUT)
+    try:
+        c.request(method, u.path + ("?" + u.query if u.query else ""), headers=headers or {})
+        r = c.getresponse()
+        try:
+            body = r.read()
+        except http.client.IncompleteRead as e:
+            body = (e.partial, "cut")
+        return r.status, r.headers, body
+    finally:
+        c.close()
+
+
+def test_proxy_passes_a_token_session_through(tmp):
+    from registry import FaultProxy
+    with Registry(auth="token", workdir=tmp) as reg, FaultProxy(reg) as px:
+        ok(px.url == "http://" + px.host and px.cdn_url != px.url, px.url, px.cdn_url)
+        status, h, _ = _raw_get(px.url + "/v2/")
+        ok(status == 401 and _challenge(h)["realm"] == px.url + "/token", "realm rewritten", dict(h))
+        check_roundtrip(tmp, reg, "org/model", ALICE)  # straight, to compare with
+        direct = reg.tokens.count()
+        root, img = make_layout(tmp, "via", sizes=(2000, 90000))
+        r = push(tmp, root, "v1", "%s/org/via:v1" % px.host, ALICE)
+        ok(r.returncode == 0, "push through the proxy", r.stderr[-1500:])
+        ok(reg.get_manifest("org/via", "v1")[0] == img["manifest"])
+        out = os.path.join(tmp, "via-out")
+        r = pull(tmp, "%s/org/via:v1" % px.host, out, ALICE)
+        ok(r.returncode == 0, "pull through the proxy", r.stderr[-1500:])
+        ok(read_oci_layout(out) == (img["manifest"], dict(img["layers"] + [img["config"]])))
+        counts = px.counts
+        for key in (("GET", "token"), ("POST", "upload"), ("PUT", "upload"), ("PUT", "manifest"),
+                    ("GET", "manifest"), ("GET", "blob")):
+            ok(counts.get(key, 0) >= 1, key, counts)
+        ok(all(r.status is not None for r in px.requests), px.requests)
+        ok(reg.tokens.count() - direct == px.count("token") > 0, "every token request went through the proxy")
+        big = img["layers"][1][0]
+        ok(px.bytes_sent.get("/v2/org/via/blobs/" + big) == 90000, px.bytes_sent)
+        ok(any(r.header("Authorization") and r.header("Authorization").startswith("Bearer ")
+               for r in px.requests if r.kind == "blob"), "Bearer tokens passed through")
+
+
+def test_proxy_locations_keepalive_and_chunked_bodies(tmp):
+    from registry import FaultProxy
+    with Registry(workdir=tmp) as reg, FaultProxy(reg) as px:
+        c = Conn(px.url)
+        status, h, _ = c.request("POST", "/v2/r/blobs/uploads/", b"")
+        ok(status == 202 and h["Location"].startswith(px.url + "/v2/r/blobs/uploads/")
+           and h["Docker-Upload-UUID"] and h["Range"] == "0-0", status, dict(h))
+        data = os.urandom(300000)
+        c.c.request("PATCH", rel(h["Location"]), body=iter([data[:100000], data[100000:]]),
+                    encode_chunked=True)
+        r = c.c.getresponse()
+        r.read()
+        ok(r.status == 202 and r.headers["Range"] == "0-299999", r.status, dict(r.headers))
+        d = sha256_digest(data)
+        status, h, _ = c.request("PUT", rel(r.headers["Location"]) + "&digest=" + d, b"",
+                                 {"OCI-Layer-Media-Type": "application/vnd.oci.image.layer.v1.tar"})
+        ok(status == 201 and h["Docker-Content-Digest"] == d
+           and h["Location"] == px.url + "/v2/r/blobs/" + d, status, dict(h))
+        status, h, body = c.request("GET", "/v2/r/blobs/" + d, None, {"Range": "bytes=299990-"})
+        ok(status == 206 and body == data[299990:] and h["Content-Range"] == "bytes 299990-299999/300000",
+           status, dict(h))
+        ok(reg.get_blob("r", d) == data)
+        put = [r for r in px.requests if r.method == "PUT"][0]
+        ok(put.header("OCI-Layer-Media-Type") == "application/vnd.oci.image.layer.v1.tar", put.headers)
+        patch = [r for r in px.requests if r.method == "PATCH"][0]
+        ok(patch.received == 300000 and patch.header("Transfer-Encoding") == "chunked", patch.headers)
+        c.close()
+        ok(len(px.requests) == 4 and px.counts == {("POST", "upload"): 1, ("PATCH", "upload"): 1,
+                                                   ("PUT", "upload"): 1, ("GET", "blob"): 1}, px.counts)
+
+
+def _eventually(cond, seconds=3.0):
+    """cond() turned true within `seconds` (the registry finishes a cut request
+    on its own time)."""
+    import time
+    deadline = time.monotonic() + seconds
+    while True:
+        if cond():
+            return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+
+
+def test_proxy_drop_mid_get_and_mid_patch(tmp):
+    from registry import FaultProxy
+    with Registry(workdir=tmp) as reg, FaultProxy(reg) as px:
+        c = Conn(reg.url)
+        data = os.urandom(200000)
+        d = _put_blob(c, "r", data)
+        url = px.url + "/v2/r/blobs/" + d
+        px.drop_response(1000, "GET", r"/blobs/sha256:")
+        status, h, body = _raw_get(url)
+        ok(status == 200 and body == (data[:1000], "cut") and h["Content-Length"] == "200000",
+           status, dict(h))
+        status, _, body = _raw_get(url, {"Range": "bytes=1000-"})
+        ok(status == 206 and body == data[1000:], "one-shot; the rest by Range", status)
+        ok(px.bytes_sent["/v2/r/blobs/" + d] == 200000, px.bytes_sent)
+        ok([r.fault for r in px.requests] == ["drop_response", None], px.requests)
+        # A PATCH cut after 70000 of its 150000 bytes.
+        status, h, _ = Conn(px.url).request("POST", "/v2/r/blobs/uploads/", b"")
+        loc = rel(h["Location"])
+        px.drop_request(70000, "PATCH", r"/blobs/uploads/")
+        conn = Conn(px.url)
+        try:
+            conn.request("PATCH", loc, data[:150000])
+            ok(False, "the PATCH was answered")
+        except (ConnectionError, http.client.HTTPException, OSError):
+            pass
+        conn.close()
+        cut = [r for r in px.requests if r.method == "PATCH"][0]
+        ok(cut.fault == "drop_request" and cut.status is None, cut)
+        # The registry kept the 70000 bytes, but the Location from before the
+        # PATCH (offset 0 in its _state) is refused: the session cannot resume.
+        uuid = h["Docker-Upload-UUID"]
+        ok(_eventually(lambda: reg.upload_size("r", uuid) == 70000), reg.upload_size("r", uuid))
+        for method in ("GET", "PATCH"):
+            status, _, body = c.request(method, loc, b"z" if method == "PATCH" else None)
+            ok(status == 404 and err_code(body) == "BLOB_UPLOAD_INVALID", method, status, body)
+        # Cut before any body byte: nothing kept, the same Location goes on.
+        status, h, _ = c.request("POST", "/v2/r/blobs/uploads/", b"")
+        loc, uuid = rel(h["Location"]), h["Docker-Upload-UUID"]
+        px.drop_request(0, "PATCH")
+        try:
+            Conn(px.url).request("PATCH", loc, data[:150000])
+            ok(False, "the PATCH was answered")
+        except (ConnectionError, http.client.HTTPException, OSError):
+            pass
+        ok(reg.upload_size("r", uuid) == 0, reg.upload_size("r", uuid))
+        status, h, _ = c.request("GET", loc)
+        ok(status == 204 and h["Range"] == "0-0", status, dict(h))
+        status, h, _ = c.request("PATCH", loc, data[:150000])
+        ok(status == 202 and h["Range"] == "0-149999", status, dict(h))
+        c.close()
+
+
+def test_proxy_status_faults(tmp):
+    from registry import FaultProxy
+    with Registry(auth="token", workdir=tmp) as reg, FaultProxy(reg) as px:
+        token = "Bearer " + reg.tokens.mint("alice", [("repository", "r", "pull,push")])
+        c = Conn(px.url, token)
+        px.fail(500, path_re=r"/tags/list", count=2)
+        px.fail(429, method="POST")
+        for _ in range(2):
+            status, _, body = c.request("GET", "/v2/r/tags/list")
+            ok(status == 500 and err_code(body) == "UNKNOWN", status, body)
+        ok(c.request("GET", "/v2/r/tags/list")[0] == 404, "after two 500s: the registry's answer")
+        status, h, body = c.request("POST", "/v2/r/blobs/uploads/", b"")
+        ok(status == 429 and h["Retry-After"] == "1" and err_code(body) == "TOOMANYREQUESTS", status, dict(h))
+        status, h, _ = c.request("POST", "/v2/r/blobs/uploads/", b"")
+        ok(status == 202, status)
+        loc = rel(h["Location"])
+        # An "expired token" in the middle of a chunked upload: one 401 with the
+        # registry's challenge; the same PATCH at the same Location then works.
+        px.fail(401, method="PATCH")
+        status, h, _ = c.request("PATCH", loc, b"x" * 5000)
+        ch = _challenge(h)
+        ok(status == 401 and ch == {"realm": px.url + "/token", "service": reg.tokens.service,
+                                    "scope": "repository:r:pull,push"}, status, ch)
+        status, h, _ = c.request("PATCH", loc, b"x" * 5000)
+        ok(status == 202 and h["Range"] == "0-4999", status, dict(h))
+        ok([r.status for r in px.requests] == [500, 500, 404, 429, 202, 401, 202], px.requests)
+        px.fail(502, path_re="^/token")
+        ok(_raw_get(px.url + "/token?service=x")[0] == 502)
+        c.close()
+
+
+def test_proxy_body_limit(tmp):
+    from registry import FaultProxy
+    with Registry(workdir=tmp) as reg, FaultProxy(reg) as px:
+        c = Conn(px.url)
+        loc = rel(c.request("POST", "/v2/r/blobs/uploads/", b"")[1]["Location"])
+        px.limit_body(1000, method="PATCH")
+        for _ in range(2):  # persistent while set
+            status, _, body = Conn(px.url).request("PATCH", loc, b"y" * 1001)
+            ok(status == 413 and err_code(body) == "SIZE_INVALID", status, body)
+        c2 = Conn(px.url)
+        c2.c.request("PATCH", loc, body=iter([b"y" * 600, b"y" * 600]), encode_chunked=True)
+        r = c2.c.getresponse()
+        r.read()
+        ok(r.status == 413, "chunked over the limit", r.status)
+        # Expect: 100-continue is answered 413 before any body byte is sent.
+        s = socket_connect(px.url)
+        s.sendall(("PATCH %s HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n"
+                   "Expect: 100-continue\r\n\r\n" % loc).encode())
+        head = s.recv(4096)
+        ok(head.startswith(b"HTTP/1.1 413 "), head[:200])
+        s.close()
+        status, h, _ = c.request("PATCH", loc, b"y" * 1000)
+        ok(status == 202 and h["Range"] == "0-999", "at the limit: passed", status, dict(h))
+        px.limit_body(None)
+        status, h, _ = c.request("PATCH", rel(h["Location"]), b"y" * 5000)
+        ok(status == 202 and h["Range"] == "0-5999", status, dict(h))
+        ok(px.count("upload", "PATCH", 413) == 4, px.requests)
+        c.close()
+
+
+def socket_connect(url):
+    import socket
+    u = urllib.parse.urlsplit(url)
+    s = socket.create_connection((u.hostname, u.port), timeout=TIMEOUT)
+    return s
+
+
+def test_proxy_redirect_target_rejects_authorization(tmp):
+    from registry import FaultProxy
+    with Registry(auth="htpasswd", workdir=tmp) as reg, FaultProxy(reg) as px:
+        auth = {"Authorization": basic_auth(*ALICE)}
+        data = os.urandom(50000)
+        d = _put_blob(Conn(reg.url, auth["Authorization"]), "r", data)
+        px.redirect_blobs(count=3)
+        status, h, _ = _raw_get(px.url + "/v2/r/blobs/" + d, auth)
+        ok(status == 307 and h["Location"].startswith(px.cdn_url + "/"), status, dict(h))
+        cdn = h["Location"]
+        ok(px.with_authorization() == [])
+        status, _, body = _raw_get(cdn)
+        ok(status == 200 and body == data, status)
+        status, h, body = _raw_get(cdn, {"Range": "bytes=49000-"})
+        ok(status == 206 and body == data[49000:] and h["Content-Range"] == "bytes 49000-49999/50000",
+           status, dict(h))
+        status, _, body = _raw_get(cdn, auth)
+        ok(status == 400 and b"Authorization" in body, status, body)
+        # urllib keeps the Authorization it was given across the redirect: refused.
+        import urllib.request
+        import urllib.error
+        try:
+            urllib.request.urlopen(urllib.request.Request(px.url + "/v2/r/blobs/" + d, headers=auth),
+                                   timeout=TIMEOUT)
+            ok(False, "the redirect target took Authorization")
+        except urllib.error.HTTPError as e:
+            ok(e.code == 400, e.code)
+        seen = px.with_authorization()
+        ok(len(seen) == 2 and all(r.status == 400 for r in seen), seen)
+        ok(_raw_get(px.url + "/v2/r/blobs/" + d, auth)[0] == 307, "third redirect")
+        status, _, body = _raw_get(px.url + "/v2/r/blobs/" + d, auth)
+        ok(status == 200 and body == data, "count used up: proxied", status)
+        ok(px.count("blob", "GET", 307) == 3 and px.count("blob", "GET", server="cdn") == 4, px.requests)
+        ok(px.bytes_sent["/cdn/v2/r/blobs/" + d] == 50000 + 1000 + sum(r.sent for r in seen),
+           px.bytes_sent)
+
+
+def test_proxy_delay(tmp):
+    import threading
+    import time
+    from registry import FaultProxy
+    with Registry(workdir=tmp) as reg, FaultProxy(reg) as px:
+        c = Conn(px.url)
+        data = os.urandom(1000)
+        d = sha256_digest(data)
+        loc = rel(c.request("POST", "/v2/r/blobs/uploads/", b"")[1]["Location"])
+        px.delay(1.0, "PUT")
+        t0 = time.monotonic()
+        status, _, _ = c.request("PUT", loc + "&digest=" + d, data)
+        ok(status == 201 and time.monotonic() - t0 >= 1.0, status)
+        # after_upstream: the blob is stored while the answer is still held back.
+        data2 = os.urandom(1000)
+        d2 = sha256_digest(data2)
+        loc = rel(c.request("POST", "/v2/r/blobs/uploads/", b"")[1]["Location"])
+        px.delay(1.5, "PUT", after_upstream=True)
+        out = {}
+        th = threading.Thread(target=lambda: out.update(r=c.request("PUT", loc + "&digest=" + d2, data2)))
+        t0 = time.monotonic()
+        th.start()
+        stored_unanswered = False
+        while time.monotonic() - t0 < 1.2 and not stored_unanswered:
+            stored_unanswered = reg.blob_exists("r", d2) and "r" not in out
+            time.sleep(0.05)
+        th.join(timeout=10)
+        ok(stored_unanswered, "the blob was stored before the held answer came")
+        ok(out["r"][0] == 201 and time.monotonic() - t0 >= 1.5, out)
+        c.close()

@@ -15,6 +15,7 @@ directory (removed by stop()).
         reg.get_manifest("repo", "tag")   # -> (bytes, headers)  show up in counters
         reg.tags("repo")
         reg.blob_path(digest)                                # the blob's file in storage
+        reg.upload_size("repo", uuid)                        # bytes an upload session holds
         reg.log()                                            # the registry's output
     layout = write_oci_layout(DIR, "v1", [b"layer bytes"])   # for skopeo copy oci:DIR:v1
     with Registry(auth="token", users={"alice": "secret", "bob": "pw"},
@@ -26,6 +27,36 @@ directory (removed by stop()).
         reg.tokens.count(user="alice", status=200)           #   scopes, granted, status
         reg.tokens.fail(503)                                 # next token request answers 503
         reg.tokens.mint("alice", [("repository", "r", "pull")], exp=...)  # a token, uncounted
+
+FaultProxy is an HTTP/1.1 reverse proxy (threads, keep-alive, bodies streamed
+both ways, chunked request bodies accepted, Expect: 100-continue answered by the
+proxy itself) in front of a registry, plus a second server on another port, the
+redirect target, which answers 400 to any request carrying Authorization and
+otherwise serves blob bytes (with Range) from the registry's storage (or, given a
+URL only, fetched from upstream with cdn_upstream_auth).
+
+    with Registry(auth="token") as reg, FaultProxy(reg) as px:
+        px.url, px.host, px.cdn_url          # point the client at px.host
+        px.drop_request(70000, "PATCH", r"/blobs/uploads/")  # body cut after 70000 bytes
+        px.drop_response(1000, "GET", r"/blobs/sha256:")     # body cut after 1000 bytes
+        px.fail(500, path_re=r"/manifests/", count=2)        # answered without upstream
+        px.fail(429, method="POST")                          # with Retry-After: 1
+        px.fail(401, method="PATCH")                         # with the registry's challenge
+        px.limit_body(64 << 20)                              # 413 over 64 MiB until None
+        px.delay(40, "PUT", r"/blobs/uploads/")              # held 40 s before upstream
+        px.delay(40, "PUT", after_upstream=True)             # done upstream, answer held
+        px.redirect_blobs(count=None)                        # 307 to the redirect target
+        px.counts[("PATCH", "upload")]                       # kinds: blob manifest upload
+        px.count("blob", "GET", 307)                         #   token v2 other
+        px.bytes_sent["/v2/r/blobs/sha256:..."]              # response body bytes per path
+        px.with_authorization("cdn")                         # requests that carried it
+        px.requests                                          # ProxyRequest, with headers
+
+Faults match a method and a regular expression searched in the path (with its
+query); each is one-shot unless count is given (None: until clear_faults()).
+Location headers pointing at the registry are rewritten to the proxy; with a
+token registry the proxy also fronts the token server at /token and rewrites
+the challenge's realm, so token requests are counted and can be faulted.
 
 Token mode: a TokenServer (in this module, an http.server thread) implements
 the Docker token protocol: GET realm?service=S&scope=repository:NAME:pull,push
@@ -67,6 +98,12 @@ Facts about this registry (each one checked by tests/cli/test_registry_server.py
   - A right PUT answers 201 with Docker-Content-Digest and Location .../blobs/<digest>.
   - Blob GET honours Range: bytes=N- with 206 and Content-Range: bytes N-M/TOTAL.
   - No OCI-Chunk-Min-Length / -Max-Length header is ever sent.
+  - A PATCH cut in the middle (the client's connection dropped after N body
+    bytes) leaves the N bytes in the session's storage, but the Location from
+    before that PATCH carries offset 0 in its _state, so GET, PATCH and PUT
+    there answer 404 BLOB_UPLOAD_INVALID: the session cannot be resumed and a
+    new upload must start. Cut before any body byte, the session goes on at the
+    same Location (GET: 204, Range: 0-0).
   - Token auth: the challenge is Bearer realm="...",service="..." and, on a
     repository path, scope="repository:NAME:pull" (GET) or ...:pull,push. The
     registry accepts a JWT until exp + 60 s (its leeway), and
@@ -82,8 +119,10 @@ Facts about this registry (each one checked by tests/cli/test_registry_server.py
     application/vnd.cog.weight.v1, tar layers) is copied unchanged both ways.
 """
 import base64
+import collections
 import fnmatch
 import hashlib
+import http.client
 import json
 import os
 import re
@@ -156,7 +195,17 @@ def basic_auth(user, password):
     return "Basic " + base64.b64encode(("%s:%s" % (user, password)).encode()).decode()
 
 
-class Registry:
+class _Started:
+    """`with X() as x:` starts x, and stops it however the block ends."""
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+class Registry(_Started):
     """docker-registry in a temporary directory.
 
     auth: None (anonymous), "htpasswd" (Basic, bcrypt entries for `users`) or
@@ -310,12 +359,6 @@ class Registry:
             shutil.rmtree(self.dir, ignore_errors=True)
             self.dir = None
 
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-
     def log(self):
         """What the registry printed (warnings, errors and its access log)."""
         try:
@@ -330,6 +373,15 @@ class Registry:
         algo, _, hexd = digest.partition(":")
         return os.path.join(self.dir, "storage", "docker", "registry", "v2", "blobs", algo,
                             hexd[:2], hexd, "data")
+
+    def upload_size(self, repo, uuid):
+        """Bytes the registry holds for upload session `uuid` of `repo` (None: no session)."""
+        path = os.path.join(self.dir, "storage", "docker", "registry", "v2", "repositories",
+                            repo, "_uploads", uuid, "data")
+        try:
+            return os.path.getsize(path)
+        except OSError:
+            return None
 
     def _helper_auth(self, repo, actions="pull"):
         if self.auth == "htpasswd":
@@ -447,7 +499,7 @@ class TokenRequest:
                                                               self.status)
 
 
-class TokenServer:
+class TokenServer(_Started):
     """A Docker token server (GET realm?service=&scope=..., and the OAuth2 POST form),
     issuing ES256 JWTs signed by openssl with a self-signed P-256 certificate in
     the header's x5c. The registry trusts that certificate (rootcertbundle).
@@ -524,12 +576,6 @@ class TokenServer:
         if self._own_dir:
             shutil.rmtree(self._own_dir, ignore_errors=True)
             self._own_dir = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
 
     # ---- tokens ----
     def sign(self, claims):
@@ -696,6 +742,635 @@ class _TokenHandler(BaseHTTPRequestHandler):
                                     "issued_at": issued, "scope": " ".join(req.scopes)})
         self._json(200, {"token": token, "access_token": token, "expires_in": t.expires_in,
                          "issued_at": issued})
+
+
+# ---- a fault-injecting reverse proxy ----
+
+HOP_BY_HOP = {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer",
+              "upgrade", "proxy-authenticate", "proxy-authorization", "expect", "content-length",
+              "host"}
+PROXY_KINDS = ("blob", "manifest", "upload", "token", "v2", "other")
+COPY_CHUNK = 65536
+REASONS = {400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 408: "Request Timeout",
+           413: "Payload Too Large", 429: "Too Many Requests", 500: "Internal Server Error",
+           502: "Bad Gateway", 503: "Service Unavailable", 307: "Temporary Redirect"}
+_REPO_RE = re.compile(r"^/v2/(.+?)/(?:blobs|manifests|tags)/")
+
+
+def classify(path):
+    """The kind of a request path: blob, manifest, upload, token, v2 or other."""
+    p = path.split("?", 1)[0]
+    if p == "/token" or p.startswith("/token/"):
+        return "token"
+    if p in ("/v2", "/v2/"):
+        return "v2"
+    if not p.startswith("/v2/"):
+        return "other"
+    if re.match(r"^/v2/.+/blobs/uploads(/|$)", p):
+        return "upload"
+    m = re.match(r"^/v2/.+/(blobs|manifests)/[^/]+$", p)
+    if m:
+        return "blob" if m.group(1) == "blobs" else "manifest"
+    return "other"
+
+
+class ProxyRequest:
+    """One request to the proxy ("proxy") or to its redirect target ("cdn"):
+    method, path (with query), kind, headers (lower-case names), status (None
+    when no answer was sent), sent (response body bytes sent), received
+    (request body bytes read), fault (the fault applied, or None)."""
+
+    def __init__(self, server, method, path, headers):
+        self.server, self.method, self.path = server, method, path
+        self.kind = "blob" if server == "cdn" else classify(path)
+        self.headers = headers
+        self.status = None
+        self.sent = self.received = 0
+        self.fault = None
+
+    def header(self, name):
+        return self.headers.get(name.lower())
+
+    def __repr__(self):
+        return "ProxyRequest(%s %s %s -> %s%s)" % (self.server, self.method, self.path[:80], self.status,
+                                                   " fault=" + self.fault if self.fault else "")
+
+
+class _Body:
+    """The request body of a handler, read as it comes (Content-Length or chunked);
+    a deferred "100 Continue" is sent before the first read."""
+
+    def __init__(self, handler):
+        self.h = handler
+        te = (handler.headers.get("Transfer-Encoding") or "").lower()
+        self.chunked = "chunked" in te
+        self.left = 0 if self.chunked else int(handler.headers.get("Content-Length") or 0)
+        self.chunk_left = 0
+        self.done = not self.chunked and self.left == 0
+        self.expect = (handler.headers.get("Expect") or "").lower() == "100-continue"
+        self.read_bytes = 0
+
+    @property
+    def present(self):
+        return self.chunked or self.left > 0
+
+    def _continue(self):
+        if self.expect:
+            self.expect = False
+            self.h.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            self.h.wfile.flush()
+
+    def read(self, n=COPY_CHUNK):
+        if self.done:
+            return b""
+        self._continue()
+        rf = self.h.rfile
+        if not self.chunked:
+            data = rf.read(min(n, self.left))
+            if not data:
+                raise ConnectionError("client closed the request body early")
+            self.left -= len(data)
+            self.done = self.left == 0
+        else:
+            if self.chunk_left == 0:
+                line = rf.readline(1024)
+                if not line:
+                    raise ConnectionError("client closed a chunked body early")
+                size = int(line.split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while rf.readline(1024) not in (b"\r\n", b"\n", b""):
+                        pass
+                    self.done = True
+                    return b""
+                self.chunk_left = size
+            data = rf.read(min(n, self.chunk_left))
+            if not data:
+                raise ConnectionError("client closed a chunked body early")
+            self.chunk_left -= len(data)
+            if self.chunk_left == 0:
+                rf.readline(16)
+        self.read_bytes += len(data)
+        return data
+
+
+class FaultProxy(_Started):
+    """An HTTP/1.1 reverse proxy in front of a registry, with injectable faults.
+
+    upstream: a Registry (its URL, its storage for the redirect target, and its
+      token server, which the proxy then fronts at /token) or a URL.
+    blob_path: digest -> file, how the redirect target finds blob bytes; without
+      it (and without a Registry) the target fetches them from upstream with
+      `cdn_upstream_auth` as Authorization.
+    proxy_tokens: route /token to the upstream's token server and rewrite the
+      realm of WWW-Authenticate to point at the proxy (token requests are then
+      counted and can be faulted like any other).
+    """
+
+    def __init__(self, upstream, blob_path=None, proxy_tokens=True, cdn_upstream_auth=None,
+                 host="127.0.0.1", timeout=60):
+        if isinstance(upstream, Registry):
+            self.upstream = upstream.url
+            blob_path = blob_path or upstream.blob_path
+            tokens = upstream.tokens
+            self.token_upstream = tokens.url if (tokens is not None and proxy_tokens) else None
+        else:
+            self.upstream = upstream.rstrip("/")
+            self.token_upstream = None
+        self.blob_path = blob_path
+        self.cdn_upstream_auth = cdn_upstream_auth
+        self.host_ip, self.timeout = host, timeout
+        self._lock = threading.Lock()
+        self._requests = []
+        self._faults = []
+        self._limit = None
+        self._bytes = {}
+        self._servers, self._threads = [], []
+        self._conns = set()
+        self._stopping = threading.Event()
+        self.url = self.host = self.cdn_url = None
+
+    # ---- lifecycle ----
+    def start(self):
+        if self._servers:
+            return self
+        self._stopping.clear()
+        for role in ("proxy", "cdn"):
+            srv = ThreadingHTTPServer((self.host_ip, 0), _ProxyHandler)
+            srv.daemon_threads = True
+            srv.block_on_close = False
+            srv.proxy, srv.role = self, role
+            t = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05},
+                                 name="faultproxy-" + role, daemon=True)
+            self._servers.append(srv)
+            self._threads.append(t)
+            t.start()
+        port = self._servers[0].server_address[1]
+        self.url = "http://%s:%d" % (self.host_ip, port)
+        self.host = "%s:%d" % (self.host_ip, port)
+        self.cdn_url = "http://%s:%d" % (self.host_ip, self._servers[1].server_address[1])
+        return self
+
+    def stop(self):
+        self._stopping.set()
+        for srv in self._servers:
+            srv.shutdown()
+            srv.server_close()
+        with self._lock:
+            conns = list(self._conns)
+        for c in conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        for t in self._threads:
+            t.join(timeout=5)
+        self._servers, self._threads = [], []
+
+    # ---- faults ----
+    def _add(self, action, method, path_re, count, **params):
+        f = {"action": action, "method": method.upper() if method else None,
+             "path_re": re.compile(path_re) if path_re else None, "left": count}
+        f.update(params)
+        with self._lock:
+            self._faults.append(f)
+
+    def drop_request(self, after, method=None, path_re=None, count=1):
+        """Forward `after` bytes of the request body upstream, then close both
+        connections (a PATCH cut in the middle)."""
+        self._add("drop_request", method, path_re, count, after=int(after))
+
+    def drop_response(self, after, method=None, path_re=None, count=1):
+        """Send the upstream's status and headers and `after` bytes of its body,
+        then close the connection (a blob GET cut in the middle)."""
+        self._add("drop_response", method, path_re, count, after=int(after))
+
+    def fail(self, status, method=None, path_re=None, count=1, retry_after=None, challenge=None):
+        """Answer `status` without asking upstream, with a registry-style JSON
+        error. 429 and 503 carry Retry-After: 1 unless retry_after says otherwise
+        ("" omits it). 401 carries a challenge: `challenge`, else the upstream's
+        (Basic, or Bearer with this request's scope), else Basic realm="fault-proxy"."""
+        if retry_after is None:
+            retry_after = "1" if status in (429, 503) else ""
+        self._add("fail", method, path_re, count, status=int(status), retry_after=str(retry_after),
+                  challenge=challenge)
+
+    def delay(self, seconds, method=None, path_re=None, count=1, after_upstream=False):
+        """Hold the request `seconds` before forwarding it, or (after_upstream)
+        forward it, then hold the upstream's answer that long before sending it."""
+        self._add("delay", method, path_re, count, seconds=float(seconds),
+                  after_upstream=bool(after_upstream))
+
+    def redirect_blobs(self, count=1, status=307):
+        """Answer blob GETs with `status` and Location on the redirect target
+        (cdn_url), which refuses with 400 any request carrying Authorization."""
+        self._add("redirect", "GET", r"^/v2/.+/blobs/sha256:[0-9a-f]{64}(\?|$)", count,
+                  status=int(status))
+
+    def limit_body(self, max_bytes, method=None, path_re=None):
+        """While set, a request whose body is (or grows) over max_bytes is answered
+        413, like a proxy that refuses big bodies. None lifts the limit."""
+        with self._lock:
+            self._limit = None if max_bytes is None else {
+                "max": int(max_bytes), "method": method.upper() if method else None,
+                "path_re": re.compile(path_re) if path_re else None}
+
+    def clear_faults(self):
+        with self._lock:
+            self._faults.clear()
+            self._limit = None
+
+    def _match(self, f, method, path):
+        return (f["method"] in (None, method)) and (f["path_re"] is None or f["path_re"].search(path))
+
+    def _take_fault(self, method, path):
+        with self._lock:
+            for f in self._faults:
+                if f["left"] is not None and f["left"] <= 0:
+                    continue
+                if self._match(f, method, path):
+                    if f["left"] is not None:
+                        f["left"] -= 1
+                    return dict(f)
+        return None
+
+    def _body_limit(self, method, path):
+        with self._lock:
+            lim = self._limit
+        return lim["max"] if lim and self._match(lim, method, path) else None
+
+    # ---- what happened ----
+    @property
+    def requests(self):
+        with self._lock:
+            return list(self._requests)
+
+    @property
+    def counts(self):
+        """{(method, kind): requests to the proxy} (a Counter: absent keys are 0)."""
+        return collections.Counter((r.method, r.kind) for r in self.requests if r.server == "proxy")
+
+    def count(self, kind=None, method=None, status=None, server="proxy"):
+        return sum(1 for r in self.requests if r.server == server
+                   and (kind is None or r.kind == kind) and (method is None or r.method == method)
+                   and (status is None or r.status == status))
+
+    @property
+    def bytes_sent(self):
+        """{path without query: response body bytes sent}, the redirect target's
+        paths (/cdn/...) included."""
+        with self._lock:
+            return dict(self._bytes)
+
+    def sent_matching(self, path_re):
+        rx = re.compile(path_re)
+        return sum(n for p, n in self.bytes_sent.items() if rx.search(p))
+
+    def with_authorization(self, server="cdn"):
+        """Requests to `server` that carried an Authorization header."""
+        return [r for r in self.requests if r.server == server and "authorization" in r.headers]
+
+    def reset_log(self):
+        with self._lock:
+            self._requests.clear()
+            self._bytes.clear()
+
+    def _record(self, req):
+        with self._lock:
+            self._requests.append(req)
+
+    def _sent(self, req, n):
+        req.sent += n
+        key = req.path.split("?", 1)[0]
+        with self._lock:
+            self._bytes[key] = self._bytes.get(key, 0) + n
+
+    # ---- rewriting ----
+    def _rewrite(self, name, value):
+        lname = name.lower()
+        if lname == "location" and value.startswith(self.upstream):
+            return self.url + value[len(self.upstream):]
+        if lname == "www-authenticate" and self.token_upstream:
+            return value.replace(self.token_upstream, self.url)
+        return value
+
+    def challenge_for(self, method, path):
+        """The WWW-Authenticate the upstream would send to `method path` unauthenticated."""
+        try:
+            u = urllib.parse.urlsplit(self.upstream)
+            c = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+            c.request("GET", "/v2/")
+            r = c.getresponse()
+            r.read()
+            value = r.headers.get("WWW-Authenticate")
+            c.close()
+        except OSError:
+            value = None
+        if not value:
+            return 'Basic realm="fault-proxy"'
+        value = self._rewrite("WWW-Authenticate", value)
+        m = _REPO_RE.match(path.split("?", 1)[0])
+        if value.startswith("Bearer ") and m:
+            actions = "pull" if method in ("GET", "HEAD") else "pull,push"
+            value += ',scope="repository:%s:%s"' % (m.group(1), actions)
+        return value
+
+
+class _ProxyHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "FaultProxy/1"
+    timeout = 60
+
+    def log_message(self, *args):
+        pass
+
+    def handle_expect_100(self):
+        return True  # sent by _Body when the body is wanted
+
+    def setup(self):
+        super().setup()
+        with self.server.proxy._lock:
+            self.server.proxy._conns.add(self.connection)
+
+    def finish(self):
+        try:
+            super().finish()
+        finally:
+            with self.server.proxy._lock:
+                self.server.proxy._conns.discard(self.connection)
+
+    def handle_one_request(self):
+        try:
+            super().handle_one_request()
+        except (ConnectionError, socket.timeout, OSError):
+            self.close_connection = True
+
+    def _dispatch(self):
+        p = self.server.proxy
+        self.req = ProxyRequest(self.server.role, self.command, self.path,
+                                {k.lower(): v for k, v in self.headers.items()})
+        p._record(self.req)
+        self.body = _Body(self)
+        if self.server.role == "cdn":
+            return self._cdn()
+        return self._proxy()
+
+    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = _dispatch
+
+    # ---- answering ----
+    def _answer(self, status, headers=(), body=b""):
+        self.req.status = status
+        self.send_response_only(status, REASONS.get(status))
+        for k, v in headers:
+            self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body)))
+        if not self.body.done:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD" and body:
+            self.wfile.write(body)
+            self.server.proxy._sent(self.req, len(body))
+        self.wfile.flush()
+        if not self.body.done:
+            self._linger()
+
+    def _error(self, status, code, message, headers=()):
+        body = json.dumps({"errors": [{"code": code, "message": message}]}).encode()
+        self._answer(status, [("Content-Type", "application/json; charset=utf-8")] + list(headers), body)
+
+    def _linger(self):
+        """The request body was not read: close after the answer, reading and
+        discarding what the client still sends for a short while (unless it
+        waits for 100 Continue) so that it gets to read the answer."""
+        self.close_connection = True
+        if self.body.expect:
+            return
+        try:
+            self.connection.shutdown(socket.SHUT_WR)
+            self.connection.settimeout(1.0)
+            deadline = time.monotonic() + 3
+            while time.monotonic() < deadline and self.connection.recv(COPY_CHUNK):
+                pass
+        except OSError:
+            pass
+
+    def _hang_up(self):
+        self.close_connection = True
+        try:
+            self.wfile.flush()
+        except OSError:
+            pass
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    # ---- the proxy ----
+    def _proxy(self):
+        p, req = self.server.proxy, self.req
+        path, method = self.path, self.command
+        self.prebuffered = None
+        limit = p._body_limit(method, path)
+        if limit is not None and not self.body.chunked and self.body.left > limit:
+            req.fault = "limit_body"
+            return self._error(413, "SIZE_INVALID", "request body over %d bytes" % limit)
+        if limit is not None and self.body.chunked:
+            # A chunked body is held (up to the limit) before anything goes upstream.
+            buf = bytearray()
+            while not self.body.done and len(buf) <= limit:
+                buf += self.body.read()
+            if len(buf) > limit:
+                req.fault = "limit_body"
+                return self._error(413, "SIZE_INVALID", "request body over %d bytes" % limit)
+            self.prebuffered = bytes(buf)
+        fault = p._take_fault(method, path)
+        if fault:
+            req.fault = fault["action"]
+            if fault["action"] == "fail":
+                st = fault["status"]
+                extra = [("Retry-After", fault["retry_after"])] if fault["retry_after"] else []
+                if st == 401:
+                    extra.append(("WWW-Authenticate", fault["challenge"] or p.challenge_for(method, path)))
+                code = {401: "UNAUTHORIZED", 429: "TOOMANYREQUESTS"}.get(st, "UNKNOWN")
+                return self._error(st, code, "injected fault %d" % st, extra)
+            if fault["action"] == "redirect":
+                loc = "%s/cdn%s" % (p.cdn_url, path)
+                return self._answer(fault["status"], [("Location", loc)])
+            if fault["action"] == "delay" and not fault["after_upstream"]:
+                p._stopping.wait(fault["seconds"])
+        target = p.token_upstream if (req.kind == "token" and p.token_upstream) else p.upstream
+        u = urllib.parse.urlsplit(target)
+        up = http.client.HTTPConnection(u.hostname, u.port, timeout=p.timeout)
+        try:
+            self._forward(up, u, fault, limit)
+        except (ConnectionError, socket.timeout, OSError, http.client.HTTPException):
+            if req.status is None:
+                self._hang_up()
+        finally:
+            up.close()
+
+    def _pieces(self):
+        if self.prebuffered is not None:
+            if self.prebuffered:
+                yield self.prebuffered
+            return
+        while not self.body.done:
+            data = self.body.read()
+            if not data:
+                return
+            yield data
+
+    def _forward(self, up, u, fault, limit):
+        p, req, body = self.server.proxy, self.req, self.body
+        chunked = body.chunked and self.prebuffered is None
+        up.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
+        up.putheader("Host", u.netloc)
+        for k, v in self.headers.items():
+            if k.lower() not in HOP_BY_HOP:
+                up.putheader(k, v)
+        if chunked:
+            up.putheader("Transfer-Encoding", "chunked")
+        elif self.prebuffered is not None:
+            up.putheader("Content-Length", str(len(self.prebuffered)))
+        elif body.present or self.command in ("POST", "PUT", "PATCH"):
+            up.putheader("Content-Length", str(body.left))
+        up.endheaders()
+        drop_at = fault["after"] if fault and fault["action"] == "drop_request" else None
+        sent_up = 0
+        for data in self._pieces():
+            if drop_at is not None and sent_up + len(data) >= drop_at:
+                self._up_send(up, data[:drop_at - sent_up], chunked)
+                req.received = body.read_bytes
+                up.close()
+                return self._hang_up()
+            self._up_send(up, data, chunked)
+            sent_up += len(data)
+        if chunked:
+            up.send(b"0\r\n\r\n")
+        req.received = body.read_bytes
+        resp = up.getresponse()
+        if fault and fault["action"] == "delay" and fault["after_upstream"]:
+            p._stopping.wait(fault["seconds"])
+        self._relay(resp, fault["after"] if fault and fault["action"] == "drop_response" else None)
+
+    @staticmethod
+    def _up_send(up, data, chunked):
+        if not data:
+            return
+        up.send(b"%x\r\n%s\r\n" % (len(data), data) if chunked else data)
+
+    def _relay(self, resp, drop_at):
+        p, req = self.server.proxy, self.req
+        req.status = resp.status
+        self.send_response_only(resp.status, resp.reason)
+        length = None
+        for k, v in resp.getheaders():
+            lk = k.lower()
+            if lk == "content-length":
+                length = v
+            if lk in HOP_BY_HOP:
+                continue
+            self.send_header(k, p._rewrite(k, v))
+        no_body = self.command == "HEAD" or resp.status in (204, 304) or resp.status < 200
+        chunked = False
+        if length is not None:
+            self.send_header("Content-Length", length)
+        elif not no_body:
+            chunked = True
+            self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        if no_body:
+            self.wfile.flush()
+            return
+        while True:
+            data = resp.read(COPY_CHUNK)
+            if not data:
+                break
+            if drop_at is not None and req.sent + len(data) >= drop_at:
+                data = data[:drop_at - req.sent]
+                self.wfile.write(data)
+                p._sent(req, len(data))
+                return self._hang_up()
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data) if chunked else data)
+            p._sent(req, len(data))
+        if chunked:
+            self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+        if drop_at is not None:  # the body was shorter than the cut: cut after it
+            self._hang_up()
+
+    # ---- the redirect target ----
+    def _cdn(self):
+        p, req = self.server.proxy, self.req
+        if "authorization" in req.headers:
+            return self._error(400, "UNSUPPORTED", "Authorization sent to a redirect target")
+        path = self.path.split("?", 1)[0]
+        m = re.match(r"^/cdn(/v2/.+/blobs/(sha256:[0-9a-f]{64}))$", path)
+        if self.command not in ("GET", "HEAD") or not m:
+            return self._error(404, "NOT_FOUND", "no such object")
+        f = None
+        if p.blob_path is not None:
+            try:
+                f = open(p.blob_path(m.group(2)), "rb")
+            except OSError:
+                return self._error(404, "BLOB_UNKNOWN", "blob unknown")
+        else:
+            f = self._cdn_fetch(m.group(1))
+            if f is None:
+                return
+        with f:
+            f.seek(0, os.SEEK_END)
+            total = f.tell()
+            start, end, status = 0, total, 200
+            mr = re.match(r"^bytes=(\d+)-(\d*)$", (self.headers.get("Range") or "").strip())
+            headers = [("Content-Type", "application/octet-stream"), ("Accept-Ranges", "bytes")]
+            if mr:
+                start = int(mr.group(1))
+                if start >= total:
+                    return self._answer(416, headers + [("Content-Range", "bytes */%d" % total)])
+                end = min(int(mr.group(2)) + 1, total) if mr.group(2) else total
+                status = 206
+                headers.append(("Content-Range", "bytes %d-%d/%d" % (start, end - 1, total)))
+            req.status = status
+            self.send_response_only(status, "OK" if status == 200 else "Partial Content")
+            for k, v in headers:
+                self.send_header(k, v)
+            self.send_header("Content-Length", str(end - start))
+            self.end_headers()
+            if self.command == "HEAD":
+                return self.wfile.flush()
+            f.seek(start)
+            left = end - start
+            while left > 0:
+                data = f.read(min(COPY_CHUNK, left))
+                if not data:
+                    return self._hang_up()
+                self.wfile.write(data)
+                p._sent(req, len(data))
+                left -= len(data)
+            self.wfile.flush()
+
+    def _cdn_fetch(self, upstream_path):
+        """The blob from upstream, in a temporary file (None: an error was sent)."""
+        p = self.server.proxy
+        u = urllib.parse.urlsplit(p.upstream)
+        c = http.client.HTTPConnection(u.hostname, u.port, timeout=p.timeout)
+        try:
+            c.request("GET", upstream_path, headers={"Authorization": p.cdn_upstream_auth}
+                      if p.cdn_upstream_auth else {})
+            r = c.getresponse()
+            if r.status != 200:
+                r.read()
+                self._error(502, "UPSTREAM", "upstream answered %d" % r.status)
+                return None
+            f = tempfile.TemporaryFile()
+            while True:
+                data = r.read(COPY_CHUNK)
+                if not data:
+                    break
+                f.write(data)
+            return f
+        finally:
+            c.close()
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
