@@ -25,7 +25,7 @@ echo "bench: generating $lock"
 python3 bench/gen_lock.py "$lock"
 
 pkg_libs=$(pkg-config --libs libcrypto zlib yaml-0.1 libzstd 2>/dev/null || echo -lcrypto -lz -lyaml -lzstd)
-pkg_libs="$pkg_libs -lcurl"
+pkg_libs="$pkg_libs -lcurl -ldeflate"
 # shellcheck disable=SC2086
 "$CC" -std=c11 -D_GNU_SOURCE -O2 -Iinclude -o "$out/bench_lock" bench/bench_lock.c \
 	"$build/libweightslock.a" $pkg_libs -pthread

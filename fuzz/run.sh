@@ -1,6 +1,6 @@
 #!/bin/sh
 # Builds the libFuzzer targets with clang (ASan + UBSan) and runs each for
-# ${FUZZ_SECONDS:-60} seconds (targets: ${FUZZ_TARGETS:-lock config config_alias tar http_headers hub})
+# ${FUZZ_SECONDS:-60} seconds (targets: ${FUZZ_TARGETS:-lock config config_alias tar http_headers hub auth})
 # on a scratch copy of its seed corpus, so the
 # committed corpus stays as written. Crash inputs are kept under
 # ${BUILD:-build}/fuzz/crashes/; the script exits non-zero if any target
@@ -20,8 +20,8 @@ if ! command -v "$CLANG" >/dev/null 2>&1; then
 	echo "fuzz: $CLANG not found (libFuzzer needs clang)" >&2
 	exit 2
 fi
-pkg_cflags=$(pkg-config --cflags libcrypto zlib yaml-0.1 libzstd libcurl 2>/dev/null)
-pkg_libs=$(pkg-config --libs libcrypto zlib yaml-0.1 libzstd libcurl 2>/dev/null || echo -lcrypto -lz -lyaml -lzstd -lcurl)
+pkg_cflags=$(pkg-config --cflags libcrypto zlib yaml-0.1 libzstd libcurl libdeflate 2>/dev/null)
+pkg_libs=$(pkg-config --libs libcrypto zlib yaml-0.1 libzstd libcurl libdeflate 2>/dev/null || echo -lcrypto -lz -lyaml -lzstd -lcurl -ldeflate)
 mkdir -p "$out/crashes"
 status=0
 
@@ -59,7 +59,7 @@ run_target() {
 }
 
 # FUZZ_TARGETS picks targets by corpus name (default: all).
-for t in ${FUZZ_TARGETS:-lock config config_alias tar http_headers hub}; do
+for t in ${FUZZ_TARGETS:-lock config config_alias tar http_headers hub auth}; do
 	run_target "fuzz_$t" "$t"
 done
 if [ "$status" -eq 0 ]; then
