@@ -455,6 +455,8 @@ typedef struct wl_config_weight {
 typedef struct wl_config {
 	wl_config_weight *weights;
 	size_t weight_count;
+	wl_string image; /* the top-level `image:` (a scalar), or empty */
+	wl_string model; /* the top-level `model:` of later Cog, or empty */
 	struct wl_lock_storage *storage; /* private */
 } wl_config;
 
@@ -562,6 +564,7 @@ typedef enum wl_phase {
 	WL_PHASE_EXTRACT, /* writing files out of layers */
 	WL_PHASE_VERIFY,  /* comparing a directory with an entry */
 	WL_PHASE_FETCH,   /* downloading remote files into the content store */
+	WL_PHASE_PUSH,    /* uploading blobs to a registry */
 } wl_phase;
 
 typedef struct wl_progress {
@@ -1145,6 +1148,63 @@ typedef struct wl_extract_options {
  */
 WL_API int wl_extract(const wl_entry *entry, const char *layout_dir, const char *dest,
                       const wl_extract_options *options);
+
+/* ------------------------------------------------------------------------ */
+/* Registries (SPEC.md §18)                                                 */
+/* ------------------------------------------------------------------------ */
+
+typedef struct wl_registry_options {
+	const char *repository;        /* "HOST[:PORT]/REPO" (a tag or digest is ignored) */
+	bool plain_http;               /* http:// instead of https:// */
+	const char *cacert;            /* an extra CA (PEM), or NULL */
+	const char *const *auth_files; /* credentials files, in order (SPEC.md §18.2); a missing one is skipped */
+	size_t auth_file_count;
+	int jobs;                      /* transfers at once; <= 0: 4 */
+	int retries;                   /* attempts after the first; < 0: 5 */
+	double timeout;                /* seconds a request may go without progress; <= 0: 30 */
+	int64_t monolithic_max;        /* larger blobs go in chunks; 0: 128 MiB */
+	int64_t chunk_size;            /* 0: 64 MiB */
+	wl_progress_fn progress;       /* may be NULL */
+	void *progress_ctx;
+	const volatile sig_atomic_t *cancel; /* may be NULL */
+} wl_registry_options;
+
+/** The tag SPEC.md §18.1 gives an entry: "weights-NAME-HEX12" in a
+ *  single-source lockfile, "cog-weight.SANITIZED.HEX12" in a multi-source
+ *  one. Returns a malloc'd string (wl_free), or NULL on out of memory. */
+WL_API char *wl_push_tag(const wl_entry *entry, bool multi_source);
+
+typedef struct wl_push_result {
+	const char *name;          /* the entry's (borrowed from the lock) */
+	char *reference;           /* "HOST/REPO:TAG@DIGEST" */
+	bool already_present;      /* the manifest was there: nothing uploaded */
+	size_t blobs_uploaded;     /* blobs the registry did not have */
+	int64_t bytes_uploaded;    /* bytes sent, resends counted */
+} wl_push_result;
+
+typedef struct wl_push_report {
+	wl_push_result *results;   /* in the order pushed */
+	size_t result_count;
+} wl_push_report;
+
+/**
+ * Pushes the entries of `lock` named in `names` (NULL: all) to the
+ * registry (SPEC.md §18.1, §18.2): each entry's layer blobs from the OCI
+ * image layout `layout_dir`, and its config blob, each after a HEAD (only
+ * missing blobs are sent; monolithic up to the threshold, chunked above it
+ * or after a 413), in parallel on `jobs` transfers; then its manifest,
+ * tagged, whose digest the registry reports must be the entry's. An entry
+ * whose manifest is already there (by digest) only gets its tag. The
+ * entry's projection must hash to its digest (as `check` requires) before
+ * anything is sent. Entries are pushed in lockfile order; the first
+ * failure stops the push (what was uploaded stays: blobs are
+ * content-addressed, and pushing again sends only what is missing).
+ * `*out` holds the results of the entries pushed, also on failure.
+ */
+WL_API int wl_push(wl_push_report **out, const wl_lock *lock, const char *const *names, size_t name_count,
+                   const char *layout_dir, const wl_registry_options *options);
+
+WL_API void wl_push_report_free(wl_push_report *report);
 
 #ifdef __cplusplus
 }

@@ -438,6 +438,7 @@ void wl__http_response_release(wl__http_response *resp)
 	free(resp->location);
 	free(resp->link_next);
 	free(resp->docker_content_digest);
+	free(resp->range);
 	free(resp->www_authenticate);
 	memset(resp, 0, sizeof *resp);
 	resp->content_length = -1;
@@ -943,8 +944,9 @@ static void fill_response(wl__http_response *resp, transfer *t, const char *url)
 	resp->location = t->headers.location;
 	resp->docker_content_digest = t->headers.docker_content_digest;
 	resp->www_authenticate = t->headers.www_authenticate;
+	resp->range = t->headers.range;
 	t->headers.etag = t->headers.content_type = t->headers.location = NULL;
-	t->headers.docker_content_digest = t->headers.www_authenticate = NULL;
+	t->headers.docker_content_digest = t->headers.www_authenticate = t->headers.range = NULL;
 	resp->content_length = t->headers.content_length;
 	if (t->headers.link_next != NULL && resp->url != NULL &&
 	    wl__http_resolve(resp->url, t->headers.link_next, &resp->link_next) != 0)

@@ -137,6 +137,7 @@ typedef struct wl__http_response {
 	char *link_next;             /* the rel="next" target, resolved against `url` */
 	char *docker_content_digest;
 	char *www_authenticate;      /* every challenge header, joined with ", " */
+	char *range;                 /* the Range header of a response (a registry upload's progress) */
 	double retry_after;          /* seconds, or -1 */
 	int attempts;                /* requests made, redirects not counted */
 } wl__http_response;
@@ -212,6 +213,7 @@ typedef struct wl__http_headers {
 	char *www_authenticate;
 	char *content_range;
 	char *retry_after;
+	char *range;      /* a registry's upload progress, "0-N" */
 	int64_t content_length; /* -1: absent or not a number */
 	size_t bytes;     /* the size of the lines seen, bounded */
 	size_t www_authenticate_len, www_authenticate_cap; /* (the joined list) */

@@ -306,6 +306,7 @@ void wl__http_headers_release(wl__http_headers *h)
 	free(h->www_authenticate);
 	free(h->content_range);
 	free(h->retry_after);
+	free(h->range);
 	wl__http_headers_init(h);
 }
 
@@ -397,6 +398,8 @@ int wl__http_headers_line(wl__http_headers *h, const char *line, size_t len)
 		return keep_first(&h->content_range, v, vn);
 	if (equals_word(name, name_n, "retry-after"))
 		return keep_first(&h->retry_after, v, vn);
+	if (equals_word(name, name_n, "range"))
+		return keep_first(&h->range, v, vn);
 	if (equals_word(name, name_n, "www-authenticate"))
 		return append_challenge(h, v, vn);
 	if (equals_word(name, name_n, "content-length")) {

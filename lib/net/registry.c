@@ -1,0 +1,955 @@
+/*
+ * registry.c - the OCI distribution API client (SPEC.md §18.2). See
+ * registry.h. Requests go through the HTTP client (net/http.c), which owns
+ * retries, Range resumption of downloads and redirects; what is here is
+ * the protocol above it: URLs, authentication rounds, the upload state
+ * machine, and the registry's error bodies.
+ */
+#include "net/registry.h"
+
+#include "common/json_read.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MONOLITHIC_MAX_DEFAULT ((int64_t)128 << 20)
+#define CHUNK_DEFAULT ((int64_t)64 << 20)
+#define CHUNK_MIN ((int64_t)1 << 20)
+#define RESUMES_MAX 8
+#define TOKENS_MAX 32
+
+static const char *const MANIFEST_ACCEPT =
+	"Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, "
+	"application/vnd.docker.distribution.manifest.v2+json, "
+	"application/vnd.docker.distribution.manifest.list.v2+json";
+
+typedef enum auth_mode { AUTH_UNKNOWN, AUTH_NONE, AUTH_BASIC, AUTH_BEARER } auth_mode;
+
+typedef struct token {
+	char *scope;
+	char *value;
+	double expires; /* monotonic seconds */
+} token;
+
+struct wl__registry {
+	wl__http *http;
+	char *base; /* scheme://host/v2/ */
+	char *host;
+	wl__credentials cred;
+	int64_t monolithic_max, chunk_size;
+	bool pushing;
+
+	pthread_mutex_t mu;
+	auth_mode mode;
+	char *realm, *service;
+	token tokens[TOKENS_MAX];
+	size_t token_count;
+};
+
+static double now_mono(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
+static char *fmt(const char *f, ...)
+{
+	va_list ap;
+	va_start(ap, f);
+	char *out = NULL;
+	if (vasprintf(&out, f, ap) < 0)
+		out = NULL;
+	va_end(ap);
+	return out;
+}
+
+bool wl__registry_repo_valid(const char *repo)
+{
+	size_t n = strlen(repo);
+	if (n == 0 || n > 255)
+		return false;
+	bool start = true; /* at the start of a component or after a separator */
+	for (size_t i = 0; i < n; i++) {
+		char c = repo[i];
+		bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+		if (alnum) {
+			start = false;
+			continue;
+		}
+		if (start)
+			return false;
+		if (c == '/' || c == '.' || c == '-' || c == '_') {
+			/* "__" is one separator; "--" runs are allowed too */
+			if (c == '_' && i + 1 < n && repo[i + 1] == '_')
+				i++;
+			else if (c == '-')
+				while (i + 1 < n && repo[i + 1] == '-')
+					i++;
+			start = true;
+			continue;
+		}
+		return false;
+	}
+	return !start;
+}
+
+int wl__registry_new(wl__registry **out, wl__http *http, const wl__registry_options *o)
+{
+	*out = NULL;
+	if (o->host == NULL || o->host[0] == '\0' || strpbrk(o->host, "/?#@ ") != NULL)
+		return wl__fail(WL_EINVALID, "registry host \"%s\" is not a host[:port]", o->host ? o->host : "");
+	wl__registry *r = calloc(1, sizeof *r);
+	if (r == NULL)
+		return wl__nomem();
+	r->http = http;
+	r->host = strdup(o->host);
+	r->base = fmt("%s://%s/v2/", o->plain_http ? "http" : "https", o->host);
+	r->monolithic_max = o->monolithic_max > 0 ? o->monolithic_max : MONOLITHIC_MAX_DEFAULT;
+	r->chunk_size = o->chunk_size > 0 ? o->chunk_size : CHUNK_DEFAULT;
+	r->pushing = o->pushing;
+	if (o->credentials != NULL && o->credentials->username != NULL) {
+		r->cred.username = strdup(o->credentials->username);
+		r->cred.password = strdup(o->credentials->password ? o->credentials->password : "");
+		if (r->cred.username == NULL || r->cred.password == NULL) {
+			wl__registry_free(r);
+			return wl__nomem();
+		}
+	}
+	pthread_mutex_init(&r->mu, NULL);
+	if (r->host == NULL || r->base == NULL) {
+		wl__registry_free(r);
+		return wl__nomem();
+	}
+	*out = r;
+	return 0;
+}
+
+void wl__registry_free(wl__registry *r)
+{
+	if (r == NULL)
+		return;
+	for (size_t i = 0; i < r->token_count; i++) {
+		free(r->tokens[i].scope);
+		free(r->tokens[i].value);
+	}
+	wl__credentials_release(&r->cred);
+	pthread_mutex_destroy(&r->mu);
+	free(r->realm);
+	free(r->service);
+	free(r->base);
+	free(r->host);
+	free(r);
+}
+
+/* ---- errors ---- */
+
+static const wl__json_key err_keys[] = {
+	WL__JSON_KEY("code", "CODE"),
+	WL__JSON_KEY("message", "MESSAGE"),
+};
+static const wl__json_key errs_keys[] = {WL__JSON_KEY("errors", "ERRORS")};
+
+typedef struct reg_error {
+	wl_string code, message;
+} reg_error;
+
+static bool read_error(wl__json_reader *rd, void *elem, void *ctx)
+{
+	(void)ctx;
+	reg_error *e = elem;
+	static const wl__json_ctx self = {"Error", "errors", "object"};
+	static const wl__json_ctx str = {"Error", "errors.code", "string"};
+	int open = wl__json_open_object(rd, &self);
+	if (open < 0)
+		return false;
+	bool ok = true, first = true;
+	wl_string key;
+	for (int m; ok && open == 1 && (m = wl__json_next_member(rd, &first, &key)) != 0;) {
+		if (m < 0)
+			return false;
+		int k = wl__json_match_key(err_keys, 2, key.ptr, key.len);
+		ok = k == 0 ? wl__json_read_string(rd, &str, &e->code)
+		     : k == 1 ? wl__json_read_string(rd, &str, &e->message)
+		              : wl__json_skip_value(rd);
+	}
+	return ok;
+}
+
+/* Words a registry's error answer: "status 404: MANIFEST_UNKNOWN: manifest
+ * unknown", or for an HTML page "status 502 (an HTML page, not the
+ * registry's answer: a proxy?)". Sets the message with `what` in front. */
+int wl__registry_fail_status(int code, const wl__http_response *resp, const char *what)
+{
+	long st = resp->status;
+	const char *b = resp->body;
+	size_t n = resp->body_len;
+	while (n > 0 && (*b == ' ' || *b == '\n' || *b == '\r' || *b == '\t')) {
+		b++;
+		n--;
+	}
+	if (n > 0 && *b == '<')
+		return wl__fail(code, "%s: status %ld (an HTML page, not the registry's answer: a proxy?)", what, st);
+	if (n > 0 && *b == '{') {
+		char *copy = strndup(b, n);
+		wl_storage *stg = wl_storage_new();
+		reg_error *errs = NULL;
+		size_t count = 0, cap = 0;
+		bool present = false;
+		int rc = -1;
+		if (copy != NULL && stg != NULL) {
+			wl__json_reader rd;
+			wl__json_init(&rd, copy, strlen(copy), "error", stg);
+			static const wl__json_ctx self = {"Errors", NULL, "object"};
+			static const wl__json_ctx list = {"Errors", "errors", "[]Error"};
+			int open = wl__json_open_top(&rd, &self);
+			bool ok = open >= 0, first = true;
+			wl_string key;
+			for (int m; ok && open == 1 && (m = wl__json_next_member(&rd, &first, &key)) != 0;) {
+				if (m < 0) {
+					ok = false;
+					break;
+				}
+				if (wl__json_match_key(errs_keys, 1, key.ptr, key.len) == 0)
+					ok = wl__json_read_list(&rd, &list, (void **)&errs, &count, &cap, &present,
+					                        sizeof *errs, read_error, NULL, NULL);
+				else
+					ok = wl__json_skip_value(&rd);
+			}
+			rc = wl__json_finish(&rd, ok);
+			wl_error_clear();
+		}
+		int out = 0;
+		if (rc == 0 && count > 0 && errs[0].code.len > 0) {
+			reg_error fe = errs[0];
+			/* messages are the registry's: keep them one short line */
+			char msg[200];
+			size_t ml = fe.message.len < sizeof msg - 1 ? fe.message.len : sizeof msg - 1;
+			for (size_t i = 0; i < ml; i++) {
+				unsigned char c = (unsigned char)fe.message.ptr[i];
+				msg[i] = c < 0x20 || c == 0x7f ? ' ' : (char)c;
+			}
+			msg[ml] = '\0';
+			out = wl__fail(code, "%s: status %ld: %.*s%s%s", what, st, (int)(fe.code.len < 64 ? fe.code.len : 64),
+			               fe.code.ptr, ml ? ": " : "", msg);
+		}
+		free(errs);
+		free(copy);
+		wl_storage_free(stg);
+		if (out != 0)
+			return out;
+	}
+	return wl__fail(code, "%s: status %ld", what, st);
+}
+
+/* ---- authentication ---- */
+
+/* A pushing session asks for one token that covers everything it does. */
+static char *scope_for_push(const char *repo, bool push)
+{
+	return fmt("repository:%s:%s", repo, push ? "pull,push" : "pull");
+}
+#define scope_for(repo, push) scope_for_push((repo), (push) || r->pushing)
+
+/* The Authorization value for a request in `scope`, malloc'd, or NULL. */
+static char *authorization(wl__registry *r, const char *scope)
+{
+	char *out = NULL;
+	pthread_mutex_lock(&r->mu);
+	if (r->mode == AUTH_BASIC && r->cred.username != NULL) {
+		char *b = wl__auth_basic(&r->cred);
+		out = b ? fmt("Basic %s", b) : NULL;
+		free(b);
+	} else if (r->mode == AUTH_BEARER) {
+		double t = now_mono();
+		for (size_t i = 0; i < r->token_count; i++)
+			if (strcmp(r->tokens[i].scope, scope) == 0 && r->tokens[i].expires > t)
+				out = fmt("Bearer %s", r->tokens[i].value);
+	}
+	pthread_mutex_unlock(&r->mu);
+	return out;
+}
+
+static void url_escape(wl_buf *b, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || strchr("-._~", c))
+			wl_buf_putc(b, (char)c);
+		else {
+			wl_buf_putc(b, '%');
+			wl_buf_putc(b, hex[c >> 4]);
+			wl_buf_putc(b, hex[c & 15]);
+		}
+	}
+}
+
+static void put_token(wl__registry *r, const char *scope, char *value, int64_t expires_in)
+{
+	pthread_mutex_lock(&r->mu);
+	size_t slot = r->token_count;
+	for (size_t i = 0; i < r->token_count; i++)
+		if (strcmp(r->tokens[i].scope, scope) == 0)
+			slot = i;
+	if (slot == TOKENS_MAX)
+		slot = 0; /* a full cache drops its oldest entry */
+	if (slot < r->token_count) {
+		free(r->tokens[slot].scope);
+		free(r->tokens[slot].value);
+	} else {
+		r->token_count++;
+	}
+	r->tokens[slot].scope = strdup(scope);
+	r->tokens[slot].value = value;
+	/* renew a little before the server's end */
+	r->tokens[slot].expires = now_mono() + (double)expires_in - (expires_in > 20 ? 10 : 0);
+	if (r->tokens[slot].scope == NULL)
+		r->tokens[slot].expires = 0;
+	pthread_mutex_unlock(&r->mu);
+}
+
+/* Asks the token server for `scope`. */
+static int fetch_token(wl__registry *r, const char *scope)
+{
+	pthread_mutex_lock(&r->mu);
+	char *realm = r->realm ? strdup(r->realm) : NULL;
+	char *service = r->service ? strdup(r->service) : NULL;
+	pthread_mutex_unlock(&r->mu);
+	if (realm == NULL) {
+		free(service);
+		return wl__nomem();
+	}
+	wl_buf u;
+	wl_buf_init(&u);
+	wl_buf_puts(&u, realm);
+	wl_buf_putc(&u, strchr(realm, '?') ? '&' : '?');
+	if (service != NULL) {
+		wl_buf_puts(&u, "service=");
+		url_escape(&u, service);
+		wl_buf_putc(&u, '&');
+	}
+	wl_buf_puts(&u, "scope=");
+	url_escape(&u, scope);
+	char *url = NULL;
+	int rc = wl_buf_finish(&u, &url, NULL);
+	free(realm);
+	free(service);
+	if (rc != 0)
+		return rc;
+	char *authz = NULL;
+	if (r->cred.username != NULL) {
+		char *b = wl__auth_basic(&r->cred);
+		authz = b ? fmt("Basic %s", b) : NULL;
+		free(b);
+	}
+	wl__http_request req = WL__HTTP_REQUEST_INIT(WL__HTTP_GET, url);
+	req.authorization = authz;
+	req.max_body = 1 << 20;
+	wl__http_response resp;
+	memset(&resp, 0, sizeof resp);
+	rc = wl__http_perform(r->http, &req, &resp);
+	if (rc == 0 && resp.status == 200) {
+		char *tok = NULL;
+		int64_t exp = 0;
+		rc = wl__auth_parse_token(resp.body ? resp.body : "", resp.body_len, &tok, &exp);
+		if (rc == 0)
+			put_token(r, scope, tok, exp);
+	} else if (rc == 0 && (resp.status == 401 || resp.status == 403)) {
+		rc = r->cred.username != NULL
+		         ? wl__fail(WL_EINVALID, "%s: the token server refused the credentials of user \"%s\"", r->host,
+		                    r->cred.username)
+		         : wl__fail(WL_EINVALID, "%s: the token server wants credentials and none were found "
+		                                 "(--authfile, or docker login)",
+		                    r->host);
+	} else if (rc == 0) {
+		char *what = fmt("%s: token request", r->host);
+		rc = wl__registry_fail_status(WL_EIO, &resp, what ? what : "token request");
+		free(what);
+	}
+	if (authz != NULL)
+		OPENSSL_cleanse(authz, strlen(authz));
+	free(authz);
+	free(url);
+	wl__http_response_release(&resp);
+	return rc;
+}
+
+/* A 401 came: learn the scheme, get what it needs. `sent` is what the
+ * request carried. */
+static int unauthorized(wl__registry *r, const char *scope, const char *challenge, bool sent)
+{
+	wl__auth_challenge ch[WL__AUTH_CHALLENGES_MAX];
+	int n = wl__auth_parse_challenges(challenge ? challenge : "", challenge ? strlen(challenge) : 0, ch);
+	if (n < 0)
+		return n;
+	int bearer = -1, basic = -1;
+	for (int i = 0; i < n; i++) {
+		if (ch[i].scheme == WL__AUTH_BEARER && ch[i].realm != NULL && bearer < 0)
+			bearer = i;
+		if (ch[i].scheme == WL__AUTH_BASIC && basic < 0)
+			basic = i;
+	}
+	int rc = 0;
+	if (bearer >= 0) {
+		if (strncmp(ch[bearer].realm, "https://", 8) != 0 && strncmp(ch[bearer].realm, "http://", 7) != 0) {
+			rc = wl__fail(WL_EINVALID, "%s: the token realm is not an http(s) URL", r->host);
+		} else {
+			pthread_mutex_lock(&r->mu);
+			r->mode = AUTH_BEARER;
+			free(r->realm);
+			free(r->service);
+			r->realm = ch[bearer].realm;
+			r->service = ch[bearer].service;
+			ch[bearer].realm = ch[bearer].service = NULL;
+			pthread_mutex_unlock(&r->mu);
+			rc = fetch_token(r, scope);
+		}
+	} else if (basic >= 0) {
+		pthread_mutex_lock(&r->mu);
+		bool was_basic = r->mode == AUTH_BASIC;
+		r->mode = AUTH_BASIC;
+		pthread_mutex_unlock(&r->mu);
+		if (r->cred.username == NULL)
+			rc = wl__fail(WL_EINVALID, "%s wants credentials and none were found (--authfile, or docker login)",
+			              r->host);
+		else if (was_basic && sent)
+			rc = wl__fail(WL_EINVALID, "%s refused the credentials of user \"%s\"", r->host, r->cred.username);
+	} else {
+		rc = wl__fail(WL_EINVALID, "%s answered 401 without a Basic or Bearer challenge", r->host);
+	}
+	wl__auth_challenges_release(ch, n);
+	return rc;
+}
+
+/* Performs `req` in `scope`, authenticating as the registry asks: a 401
+ * gets new credentials or a new token and the same request again (the
+ * body rewound), at most twice. */
+static int request(wl__registry *r, const char *scope, wl__http_request *req, wl__http_response *resp)
+{
+	for (int round = 0;; round++) {
+		pthread_mutex_lock(&r->mu);
+		bool need_token = r->mode == AUTH_BEARER;
+		pthread_mutex_unlock(&r->mu);
+		char *authz = authorization(r, scope);
+		if (authz == NULL && need_token) {
+			int rc = fetch_token(r, scope);
+			if (rc != 0)
+				return rc;
+			authz = authorization(r, scope);
+		}
+		if (round > 0 && req->rewind_body != NULL) {
+			int rc = req->rewind_body(req->body_ctx);
+			if (rc != 0) {
+				free(authz);
+				return rc;
+			}
+		}
+		req->authorization = authz;
+		int rc = wl__http_perform(r->http, req, resp);
+		req->authorization = NULL;
+		bool sent = authz != NULL;
+		if (authz != NULL)
+			OPENSSL_cleanse(authz, strlen(authz));
+		free(authz);
+		if (rc != 0 || resp->status != 401)
+			return rc;
+		if (round == 2)
+			return wl__fail(WL_EINVALID, "%s: still unauthorized (401) after authenticating", r->host);
+		if (sent) {
+			/* an expired or revoked token: forget it */
+			pthread_mutex_lock(&r->mu);
+			for (size_t i = 0; i < r->token_count; i++)
+				if (strcmp(r->tokens[i].scope, scope) == 0)
+					r->tokens[i].expires = 0;
+			pthread_mutex_unlock(&r->mu);
+		}
+		rc = unauthorized(r, scope, resp->www_authenticate, sent);
+		if (rc != 0)
+			return rc;
+	}
+}
+
+/* ---- blobs ---- */
+
+/* HEAD of /v2/REPO/KIND/REF: 200 exists, 404 not, anything else fails. */
+static int head_exists(wl__registry *r, const char *repo, const char *kind, const char *ref,
+                       const char *const *headers, bool *exists)
+{
+	*exists = false;
+	char *url = fmt("%s%s/%s/%s", r->base, repo, kind, ref);
+	char *scope = scope_for(repo, false);
+	if (url == NULL || scope == NULL) {
+		free(url);
+		free(scope);
+		return wl__nomem();
+	}
+	wl__http_request req = WL__HTTP_REQUEST_INIT(WL__HTTP_HEAD, url);
+	req.headers = headers;
+	wl__http_response resp;
+	memset(&resp, 0, sizeof resp);
+	int rc = request(r, scope, &req, &resp);
+	if (rc == 0 && resp.status == 200)
+		*exists = true;
+	else if (rc == 0 && resp.status != 404) {
+		char *what = fmt("HEAD %s/%s/%s %s", r->host, repo, kind, ref);
+		rc = wl__registry_fail_status(WL_EIO, &resp, what ? what : "HEAD");
+		free(what);
+	}
+	wl__http_response_release(&resp);
+	free(url);
+	free(scope);
+	return rc;
+}
+
+int wl__registry_blob_exists(wl__registry *r, const char *repo, const char *digest, bool *exists)
+{
+	return head_exists(r, repo, "blobs", digest, NULL, exists);
+}
+
+/* The body of one PUT or PATCH: [start, end) of the upload. */
+typedef struct body_src {
+	wl__registry_upload *up;
+	int64_t start, pos, end;
+} body_src;
+
+static int body_read(void *ctx, void *buf, size_t cap, size_t *got)
+{
+	body_src *b = ctx;
+	*got = 0;
+	if (b->pos >= b->end)
+		return 0;
+	if ((int64_t)cap > b->end - b->pos)
+		cap = (size_t)(b->end - b->pos);
+	int rc = b->up->read_at(b->up->ctx, b->pos, buf, cap, got);
+	if (rc != 0)
+		return rc;
+	if (*got == 0)
+		return wl__fail(WL_EIO, "blob %s ended at byte %lld of %lld", b->up->digest, (long long)b->pos,
+		                (long long)b->up->size);
+	b->pos += (int64_t)*got;
+	b->up->bytes_sent += (int64_t)*got;
+	return 0;
+}
+
+static int body_rewind(void *ctx)
+{
+	body_src *b = ctx;
+	b->pos = b->start;
+	return 0;
+}
+
+/* `loc` (maybe relative) resolved against the request's URL. */
+static int take_location(char **loc, const char *base, const wl__http_response *resp)
+{
+	if (resp->location == NULL || resp->location[0] == '\0')
+		return wl__fail(WL_EIO, "the registry's upload answer has no Location");
+	char *next = NULL;
+	int rc = wl__http_resolve(resp->url ? resp->url : base, resp->location, &next);
+	if (rc != 0)
+		return rc;
+	free(*loc);
+	*loc = next;
+	return 0;
+}
+
+static int start_upload(wl__registry *r, const char *repo, const char *scope, char **loc)
+{
+	char *url = fmt("%s%s/blobs/uploads/", r->base, repo);
+	if (url == NULL)
+		return wl__nomem();
+	wl__http_request req = WL__HTTP_REQUEST_INIT(WL__HTTP_POST, url);
+	req.body = "";
+	req.body_len = 0;
+	wl__http_response resp;
+	memset(&resp, 0, sizeof resp);
+	int rc = request(r, scope, &req, &resp);
+	if (rc == 0 && resp.status == 202)
+		rc = take_location(loc, url, &resp);
+	else if (rc == 0) {
+		char *what = fmt("POST %s upload", repo);
+		rc = wl__registry_fail_status(WL_EIO, &resp, what ? what : "POST upload");
+		free(what);
+	}
+	wl__http_response_release(&resp);
+	free(url);
+	return rc;
+}
+
+static void abandon(wl__registry *r, const char *scope, const char *loc)
+{
+	if (loc == NULL)
+		return;
+	wl__saved_error saved;
+	wl__error_save(&saved);
+	wl__http_request req = WL__HTTP_REQUEST_INIT(WL__HTTP_DELETE, loc);
+	wl__http_response resp;
+	memset(&resp, 0, sizeof resp);
+	(void)request(r, scope, &req, &resp); /* errors ignored */
+	wl__http_response_release(&resp);
+	wl__error_restore(&saved);
+}
+
+static char *with_digest(const char *loc, const char *digest)
+{
+	wl_buf b;
+	wl_buf_init(&b);
+	wl_buf_puts(&b, loc);
+	wl_buf_putc(&b, strchr(loc, '?') ? '&' : '?');
+	wl_buf_puts(&b, "digest=");
+	url_escape(&b, digest);
+	char *out;
+	return wl_buf_finish(&b, &out, NULL) == 0 ? out : NULL;
+}
+
+/* PUT loc?digest= with [start, end) as body. Sets *too_large on a 413. */
+static int put_final(wl__registry *r, const char *scope, const char *loc, wl__registry_upload *up, int64_t start,
+                     int64_t end, bool *too_large)
+{
+	*too_large = false;
+	char *url = with_digest(loc, up->digest);
+	char *mt = up->media_type ? fmt("OCI-Layer-Media-Type: %s", up->media_type) : NULL;
+	if (url == NULL || (up->media_type && mt == NULL)) {
+		free(url);
+		free(mt);
+		return wl__nomem();
+	}
+	const char *headers[] = {"Content-Type: application/octet-stream", mt, NULL};
+	body_src src = {up, start, start, end};
+	wl__http_request req = WL__HTTP_REQUEST_INIT(WL__HTTP_PUT, url);
+	req.headers = headers;
+	req.read_body = body_read;
+	req.rewind_body = body_rewind;
+	req.body_ctx = &src;
+	req.body_size = end - start;
+	wl__http_response resp;
+	memset(&resp, 0, sizeof resp);
+	int rc = request(r, scope, &req, &resp);
+	if (rc == 0 && resp.status == 413) {
+		*too_large = true;
+	} else if (rc == 0 && resp.status != 201 && resp.status != 204) {
+		char *what = fmt("PUT blob %s", up->digest);
+		rc = wl__registry_fail_status(WL_EIO, &resp, what ? what : "PUT blob");
+		free(what);
+	} else if (rc == 0 && resp.docker_content_digest != NULL && strcmp(resp.docker_content_digest, up->digest) != 0) {
+		rc = wl__fail(WL_EMISMATCH, "the registry stored blob %s as %s", up->digest, resp.docker_content_digest);
+	}
+	wl__http_response_release(&resp);
+	free(url);
+	free(mt);
+	return rc;
+}
+
+/* GET of the upload's status: the next offset (the reported Range's end +
+ * 1, or 0), and its newest Location; *gone on a 404. */
+static int upload_status(wl__registry *r, const char *scope, char **loc, int64_t *next, bool *gone)
+{
+	*gone = false;
+	*next = 0;
+	wl__http_request req = WL__HTTP_REQUEST_INIT(WL__HTTP_GET, *loc);
+	wl__http_response resp;
+	memset(&resp, 0, sizeof resp);
+	int rc = request(r, scope, &req, &resp);
+	if (rc == 0 && resp.status == 404) {
+		*gone = true;
+	} else if (rc == 0 && (resp.status == 204 || resp.status == 200)) {
+		const char *rg = resp.range;
+		if (rg != NULL) {
+			if (strncmp(rg, "bytes=", 6) == 0)
+				rg += 6;
+			const char *dash = strchr(rg, '-');
+			char *end = NULL;
+			long long last = dash ? strtoll(dash + 1, &end, 10) : -1;
+			/* "0-0" is what registries answer for an empty upload too */
+			if (dash != NULL && end != dash + 1 && last > 0)
+				*next = last + 1;
+		}
+		if (resp.location != NULL)
+			rc = take_location(loc, *loc, &resp);
+	} else if (rc == 0) {
+		rc = wl__registry_fail_status(WL_EIO, &resp, "GET upload status");
+	}
+	wl__http_response_release(&resp);
+	return rc;
+}
+
+static int chunked(wl__registry *r, const char *repo, const char *scope, wl__registry_upload *up, char **loc)
+{
+	up->chunked = true;
+	int64_t chunk = r->chunk_size, off = 0;
+	int resumes = 0;
+	while (off < up->size) {
+		int64_t n = up->size - off < chunk ? up->size - off : chunk;
+		char range[96];
+		snprintf(range, sizeof range, "Content-Range: %lld-%lld", (long long)off, (long long)(off + n - 1));
+		const char *headers[] = {"Content-Type: application/octet-stream", range, NULL};
+		body_src src = {up, off, off, off + n};
+		wl__http_request req = WL__HTTP_REQUEST_INIT(WL__HTTP_PATCH, *loc);
+		req.headers = headers;
+		req.read_body = body_read;
+		req.rewind_body = body_rewind;
+		req.body_ctx = &src;
+		req.body_size = n;
+		wl__http_response resp;
+		memset(&resp, 0, sizeof resp);
+		int rc = request(r, scope, &req, &resp);
+		bool resume = false;
+		if (rc == 0 && (resp.status == 202 || resp.status == 201 || resp.status == 204)) {
+			rc = take_location(loc, *loc, &resp);
+			off += n;
+		} else if (rc == 0 && resp.status == 413 && chunk > CHUNK_MIN) {
+			chunk = chunk / 2 > CHUNK_MIN ? chunk / 2 : CHUNK_MIN;
+			resume = true;
+		} else if (rc == WL_EIO || rc == WL_EMISMATCH || (rc == 0 && resp.status >= 500)) {
+			/* the PATCH failed on the way: ask where the registry is */
+			wl_error_clear();
+			rc = 0;
+			resume = true;
+		} else if (rc == 0) {
+			rc = wl__registry_fail_status(WL_EIO, &resp, "PATCH upload");
+		}
+		wl__http_response_release(&resp);
+		if (rc != 0)
+			return rc;
+		if (!resume)
+			continue;
+		if (++resumes > RESUMES_MAX)
+			return wl__fail(WL_EIO, "PATCH of blob %s: failed %d times", up->digest, RESUMES_MAX);
+		bool gone;
+		int64_t next;
+		rc = upload_status(r, scope, loc, &next, &gone);
+		if (rc != 0)
+			return rc;
+		if (gone) {
+			rc = start_upload(r, repo, scope, loc);
+			if (rc != 0)
+				return rc;
+			next = 0;
+		}
+		/* never ahead of what was sent, never out of order */
+		off = next <= off + n ? next : off;
+	}
+	bool too_large;
+	int rc = put_final(r, scope, *loc, up, up->size, up->size, &too_large);
+	if (rc == 0 && too_large)
+		rc = wl__fail(WL_EIO, "PUT blob %s: 413 for an empty body", up->digest);
+	return rc;
+}
+
+int wl__registry_blob_put(wl__registry *r, const char *repo, wl__registry_upload *up)
+{
+	char *scope = scope_for(repo, true);
+	if (scope == NULL)
+		return wl__nomem();
+	char *loc = NULL;
+	int rc = start_upload(r, repo, scope, &loc);
+	bool done = false;
+	if (rc == 0 && up->size <= r->monolithic_max) {
+		bool too_large;
+		rc = put_final(r, scope, loc, up, 0, up->size, &too_large);
+		done = rc == 0 && !too_large;
+		if (rc == 0 && too_large) {
+			/* a proxy refuses big bodies: a new session, in chunks */
+			abandon(r, scope, loc);
+			free(loc);
+			loc = NULL;
+			rc = start_upload(r, repo, scope, &loc);
+		}
+	}
+	if (rc == 0 && !done)
+		rc = chunked(r, repo, scope, up, &loc);
+	if (rc != 0)
+		abandon(r, scope, loc);
+	if (rc != 0)
+		wl__error_prefix("upload %s to %s/%s", up->digest, r->host, repo);
+	free(loc);
+	free(scope);
+	return rc;
+}
+
+int wl__registry_blob_get(wl__registry *r, const char *repo, const char *digest, int64_t size,
+                          wl__http_data_fn on_data, wl__http_restart_fn on_restart, void *ctx)
+{
+	char *url = fmt("%s%s/blobs/%s", r->base, repo, digest);
+	char *scope = scope_for(repo, false);
+	if (url == NULL || scope == NULL) {
+		free(url);
+		free(scope);
+		return wl__nomem();
+	}
+	wl__http_request req = WL__HTTP_REQUEST_INIT(WL__HTTP_GET, url);
+	req.on_data = on_data;
+	req.on_restart = on_restart;
+	req.ctx = ctx;
+	req.expect_size = size;
+	wl__http_response resp;
+	memset(&resp, 0, sizeof resp);
+	int rc = request(r, scope, &req, &resp);
+	if (rc == 0 && resp.status == 404)
+		rc = wl__fail(WL_ENOTFOUND, "blob %s is not in %s/%s", digest, r->host, repo);
+	else if (rc == 0 && resp.status != 200) {
+		char *what = fmt("GET blob %s", digest);
+		rc = wl__registry_fail_status(WL_EIO, &resp, what ? what : "GET blob");
+		free(what);
+	}
+	wl__http_response_release(&resp);
+	free(url);
+	free(scope);
+	return rc;
+}
+
+/* ---- manifests ---- */
+
+int wl__registry_manifest_put(wl__registry *r, const char *repo, const char *ref, const char *media_type,
+                              const void *body, size_t len, const char *digest)
+{
+	char *url = fmt("%s%s/manifests/%s", r->base, repo, ref);
+	char *scope = scope_for(repo, true);
+	char *ct = fmt("Content-Type: %s", media_type);
+	if (url == NULL || scope == NULL || ct == NULL) {
+		free(url);
+		free(scope);
+		free(ct);
+		return wl__nomem();
+	}
+	const char *headers[] = {ct, NULL};
+	wl__http_request req = WL__HTTP_REQUEST_INIT(WL__HTTP_PUT, url);
+	req.headers = headers;
+	req.body = body;
+	req.body_len = len;
+	wl__http_response resp;
+	memset(&resp, 0, sizeof resp);
+	int rc = request(r, scope, &req, &resp);
+	if (rc == 0 && resp.status != 201 && resp.status != 200 && resp.status != 204) {
+		char *what = fmt("PUT manifest %s/%s:%s", r->host, repo, ref);
+		rc = wl__registry_fail_status(WL_EIO, &resp, what ? what : "PUT manifest");
+		free(what);
+	} else if (rc == 0 && digest != NULL && resp.docker_content_digest != NULL &&
+	           strcmp(resp.docker_content_digest, digest) != 0) {
+		rc = wl__fail(WL_EMISMATCH, "the registry stored the manifest as %s, the entry records %s",
+		              resp.docker_content_digest, digest);
+	}
+	wl__http_response_release(&resp);
+	free(url);
+	free(scope);
+	free(ct);
+	return rc;
+}
+
+int wl__registry_manifest_get(wl__registry *r, const char *repo, const char *ref, char **body, size_t *len)
+{
+	*body = NULL;
+	*len = 0;
+	char *url = fmt("%s%s/manifests/%s", r->base, repo, ref);
+	char *scope = scope_for(repo, false);
+	if (url == NULL || scope == NULL) {
+		free(url);
+		free(scope);
+		return wl__nomem();
+	}
+	const char *headers[] = {MANIFEST_ACCEPT, NULL};
+	wl__http_request req = WL__HTTP_REQUEST_INIT(WL__HTTP_GET, url);
+	req.headers = headers;
+	req.max_body = 4 << 20;
+	wl__http_response resp;
+	memset(&resp, 0, sizeof resp);
+	int rc = request(r, scope, &req, &resp);
+	if (rc == 0 && resp.status == 404) {
+		rc = wl__fail(WL_ENOTFOUND, "manifest %s is not in %s/%s", ref, r->host, repo);
+	} else if (rc == 0 && resp.status != 200) {
+		char *what = fmt("GET manifest %s/%s@%s", r->host, repo, ref);
+		rc = wl__registry_fail_status(WL_EIO, &resp, what ? what : "GET manifest");
+		free(what);
+	} else if (rc == 0) {
+		*body = resp.body ? resp.body : strdup("");
+		*len = resp.body_len;
+		resp.body = NULL;
+		if (*body == NULL)
+			rc = wl__nomem();
+	}
+	wl__http_response_release(&resp);
+	free(url);
+	free(scope);
+	return rc;
+}
+
+/* ---- from the public options ---- */
+
+int wl__registry_open(wl__registry **reg, wl__http **http, char **repo, const wl_registry_options *o, bool pushing)
+{
+	*reg = NULL;
+	*http = NULL;
+	*repo = NULL;
+	const char *ref = o->repository;
+	if (ref == NULL || ref[0] == '\0')
+		return wl__fail(WL_EINVALID, "no registry repository given");
+	const char *slash = strchr(ref, '/');
+	if (slash == NULL || slash == ref)
+		return wl__fail(WL_EINVALID, "repository \"%s\" is not REGISTRY/REPOSITORY", ref);
+	char *host = strndup(ref, (size_t)(slash - ref));
+	char *name = strdup(slash + 1);
+	if (host == NULL || name == NULL) {
+		free(host);
+		free(name);
+		return wl__nomem();
+	}
+	/* a digest, then a tag in the last component, are not part of the name */
+	char *at = strchr(name, '@');
+	if (at != NULL)
+		*at = '\0';
+	char *last = strrchr(name, '/');
+	char *colon = strchr(last ? last : name, ':');
+	if (colon != NULL)
+		*colon = '\0';
+	int rc = 0;
+	if (!wl__registry_repo_valid(name))
+		rc = wl__fail(WL_EINVALID, "repository \"%s\": \"%s\" is not a valid repository name", ref, name);
+	wl__credentials cred;
+	memset(&cred, 0, sizeof cred);
+	if (rc == 0)
+		rc = wl__auth_lookup(&cred, o->auth_files, o->auth_file_count, host);
+	wl__http_options ho;
+	wl__http_options_init(&ho);
+	ho.cacert = o->cacert;
+	if (o->retries >= 0)
+		ho.max_retries = o->retries;
+	if (o->timeout > 0)
+		ho.stall_timeout = o->timeout;
+	ho.cancel = o->cancel;
+	if (rc == 0)
+		rc = wl__http_new(http, &ho);
+	wl__registry_options ro = {
+		.host = host,
+		.plain_http = o->plain_http,
+		.credentials = &cred,
+		.monolithic_max = o->monolithic_max,
+		.chunk_size = o->chunk_size,
+		.pushing = pushing,
+	};
+	if (rc == 0)
+		rc = wl__registry_new(reg, *http, &ro);
+	wl__credentials_release(&cred);
+	free(host);
+	if (rc != 0) {
+		wl__http_free(*http);
+		*http = NULL;
+		free(name);
+		return rc;
+	}
+	*repo = name;
+	return 0;
+}
+
+const char *wl__registry_host(const wl__registry *r)
+{
+	return r->host;
+}
+
+int wl__registry_manifest_exists(wl__registry *r, const char *repo, const char *ref, bool *exists)
+{
+	const char *headers[] = {MANIFEST_ACCEPT, NULL};
+	return head_exists(r, repo, "manifests", ref, headers, exists);
+}
