@@ -51,6 +51,7 @@ enum {
 	CMD_MERGE_DRIVER = 1u << 16,
 	CMD_INSTALL_GIT = 1u << 17,
 	CMD_CONVERT = 1u << 18,
+	CMD_PUSH = 1u << 19,
 	CMD_GLOBAL = 1u << 15, /* accepted before the command and by every command */
 };
 
@@ -85,6 +86,10 @@ typedef enum cli_option_id {
 	OPT_GIT,
 	OPT_GLOBAL_CONFIG,
 	OPT_TO,
+	OPT_REPOSITORY,
+	OPT_PLAIN_HTTP,
+	OPT_AUTHFILE,
+	OPT_RETRIES,
 } cli_option_id;
 
 /** One command-line option: the parser and --help both read this. */
@@ -152,6 +157,10 @@ typedef struct cli_invocation {
 	bool git_driver;    /* diff: git's diff-driver arguments */
 	bool global_config; /* install-git: the user's git config */
 	const char *to_shape; /* convert: "single" or "multi" */
+	const char *repository; /* registry commands: --repository REF */
+	bool plain_http;
+	const char *authfile;
+	int retries;            /* -1: the default */
 	const char **operands;
 	size_t operand_count;
 	char **exec_argv; /* with-lock: the words after "--", NULL-terminated */
@@ -273,6 +282,7 @@ int cmd_manifest(cli_invocation *cli);
 int cmd_drift(cli_invocation *cli);
 int cmd_prune(cli_invocation *cli);
 int cmd_with_lock(cli_invocation *cli);
+int cmd_push(cli_invocation *cli);
 int cmd_version(cli_invocation *cli);
 int cmd_digest(cli_invocation *cli);
 int cmd_import(cli_invocation *cli);

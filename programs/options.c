@@ -36,16 +36,16 @@ const cli_option cli_options[] = {
 	{OPT_KEEP, 0, "keep", "NAME", CMD_PRUNE,
 	 "keep entry NAME (repeatable; default: cog.yaml's)"},
 	{OPT_TIMEOUT, 0, "timeout", "SECONDS",
-	 CMD_FMT | CMD_PRUNE | CMD_WITH_LOCK | CMD_IMPORT | CMD_EXTRACT | CMD_CONVERT,
-	 "wait at most SECONDS for the lock (default: forever)"},
+	 CMD_FMT | CMD_PRUNE | CMD_WITH_LOCK | CMD_IMPORT | CMD_EXTRACT | CMD_CONVERT | CMD_PUSH,
+	 "lock wait (default: forever); push: stall per request (default: 30)"},
 	{OPT_INCLUDE, 0, "include", "PATTERN", CMD_DIGEST,
 	 "keep only files matching PATTERN (repeatable)"},
 	{OPT_EXCLUDE, 0, "exclude", "PATTERN", CMD_DIGEST,
 	 "drop files matching PATTERN (repeatable; wins over --include)"},
 	{OPT_LIST, 0, "list", NULL, CMD_DIGEST, "first print `<hex>  <path>` per file"},
 	{OPT_DRY_RUN, 0, "dry-run", NULL, CMD_IMPORT, "print the plan; write nothing"},
-	{OPT_OCI_LAYOUT, 0, "oci-layout", "DIR", CMD_IMPORT | CMD_EXTRACT,
-	 "OCI image layout (import: also write to it; extract: read it)"},
+	{OPT_OCI_LAYOUT, 0, "oci-layout", "DIR", CMD_IMPORT | CMD_EXTRACT | CMD_PUSH,
+	 "OCI image layout (import: also write to it; extract, push: read it)"},
 	{OPT_NO_CACHE, 0, "no-cache", NULL, CMD_IMPORT, "read every file, ignore the hash cache"},
 	{OPT_CACHE_DIR, 0, "cache-dir", "DIR", CMD_IMPORT,
 	 "hash cache directory (default: $XDG_CACHE_HOME/weightslock)"},
@@ -53,13 +53,19 @@ const cli_option cli_options[] = {
 	 "files smaller than BYTES are bundled (default: 64 MiB)"},
 	{OPT_BUNDLE_SIZE_MAX, 0, "bundle-size-max", "BYTES", CMD_IMPORT,
 	 "target size of a bundle (default: 256 MiB)"},
-	{OPT_JOBS, 'j', "jobs", "N", CMD_DIGEST | CMD_IMPORT | CMD_VERIFY | CMD_EXTRACT,
+	{OPT_JOBS, 'j', "jobs", "N", CMD_DIGEST | CMD_IMPORT | CMD_VERIFY | CMD_EXTRACT | CMD_PUSH,
 	 "use N threads (default: from the number of CPUs)"},
 	{OPT_SIZES_ONLY, 0, "sizes-only", NULL, CMD_VERIFY, "compare sizes only; read no content"},
 	{OPT_FORCE, 0, "force", NULL, CMD_EXTRACT, "write into a non-empty DEST extract does not own; remove nothing"},
 	{OPT_STORE, 0, "store", "DIR", CMD_IMPORT,
 	 "content store of remote files (default: $COG_CACHE_DIR/weights, else Cog's)"},
-	{OPT_CACERT, 0, "cacert", "FILE", CMD_IMPORT, "also trust the CA certificates in FILE (HTTPS)"},
+	{OPT_CACERT, 0, "cacert", "FILE", CMD_IMPORT | CMD_PUSH, "also trust the CA certificates in FILE (HTTPS)"},
+	{OPT_REPOSITORY, 0, "repository", "REF", CMD_PUSH,
+	 "the registry repository, REGISTRY/REPO (default: cog.yaml's model:, else image:)"},
+	{OPT_PLAIN_HTTP, 0, "plain-http", NULL, CMD_PUSH, "talk to the registry over plain HTTP (no TLS)"},
+	{OPT_AUTHFILE, 0, "authfile", "FILE", CMD_PUSH,
+	 "registry credentials (auth.json / config.json format), looked at first"},
+	{OPT_RETRIES, 0, "retries", "N", CMD_PUSH, "retries of a failed request (default: 5)"},
 	{OPT_GIT, 0, "git", NULL, CMD_DIFF,
 	 "take git's diff-driver arguments (PATH OLD-FILE OLD-HEX OLD-MODE NEW-FILE ...)"},
 	{OPT_GLOBAL_CONFIG, 0, "global", NULL, CMD_INSTALL_GIT,
@@ -220,6 +226,26 @@ const cli_command cli_commands[] = {
 	 "--timeout bounds the wait).\n"
 	 "Exit status: 0 done; 1 content does not match the lockfile; 2 error.\n",
 	 cmd_extract},
+	{"push", CMD_PUSH, "[NAME...]", "upload entries to a registry",
+	 "Upload the named entries of the lockfile (default: all) to the registry\n"
+	 "repository given with --repository REGISTRY/REPO (default: cog.yaml's\n"
+	 "model:, else image:): every layer blob, read from the OCI image layout\n"
+	 "given with --oci-layout (as `import --oci-layout` writes it), the config\n"
+	 "blob and the manifest, tagged weights-NAME-HEX12 (a multi-source\n"
+	 "lockfile: cog-weight.NAME.HEX12). A blob the registry has is not sent\n"
+	 "again; blobs above 128 MiB, or refused as too large, go in chunks;\n"
+	 "--jobs transfers run at once (default 4). The registry must report the\n"
+	 "entry's digest for the manifest. Prints one line per weight: `NAME:\n"
+	 "pushed REF@DIGEST` or `NAME: already present REF@DIGEST`. What was\n"
+	 "uploaded before a failure stays there: running push again sends only what\n"
+	 "is missing.\n"
+	 "Credentials come from --authfile, then $REGISTRY_AUTH_FILE, the\n"
+	 "containers auth.json ($XDG_RUNTIME_DIR/containers/, $XDG_CONFIG_HOME/\n"
+	 "containers/), then $DOCKER_CONFIG/config.json or ~/.docker/config.json\n"
+	 "(auths, credHelpers, credsStore); they are never printed. TLS with the\n"
+	 "system CAs (and --cacert), or --plain-http.\n"
+	 "Exit status: 0 pushed; 2 error.\n",
+	 cmd_push},
 	{"diff", CMD_DIFF, "A B", "compare two lockfiles weight by weight",
 	 "Compare two lockfiles (A the old, B the new; either may be -, standard\n"
 	 "input; /dev/null or an empty file is a lockfile without weights) weight by\n"
@@ -428,6 +454,16 @@ static int apply(cli_invocation *cli, const cli_option *option, const char *valu
 	case OPT_GIT: cli->git_driver = true; break;
 	case OPT_GLOBAL_CONFIG: cli->global_config = true; break;
 	case OPT_TO: cli->to_shape = value; break;
+	case OPT_REPOSITORY: cli->repository = value; break;
+	case OPT_PLAIN_HTTP: cli->plain_http = true; break;
+	case OPT_AUTHFILE: cli->authfile = value; break;
+	case OPT_RETRIES: {
+		int64_t n = 0;
+		if (parse_count(&n, value, 100) != 0)
+			return cli_usage_error(cli->command, "--retries wants a number from 0 to 100, not '%s'", value);
+		cli->retries = (int)n;
+		break;
+	}
 	case OPT_BUNDLE_FILE_MAX:
 	case OPT_BUNDLE_SIZE_MAX:
 		if (parse_count(option->id == OPT_BUNDLE_FILE_MAX ? &cli->bundle_file_max : &cli->bundle_size_max,
@@ -522,6 +558,7 @@ int cli_parse(cli_invocation *cli, int argc, char **argv)
 {
 	memset(cli, 0, sizeof *cli);
 	cli->timeout = -1;
+	cli->retries = -1;
 	int i = 1;
 	/* Global options, then the command name. */
 	for (; i < argc; i++) {

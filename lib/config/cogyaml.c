@@ -290,6 +290,18 @@ static int read_stanza(const struct reader *r, wl_config *config)
 	for (yaml_node_pair_t *p = root->data.mapping.pairs.start; p < root->data.mapping.pairs.top;
 	     p++) {
 		const yaml_node_t *key = yaml_document_get_node(r->doc, p->key);
+		/* the registry repository of the model (SPEC.md §18.1) */
+		bool is_image = scalar_is(key, "image");
+		if (is_image || scalar_is(key, "model")) {
+			const yaml_node_t *v = yaml_document_get_node(r->doc, p->value);
+			if (v != NULL && v->type == YAML_SCALAR_NODE) {
+				int rc = read_string(r, is_image ? &config->image : &config->model, v,
+				                     is_image ? "image" : "model");
+				if (rc != 0)
+					return rc;
+			}
+			continue;
+		}
 		if (!scalar_is(key, "weights"))
 			continue;
 		if (found)

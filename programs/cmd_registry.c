@@ -1,0 +1,134 @@
+/*
+ * cmd_registry.c - the registry commands: push. The program's part is
+ * what the library must not do: find the repository in cog.yaml when none
+ * is given, and the credentials files in the environment (SPEC.md §18.2).
+ */
+#include "cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* The credentials files, in the order SPEC.md §18.2 gives. */
+typedef struct auth_files {
+	char *paths[6];
+	size_t count;
+} auth_files;
+
+static void add_path(auth_files *f, const char *a, const char *b)
+{
+	if (a == NULL || a[0] == '\0' || f->count == sizeof f->paths / sizeof f->paths[0])
+		return;
+	size_t n = strlen(a) + (b ? strlen(b) : 0) + 1;
+	char *p = malloc(n);
+	if (p == NULL)
+		return;
+	snprintf(p, n, "%s%s", a, b ? b : "");
+	f->paths[f->count++] = p;
+}
+
+static void find_auth_files(auth_files *f, const cli_invocation *cli)
+{
+	memset(f, 0, sizeof *f);
+	add_path(f, cli->authfile, NULL);
+	add_path(f, getenv("REGISTRY_AUTH_FILE"), NULL);
+	add_path(f, getenv("XDG_RUNTIME_DIR"), "/containers/auth.json");
+	const char *home = getenv("HOME");
+	const char *xdg = getenv("XDG_CONFIG_HOME");
+	if (xdg != NULL && xdg[0] != '\0')
+		add_path(f, xdg, "/containers/auth.json");
+	else
+		add_path(f, home, "/.config/containers/auth.json");
+	const char *docker = getenv("DOCKER_CONFIG");
+	if (docker != NULL && docker[0] != '\0')
+		add_path(f, docker, "/config.json");
+	else
+		add_path(f, home, "/.docker/config.json");
+}
+
+static void free_auth_files(auth_files *f)
+{
+	for (size_t i = 0; i < f->count; i++)
+		free(f->paths[i]);
+}
+
+/* --repository, else cog.yaml's model:, else image:. NULL after printing
+ * the error. `*owned` is what to free. */
+static const char *repository(const cli_invocation *cli, char **owned)
+{
+	*owned = NULL;
+	if (cli->repository != NULL)
+		return cli->repository;
+	const char *path = cli_config_path(cli);
+	wl_config *config = NULL;
+	int rc = wl_config_load(&config, path);
+	if (rc == WL_ENOTFOUND) {
+		cli_error("no --repository given, and no %s to take model: or image: from", cli_display_name(path));
+		return NULL;
+	}
+	if (rc != 0) {
+		cli_lib_error(rc);
+		return NULL;
+	}
+	wl_string s = config->model.len > 0 ? config->model : config->image;
+	if (s.len > 0)
+		*owned = strndup(s.ptr, s.len);
+	wl_config_free(config);
+	if (*owned == NULL)
+		cli_error("no --repository given, and %s has neither model: nor image:", cli_display_name(path));
+	return *owned;
+}
+
+int cmd_push(cli_invocation *cli)
+{
+	char *owned = NULL;
+	const char *repo = repository(cli, &owned);
+	if (repo == NULL)
+		return EXIT_ERROR;
+	const char *path = cli_lock_path(cli);
+	wl_lock *lock = NULL;
+	int status = cli_load_lock(&lock, path);
+	if (status != EXIT_OK) {
+		free(owned);
+		return status;
+	}
+	auth_files files;
+	find_auth_files(&files, cli);
+	cli_progress progress;
+	cli_progress_init(&progress, cli);
+	cli_install_cancel_handlers();
+	wl_registry_options opts = {
+		.repository = repo,
+		.plain_http = cli->plain_http,
+		.cacert = cli->cacert,
+		.auth_files = (const char *const *)files.paths,
+		.auth_file_count = files.count,
+		.jobs = cli->jobs,
+		.retries = cli->retries,
+		.timeout = cli->timeout > 0 ? cli->timeout : 0,
+		.progress = cli_progress_report,
+		.progress_ctx = &progress,
+		.cancel = &cli_cancel,
+	};
+	wl_push_report *report = NULL;
+	int rc = wl_push(&report, lock, cli->operand_count ? cli->operands : NULL, cli->operand_count,
+	                 cli->oci_layout, &opts);
+	cli_progress_done(&progress);
+	/* the references are results: on stdout, even with -q */
+	cli_buf out = {0};
+	for (size_t i = 0; report != NULL && i < report->result_count; i++) {
+		const wl_push_result *r = &report->results[i];
+		cli_buf_human(&out, wl_str(r->name));
+		cli_buf_puts(&out, r->already_present ? ": already present " : ": pushed ");
+		cli_buf_puts(&out, r->reference);
+		cli_buf_puts(&out, "\n");
+	}
+	int flushed = cli_flush_stdout(&out);
+	cli_buf_release(&out);
+	status = rc != 0 ? cli_lib_error(rc) : flushed;
+	wl_push_report_free(report);
+	free_auth_files(&files);
+	wl_lock_free(lock);
+	free(owned);
+	return status;
+}
