@@ -1149,6 +1149,19 @@ typedef struct wl_extract_options {
 WL_API int wl_extract(const wl_entry *entry, const char *layout_dir, const char *dest,
                       const wl_extract_options *options);
 
+struct wl_registry_options;
+
+/**
+ * wl_extract with the manifest, the config blob and every layer streamed
+ * from a registry repository (SPEC.md §18.3) instead of read from a
+ * layout: the same checks, markers, ownership and hostile-layer rules.
+ * The manifest is fetched by the entry's digest and must be its
+ * projection byte for byte; each layer is hashed as it streams, an
+ * interrupted one resumes with Range.
+ */
+WL_API int wl_extract_registry(const wl_entry *entry, const struct wl_registry_options *registry,
+                               const char *dest, const wl_extract_options *options);
+
 /* ------------------------------------------------------------------------ */
 /* Registries (SPEC.md §18)                                                 */
 /* ------------------------------------------------------------------------ */

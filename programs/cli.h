@@ -90,6 +90,7 @@ typedef enum cli_option_id {
 	OPT_PLAIN_HTTP,
 	OPT_AUTHFILE,
 	OPT_RETRIES,
+	OPT_REGISTRY,
 } cli_option_id;
 
 /** One command-line option: the parser and --help both read this. */
@@ -161,6 +162,7 @@ typedef struct cli_invocation {
 	bool plain_http;
 	const char *authfile;
 	int retries;            /* -1: the default */
+	const char *registry;   /* extract: --registry REPOSITORY */
 	const char **operands;
 	size_t operand_count;
 	char **exec_argv; /* with-lock: the words after "--", NULL-terminated */
@@ -283,6 +285,16 @@ int cmd_drift(cli_invocation *cli);
 int cmd_prune(cli_invocation *cli);
 int cmd_with_lock(cli_invocation *cli);
 int cmd_push(cli_invocation *cli);
+
+/** Registry options from the invocation, for `repository`; the
+ *  credentials files found in the environment are held here. */
+typedef struct cli_registry {
+	wl_registry_options opts;
+	char *auth_paths[6];
+	size_t auth_count;
+} cli_registry;
+void cli_registry_init(cli_registry *r, const cli_invocation *cli, const char *repository);
+void cli_registry_release(cli_registry *r);
 int cmd_version(cli_invocation *cli);
 int cmd_digest(cli_invocation *cli);
 int cmd_import(cli_invocation *cli);

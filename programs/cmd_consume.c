@@ -143,8 +143,8 @@ int cmd_extract(cli_invocation *cli)
 		return cli_usage_error(cli->command, "missing %s", cli->operand_count ? "DEST" : "NAME DEST");
 	if (cli->operand_count > 2)
 		return cli_usage_error(cli->command, "unexpected argument '%s'", cli->operands[2]);
-	if (cli->oci_layout == NULL)
-		return cli_usage_error(cli->command, "--oci-layout LAYOUT is required");
+	if ((cli->oci_layout == NULL) == (cli->registry == NULL))
+		return cli_usage_error(cli->command, "one of --oci-layout LAYOUT and --registry REPOSITORY is required");
 	const char *dest = cli->operands[1];
 	wl_lock *lock = NULL;
 	const wl_entry *entry = NULL;
@@ -164,7 +164,15 @@ int cmd_extract(cli_invocation *cli)
 		.lock_timeout = cli->timeout,
 		.others_left = &others,
 	};
-	int rc = wl_extract(entry, cli->oci_layout, dest, &opts);
+	int rc;
+	if (cli->registry != NULL) {
+		cli_registry reg;
+		cli_registry_init(&reg, cli, cli->registry);
+		rc = wl_extract_registry(entry, &reg.opts, dest, &opts);
+		cli_registry_release(&reg);
+	} else {
+		rc = wl_extract(entry, cli->oci_layout, dest, &opts);
+	}
 	cli_progress_done(&progress);
 	if (rc == WL_EMISMATCH) {
 		/* The command ran and found content that is not the lockfile's. */

@@ -46,12 +46,6 @@ static void find_auth_files(auth_files *f, const cli_invocation *cli)
 		add_path(f, home, "/.docker/config.json");
 }
 
-static void free_auth_files(auth_files *f)
-{
-	for (size_t i = 0; i < f->count; i++)
-		free(f->paths[i]);
-}
-
 /* --repository, else cog.yaml's model:, else image:. NULL after printing
  * the error. `*owned` is what to free. */
 static const char *repository(const cli_invocation *cli, char **owned)
@@ -92,27 +86,17 @@ int cmd_push(cli_invocation *cli)
 		free(owned);
 		return status;
 	}
-	auth_files files;
-	find_auth_files(&files, cli);
+	cli_registry reg;
+	cli_registry_init(&reg, cli, repo);
 	cli_progress progress;
 	cli_progress_init(&progress, cli);
 	cli_install_cancel_handlers();
-	wl_registry_options opts = {
-		.repository = repo,
-		.plain_http = cli->plain_http,
-		.cacert = cli->cacert,
-		.auth_files = (const char *const *)files.paths,
-		.auth_file_count = files.count,
-		.jobs = cli->jobs,
-		.retries = cli->retries,
-		.timeout = cli->timeout > 0 ? cli->timeout : 0,
-		.progress = cli_progress_report,
-		.progress_ctx = &progress,
-		.cancel = &cli_cancel,
-	};
+	reg.opts.timeout = cli->timeout > 0 ? cli->timeout : 0;
+	reg.opts.progress = cli_progress_report;
+	reg.opts.progress_ctx = &progress;
 	wl_push_report *report = NULL;
 	int rc = wl_push(&report, lock, cli->operand_count ? cli->operands : NULL, cli->operand_count,
-	                 cli->oci_layout, &opts);
+	                 cli->oci_layout, &reg.opts);
 	cli_progress_done(&progress);
 	/* the references are results: on stdout, even with -q */
 	cli_buf out = {0};
@@ -127,8 +111,32 @@ int cmd_push(cli_invocation *cli)
 	cli_buf_release(&out);
 	status = rc != 0 ? cli_lib_error(rc) : flushed;
 	wl_push_report_free(report);
-	free_auth_files(&files);
+	cli_registry_release(&reg);
 	wl_lock_free(lock);
 	free(owned);
 	return status;
+}
+
+void cli_registry_init(cli_registry *r, const cli_invocation *cli, const char *repository)
+{
+	memset(r, 0, sizeof *r);
+	auth_files files;
+	find_auth_files(&files, cli);
+	memcpy(r->auth_paths, files.paths, sizeof r->auth_paths);
+	r->auth_count = files.count;
+	r->opts.repository = repository;
+	r->opts.plain_http = cli->plain_http;
+	r->opts.cacert = cli->cacert;
+	r->opts.auth_files = (const char *const *)r->auth_paths;
+	r->opts.auth_file_count = r->auth_count;
+	r->opts.jobs = cli->jobs;
+	r->opts.retries = cli->retries;
+	r->opts.cancel = &cli_cancel;
+}
+
+void cli_registry_release(cli_registry *r)
+{
+	for (size_t i = 0; i < r->auth_count; i++)
+		free(r->auth_paths[i]);
+	r->auth_count = 0;
 }

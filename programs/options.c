@@ -59,13 +59,14 @@ const cli_option cli_options[] = {
 	{OPT_FORCE, 0, "force", NULL, CMD_EXTRACT, "write into a non-empty DEST extract does not own; remove nothing"},
 	{OPT_STORE, 0, "store", "DIR", CMD_IMPORT,
 	 "content store of remote files (default: $COG_CACHE_DIR/weights, else Cog's)"},
-	{OPT_CACERT, 0, "cacert", "FILE", CMD_IMPORT | CMD_PUSH, "also trust the CA certificates in FILE (HTTPS)"},
+	{OPT_CACERT, 0, "cacert", "FILE", CMD_IMPORT | CMD_PUSH | CMD_EXTRACT, "also trust the CA certificates in FILE (HTTPS)"},
 	{OPT_REPOSITORY, 0, "repository", "REF", CMD_PUSH,
 	 "the registry repository, REGISTRY/REPO (default: cog.yaml's model:, else image:)"},
-	{OPT_PLAIN_HTTP, 0, "plain-http", NULL, CMD_PUSH, "talk to the registry over plain HTTP (no TLS)"},
-	{OPT_AUTHFILE, 0, "authfile", "FILE", CMD_PUSH,
+	{OPT_PLAIN_HTTP, 0, "plain-http", NULL, CMD_PUSH | CMD_EXTRACT, "talk to the registry over plain HTTP (no TLS)"},
+	{OPT_AUTHFILE, 0, "authfile", "FILE", CMD_PUSH | CMD_EXTRACT,
 	 "registry credentials (auth.json / config.json format), looked at first"},
-	{OPT_RETRIES, 0, "retries", "N", CMD_PUSH, "retries of a failed request (default: 5)"},
+	{OPT_RETRIES, 0, "retries", "N", CMD_PUSH | CMD_EXTRACT, "retries of a failed request (default: 5)"},
+	{OPT_REGISTRY, 0, "registry", "REF", CMD_EXTRACT, "stream the layers from registry repository REF"},
 	{OPT_GIT, 0, "git", NULL, CMD_DIFF,
 	 "take git's diff-driver arguments (PATH OLD-FILE OLD-HEX OLD-MODE NEW-FILE ...)"},
 	{OPT_GLOBAL_CONFIG, 0, "global", NULL, CMD_INSTALL_GIT,
@@ -205,9 +206,11 @@ const cli_command cli_commands[] = {
 	 "Exit status: 0 DIR matches; 1 differences found; 2 error (including an\n"
 	 "unknown NAME or a DIR that does not exist).\n",
 	 cmd_verify},
-	{"extract", CMD_EXTRACT, "NAME DEST", "materialize an entry from an OCI image layout",
+	{"extract", CMD_EXTRACT, "NAME DEST", "materialize an entry from an OCI image layout or a registry",
 	 "Materialize the lockfile entry NAME into DEST from the OCI image layout\n"
-	 "given with --oci-layout (required): find the manifest by the entry's\n"
+	 "given with --oci-layout, or streamed from the registry repository given\n"
+	 "with --registry REGISTRY/REPO (credentials and TLS as for push): find the\n"
+	 "manifest by the entry's\n"
 	 "digest, check that it and the config blob hash to their digests and are\n"
 	 "exactly what the entry projects to, then extract every layer (tar,\n"
 	 "tar+gzip, tar+zstd) in parallel on --jobs threads, checking each file's\n"
@@ -457,6 +460,7 @@ static int apply(cli_invocation *cli, const cli_option *option, const char *valu
 	case OPT_REPOSITORY: cli->repository = value; break;
 	case OPT_PLAIN_HTTP: cli->plain_http = true; break;
 	case OPT_AUTHFILE: cli->authfile = value; break;
+	case OPT_REGISTRY: cli->registry = value; break;
 	case OPT_RETRIES: {
 		int64_t n = 0;
 		if (parse_count(&n, value, 100) != 0)

@@ -35,6 +35,7 @@
  * file list.
  */
 #include "consume/extract_internal.h"
+#include "net/registry.h"
 #include "pack/pack_internal.h"
 
 #include <dirent.h>
@@ -73,7 +74,9 @@ typedef struct size_order {
 
 typedef struct extract_run {
 	const wl_entry *entry;
-	const char *layout_dir;
+	const char *layout_dir; /* or NULL: the registry */
+	wl__registry *reg;
+	const char *repo;
 	const wl_extract_options *opts;
 	char *weight; /* the entry's name, quoted */
 	wl__path_table *table;
@@ -299,6 +302,59 @@ static int check_layout_marker(const char *layout_dir)
 	return rc;
 }
 
+/* A small blob kept in memory, at most `cap` bytes. */
+typedef struct mem_sink {
+	char *data;
+	size_t len, cap;
+} mem_sink;
+
+static int mem_put(void *ctx, const void *data, size_t len)
+{
+	mem_sink *m = ctx;
+	if (len > m->cap - m->len)
+		return wl__fail(WL_EMISMATCH, "longer than recorded");
+	memcpy(m->data + m->len, data, len);
+	m->len += len;
+	return 0;
+}
+
+static int mem_restart(void *ctx)
+{
+	((mem_sink *)ctx)->len = 0;
+	return 0;
+}
+
+/* The registry's manifest (by the entry's digest) and config blob must be
+ * the entry's projections byte for byte. */
+static int check_remote_manifest(const extract_run *run, const char *manifest, size_t manifest_len,
+                                 const char *config, size_t config_len)
+{
+	char *body = NULL;
+	size_t len = 0;
+	int rc = wl__registry_manifest_get(run->reg, run->repo, run->entry->digest.ptr, &body, &len);
+	if (rc == 0 && (len != manifest_len || memcmp(body, manifest, len) != 0)) {
+		char got[WL_DIGEST_LEN + 1];
+		wl_sha256_digest(got, body, len);
+		rc = wl__fail(WL_EMISMATCH, "the registry's manifest %s hashes to %s, not what the entry projects to",
+		              run->entry->digest.ptr, got);
+	}
+	free(body);
+	if (rc != 0)
+		return rc;
+	char digest[WL_DIGEST_LEN + 1];
+	wl_sha256_digest(digest, config, config_len);
+	mem_sink m = {malloc(config_len ? config_len : 1), 0, config_len};
+	if (m.data == NULL)
+		return wl__nomem();
+	rc = wl__registry_blob_get(run->reg, run->repo, digest, (int64_t)config_len, mem_put, mem_restart, &m);
+	if (rc == 0 && (m.len != config_len || memcmp(m.data, config, config_len) != 0))
+		rc = wl__fail(WL_EMISMATCH, "the registry's config blob %s differs from the entry's projection", digest);
+	else if (rc != 0)
+		wl__error_prefix("config blob %s", digest);
+	free(m.data);
+	return rc;
+}
+
 static int check_manifest(const extract_run *run)
 {
 	const wl_entry *e = run->entry;
@@ -309,9 +365,11 @@ static int check_manifest(const extract_run *run)
 	int rc = wl_entry_manifest(&manifest, &manifest_len, e);
 	if (rc == 0)
 		rc = wl_entry_config_blob(&config, &config_len, e);
-	if (rc == 0)
+	if (rc == 0 && run->reg != NULL)
+		rc = check_remote_manifest(run, manifest, manifest_len, config, config_len);
+	else if (rc == 0)
 		rc = check_small_blob(run, e->digest, manifest, manifest_len, "manifest");
-	if (rc == 0) {
+	if (rc == 0 && run->reg == NULL) {
 		char config_digest[WL_DIGEST_LEN + 1];
 		wl_sha256_digest(config_digest, config, config_len);
 		rc = check_small_blob(run, wl_str(config_digest), config, config_len, "config blob");
@@ -633,6 +691,83 @@ static int decode(decoder *d, wl__tar_reader *reader, const unsigned char *in, s
 	}
 }
 
+/* A layer's bytes on their way in, from a file or the network. */
+typedef struct layer_feed {
+	extract_run *run;
+	const wl_layer *layer;
+	decoder *d;
+	wl__tar_reader *reader;
+	EVP_MD_CTX *md;
+	int64_t got;
+} layer_feed;
+
+static int feed(layer_feed *f, const unsigned char *in, size_t n)
+{
+	extract_run *run = f->run;
+	const volatile sig_atomic_t *cancel = run->opts->cancel;
+	if (atomic_load_explicit(&run->stop, memory_order_relaxed) || (cancel != NULL && *cancel))
+		return wl__fail(WL_ECANCELED, "canceled");
+	if ((int64_t)n > f->layer->size - f->got)
+		return wl__fail(WL_EMISMATCH, "blob is longer than the %lld bytes recorded", (long long)f->layer->size);
+	f->got += (int64_t)n;
+	EVP_DigestUpdate(f->md, in, n);
+	atomic_fetch_add_explicit(&run->bytes_done, (uint64_t)n, memory_order_relaxed);
+	/* Past the end-of-archive blocks, or past the end of the compressed
+	 * stream, the rest is only hashed. */
+	if (!f->d->ended && !wl__tar_reader_done(f->reader))
+		return decode(f->d, f->reader, in, n);
+	return 0;
+}
+
+static int feed_cb(void *ctx, const void *data, size_t len)
+{
+	return feed(ctx, data, len);
+}
+
+/* A registry that answers a resumed request with the whole blob: what was
+ * verified stays, the rest comes on the next run. */
+static int feed_restart(void *ctx)
+{
+	(void)ctx;
+	return wl__fail(WL_EIO, "the registry sent the whole blob again after a dropped connection; run again to "
+	                        "resume (verified files are kept)");
+}
+
+static int feed_from_layout(layer_feed *f, unsigned char *in)
+{
+	const wl_layer *l = f->layer;
+	char *path = blob_path(f->run->layout_dir, l->digest);
+	if (path == NULL)
+		return wl__nomem();
+	struct stat st;
+	int fd = -1;
+	int rc = open_blob(&fd, &st, path, "blob");
+	free(path);
+	if (rc != 0)
+		return rc;
+	if (st.st_size != l->size) {
+		close(fd);
+		return wl__fail(WL_EMISMATCH, "blob is %lld bytes, recorded %lld", (long long)st.st_size,
+		                (long long)l->size);
+	}
+	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+	while (rc == 0 && f->got < l->size) {
+		int64_t left = l->size - f->got;
+		ssize_t n = read(fd, in, left < (int64_t)CHUNK ? (size_t)left : CHUNK);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			rc = wl__fail_errno(WL_EIO, errno, "read blob");
+			break;
+		}
+		if (n == 0)
+			break; /* short: the caller says so */
+		rc = feed(f, in, (size_t)n);
+	}
+	close(fd);
+	return rc;
+}
+
 static int extract_layer(layer_job *j, unsigned char *in, decoder *d)
 {
 	extract_run *run = j->run;
@@ -659,22 +794,6 @@ static int extract_layer(layer_job *j, unsigned char *in, decoder *d)
 			return wl__nomem();
 	}
 
-	char *path = blob_path(run->layout_dir, l->digest);
-	if (path == NULL)
-		return wl__nomem();
-	struct stat st;
-	int fd = -1;
-	rc = open_blob(&fd, &st, path, "blob");
-	free(path);
-	if (rc != 0)
-		return rc;
-	if (st.st_size != l->size) {
-		close(fd);
-		return wl__fail(WL_EMISMATCH, "blob is %lld bytes, recorded %lld", (long long)st.st_size,
-		                (long long)l->size);
-	}
-	posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-
 	wl__tar_reader *reader = NULL;
 	wl__tar_sink sink = {sink_begin, sink_data, sink_commit, sink_abort, j};
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
@@ -682,34 +801,14 @@ static int extract_layer(layer_job *j, unsigned char *in, decoder *d)
 		rc = wl__nomem();
 	if (rc == 0)
 		rc = wl__tar_reader_new(&reader, run->entry, run->table, l->digest, &sink);
-	int64_t left = l->size;
-	const volatile sig_atomic_t *cancel = run->opts->cancel;
-	while (rc == 0 && left > 0) {
-		if (atomic_load_explicit(&run->stop, memory_order_relaxed) || (cancel != NULL && *cancel)) {
-			rc = wl__fail(WL_ECANCELED, "canceled");
-			break;
-		}
-		ssize_t n = read(fd, in, left < (int64_t)CHUNK ? (size_t)left : CHUNK);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			rc = wl__fail_errno(WL_EIO, errno, "read blob");
-			break;
-		}
-		if (n == 0) {
-			rc = wl__fail(WL_EMISMATCH, "blob ended after %lld bytes, recorded %lld",
-			              (long long)(l->size - left), (long long)l->size);
-			break;
-		}
-		left -= n;
-		EVP_DigestUpdate(md, in, (size_t)n);
-		atomic_fetch_add_explicit(&run->bytes_done, (uint64_t)n, memory_order_relaxed);
-		/* Past the end-of-archive blocks, or past the end of the
-		 * compressed stream, the rest is only hashed. */
-		if (!d->ended && !wl__tar_reader_done(reader))
-			rc = decode(d, reader, in, (size_t)n);
-	}
-	close(fd);
+	layer_feed f = {run, l, d, reader, md, 0};
+	if (rc == 0 && run->reg != NULL)
+		rc = wl__registry_blob_get(run->reg, run->repo, l->digest.ptr, l->size, feed_cb, feed_restart, &f);
+	else if (rc == 0)
+		rc = feed_from_layout(&f, in);
+	if (rc == 0 && f.got != l->size)
+		rc = wl__fail(WL_EMISMATCH, "blob ended after %lld bytes, recorded %lld", (long long)f.got,
+		              (long long)l->size);
 	if (rc == 0) {
 		char digest[WL_DIGEST_LEN + 1];
 		if (finish_digest(digest, md) != 0)
@@ -871,7 +970,7 @@ static int prepare(extract_run *run)
 		rc = wl__fail(WL_EINVALID, "no layers recorded");
 	if (rc == 0)
 		rc = group_files(run);
-	if (rc == 0)
+	if (rc == 0 && run->layout_dir != NULL)
 		rc = check_layout_marker(run->layout_dir);
 	if (rc == 0)
 		rc = check_manifest(run);
@@ -953,10 +1052,36 @@ static void sync_parent(const char *dest)
 	free(parent);
 }
 
+static int extract_from(const wl_entry *entry, const char *layout_dir, wl__registry *reg, const char *repo,
+                        const char *dest, const wl_extract_options *options);
+
 int wl_extract(const wl_entry *entry, const char *layout_dir, const char *dest, const wl_extract_options *options)
 {
 	if (entry == NULL || layout_dir == NULL || dest == NULL || *dest == 0)
 		return wl__fail(WL_EINVALID, "wl_extract: entry, layout and destination are required");
+	return extract_from(entry, layout_dir, NULL, NULL, dest, options);
+}
+
+int wl_extract_registry(const wl_entry *entry, const wl_registry_options *registry, const char *dest,
+                        const wl_extract_options *options)
+{
+	if (entry == NULL || registry == NULL || dest == NULL || *dest == 0)
+		return wl__fail(WL_EINVALID, "wl_extract_registry: entry, registry and destination are required");
+	wl__registry *reg = NULL;
+	wl__http *http = NULL;
+	char *repo = NULL;
+	int rc = wl__registry_open(&reg, &http, &repo, registry, false);
+	if (rc == 0)
+		rc = extract_from(entry, NULL, reg, repo, dest, options);
+	wl__registry_free(reg);
+	wl__http_free(http);
+	free(repo);
+	return rc;
+}
+
+static int extract_from(const wl_entry *entry, const char *layout_dir, wl__registry *reg, const char *repo,
+                        const char *dest, const wl_extract_options *options)
+{
 	wl_extract_options defaults;
 	memset(&defaults, 0, sizeof defaults);
 	defaults.lock_timeout = -1;
@@ -964,6 +1089,8 @@ int wl_extract(const wl_entry *entry, const char *layout_dir, const char *dest, 
 	memset(&run, 0, sizeof run);
 	run.entry = entry;
 	run.layout_dir = layout_dir;
+	run.reg = reg;
+	run.repo = repo;
 	run.opts = options ? options : &defaults;
 	run.dest_fd = -1;
 	run.target.fd = run.target.cog_fd = run.target.lock_fd = -1;

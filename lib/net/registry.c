@@ -790,7 +790,7 @@ int wl__registry_blob_get(wl__registry *r, const char *repo, const char *digest,
 	int rc = request(r, scope, &req, &resp);
 	if (rc == 0 && resp.status == 404)
 		rc = wl__fail(WL_ENOTFOUND, "blob %s is not in %s/%s", digest, r->host, repo);
-	else if (rc == 0 && resp.status != 200) {
+	else if (rc == 0 && resp.status != 200 && resp.status != 206) { /* 206: resumed */
 		char *what = fmt("GET blob %s", digest);
 		rc = wl__registry_fail_status(WL_EIO, &resp, what ? what : "GET blob");
 		free(what);
