@@ -1219,6 +1219,36 @@ WL_API int wl_push(wl_push_report **out, const wl_lock *lock, const char *const 
 
 WL_API void wl_push_report_free(wl_push_report *report);
 
+typedef struct wl_pull_result {
+	const char *name;       /* the entry's (borrowed from the lock) */
+	bool cached;            /* every file was in the store: no request made */
+	size_t files_fetched;   /* files put into the store */
+	int64_t bytes_fetched;  /* their sizes */
+	size_t layers_fetched;  /* layers streamed from the registry */
+} wl_pull_result;
+
+typedef struct wl_pull_report {
+	wl_pull_result *results;
+	size_t result_count;
+} wl_pull_report;
+
+/**
+ * Fills the content store at `store_dir` (SPEC.md §17, shared with Cog)
+ * with every file of the entries named in `names` (NULL: all), from the
+ * registry (SPEC.md §18.3). An entry whose every file is in the store
+ * costs no request. Otherwise its manifest is fetched by digest and must be
+ * its projection byte for byte, and only the layers holding a missing file
+ * are streamed, in parallel on `jobs`, through extract's checks straight
+ * into the store (no blob is kept; a file lands only once its size and
+ * digest are verified). Running it again after an interruption fetches no
+ * file that was completed. `*out` holds the results so far, also on
+ * failure.
+ */
+WL_API int wl_pull(wl_pull_report **out, const wl_lock *lock, const char *const *names, size_t name_count,
+                   const char *store_dir, const wl_registry_options *options);
+
+WL_API void wl_pull_report_free(wl_pull_report *report);
+
 #ifdef __cplusplus
 }
 #endif

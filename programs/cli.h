@@ -52,6 +52,7 @@ enum {
 	CMD_INSTALL_GIT = 1u << 17,
 	CMD_CONVERT = 1u << 18,
 	CMD_PUSH = 1u << 19,
+	CMD_PULL = 1u << 21,
 	CMD_GLOBAL = 1u << 15, /* accepted before the command and by every command */
 };
 
@@ -285,6 +286,10 @@ int cmd_drift(cli_invocation *cli);
 int cmd_prune(cli_invocation *cli);
 int cmd_with_lock(cli_invocation *cli);
 int cmd_push(cli_invocation *cli);
+int cmd_pull(cli_invocation *cli);
+/** The content store's directory (SPEC.md §17): --store, else
+ *  $COG_CACHE_DIR/weights, ...; malloc'd, NULL when none can be named. */
+char *cli_store_dir(const cli_invocation *cli);
 
 /** Registry options from the invocation, for `repository`; the
  *  credentials files found in the environment are held here. */

@@ -73,31 +73,53 @@ static const char *repository(const cli_invocation *cli, char **owned)
 	return *owned;
 }
 
-int cmd_push(cli_invocation *cli)
+/* What push and pull share: the repository, the lockfile, the registry
+ * options with progress and cancel. */
+typedef struct session {
+	char *owned;
+	wl_lock *lock;
+	cli_registry reg;
+	cli_progress progress;
+} session;
+
+/* EXIT_OK, or the status after printing the error (nothing to close). */
+static int session_open(session *s, cli_invocation *cli)
 {
-	char *owned = NULL;
-	const char *repo = repository(cli, &owned);
+	memset(s, 0, sizeof *s);
+	const char *repo = repository(cli, &s->owned);
 	if (repo == NULL)
 		return EXIT_ERROR;
-	const char *path = cli_lock_path(cli);
-	wl_lock *lock = NULL;
-	int status = cli_load_lock(&lock, path);
+	int status = cli_load_lock(&s->lock, cli_lock_path(cli));
 	if (status != EXIT_OK) {
-		free(owned);
+		free(s->owned);
 		return status;
 	}
-	cli_registry reg;
-	cli_registry_init(&reg, cli, repo);
-	cli_progress progress;
-	cli_progress_init(&progress, cli);
+	cli_registry_init(&s->reg, cli, repo);
+	cli_progress_init(&s->progress, cli);
 	cli_install_cancel_handlers();
-	reg.opts.timeout = cli->timeout > 0 ? cli->timeout : 0;
-	reg.opts.progress = cli_progress_report;
-	reg.opts.progress_ctx = &progress;
+	s->reg.opts.timeout = cli->timeout > 0 ? cli->timeout : 0;
+	s->reg.opts.progress = cli_progress_report;
+	s->reg.opts.progress_ctx = &s->progress;
+	return EXIT_OK;
+}
+
+static void session_close(session *s)
+{
+	cli_registry_release(&s->reg);
+	wl_lock_free(s->lock);
+	free(s->owned);
+}
+
+int cmd_push(cli_invocation *cli)
+{
+	session s;
+	int status = session_open(&s, cli);
+	if (status != EXIT_OK)
+		return status;
 	wl_push_report *report = NULL;
-	int rc = wl_push(&report, lock, cli->operand_count ? cli->operands : NULL, cli->operand_count,
-	                 cli->oci_layout, &reg.opts);
-	cli_progress_done(&progress);
+	int rc = wl_push(&report, s.lock, cli->operand_count ? cli->operands : NULL, cli->operand_count,
+	                 cli->oci_layout, &s.reg.opts);
+	cli_progress_done(&s.progress);
 	/* the references are results: on stdout, even with -q */
 	cli_buf out = {0};
 	for (size_t i = 0; report != NULL && i < report->result_count; i++) {
@@ -111,9 +133,7 @@ int cmd_push(cli_invocation *cli)
 	cli_buf_release(&out);
 	status = rc != 0 ? cli_lib_error(rc) : flushed;
 	wl_push_report_free(report);
-	cli_registry_release(&reg);
-	wl_lock_free(lock);
-	free(owned);
+	session_close(&s);
 	return status;
 }
 
@@ -139,4 +159,43 @@ void cli_registry_release(cli_registry *r)
 	for (size_t i = 0; i < r->auth_count; i++)
 		free(r->auth_paths[i]);
 	r->auth_count = 0;
+}
+
+int cmd_pull(cli_invocation *cli)
+{
+	char *store = cli_store_dir(cli);
+	if (store == NULL)
+		return cli_error("no content store: give --store DIR (or set COG_CACHE_DIR or HOME)");
+	session s;
+	int status = session_open(&s, cli);
+	if (status != EXIT_OK) {
+		free(store);
+		return status;
+	}
+	wl_pull_report *report = NULL;
+	int rc = wl_pull(&report, s.lock, cli->operand_count ? cli->operands : NULL, cli->operand_count, store,
+	                 &s.reg.opts);
+	cli_progress_done(&s.progress);
+	cli_buf out = {0};
+	for (size_t i = 0; report != NULL && i < report->result_count; i++) {
+		const wl_pull_result *r = &report->results[i];
+		cli_buf_human(&out, wl_str(r->name));
+		if (r->cached)
+			cli_buf_puts(&out, ": cached\n");
+		else
+			cli_buf_printf(&out, ": pulled %zu file%s, %lld bytes\n", r->files_fetched,
+			               r->files_fetched == 1 ? "" : "s", (long long)r->bytes_fetched);
+	}
+	int flushed = cli_flush_stdout(&out);
+	cli_buf_release(&out);
+	if (rc == WL_EMISMATCH) {
+		cli_lib_error(rc);
+		status = EXIT_FOUND;
+	} else {
+		status = rc != 0 ? cli_lib_error(rc) : flushed;
+	}
+	wl_pull_report_free(report);
+	session_close(&s);
+	free(store);
+	return status;
 }

@@ -150,7 +150,7 @@ static char *cache_dir(const cli_invocation *cli)
 /* The content store Cog shares (SPEC.md §17): --store, else
  * $COG_CACHE_DIR/weights, else $XDG_CACHE_HOME/cog/weights, else
  * $HOME/.cache/cog/weights; NULL when none can be named. */
-static char *store_dir(const cli_invocation *cli)
+char *cli_store_dir(const cli_invocation *cli)
 {
 	if (cli->store != NULL)
 		return strdup(cli->store);
@@ -264,7 +264,7 @@ int cmd_import(cli_invocation *cli)
 			names[i] = wl_str(cli->operands[i]);
 	}
 	char *cache = cache_dir(cli);
-	char *store = store_dir(cli);
+	char *store = cli_store_dir(cli);
 	char *project = project_dir(config_path);
 	cli_progress progress;
 	cli_progress_init(&progress, cli);

@@ -53,19 +53,19 @@ const cli_option cli_options[] = {
 	 "files smaller than BYTES are bundled (default: 64 MiB)"},
 	{OPT_BUNDLE_SIZE_MAX, 0, "bundle-size-max", "BYTES", CMD_IMPORT,
 	 "target size of a bundle (default: 256 MiB)"},
-	{OPT_JOBS, 'j', "jobs", "N", CMD_DIGEST | CMD_IMPORT | CMD_VERIFY | CMD_EXTRACT | CMD_PUSH,
+	{OPT_JOBS, 'j', "jobs", "N", CMD_DIGEST | CMD_IMPORT | CMD_VERIFY | CMD_EXTRACT | CMD_PUSH | CMD_PULL,
 	 "use N threads (default: from the number of CPUs)"},
 	{OPT_SIZES_ONLY, 0, "sizes-only", NULL, CMD_VERIFY, "compare sizes only; read no content"},
 	{OPT_FORCE, 0, "force", NULL, CMD_EXTRACT, "write into a non-empty DEST extract does not own; remove nothing"},
-	{OPT_STORE, 0, "store", "DIR", CMD_IMPORT,
+	{OPT_STORE, 0, "store", "DIR", CMD_IMPORT | CMD_PULL,
 	 "content store of remote files (default: $COG_CACHE_DIR/weights, else Cog's)"},
-	{OPT_CACERT, 0, "cacert", "FILE", CMD_IMPORT | CMD_PUSH | CMD_EXTRACT, "also trust the CA certificates in FILE (HTTPS)"},
-	{OPT_REPOSITORY, 0, "repository", "REF", CMD_PUSH,
+	{OPT_CACERT, 0, "cacert", "FILE", CMD_IMPORT | CMD_PUSH | CMD_EXTRACT | CMD_PULL, "also trust the CA certificates in FILE (HTTPS)"},
+	{OPT_REPOSITORY, 0, "repository", "REF", CMD_PUSH | CMD_PULL,
 	 "the registry repository, REGISTRY/REPO (default: cog.yaml's model:, else image:)"},
-	{OPT_PLAIN_HTTP, 0, "plain-http", NULL, CMD_PUSH | CMD_EXTRACT, "talk to the registry over plain HTTP (no TLS)"},
-	{OPT_AUTHFILE, 0, "authfile", "FILE", CMD_PUSH | CMD_EXTRACT,
+	{OPT_PLAIN_HTTP, 0, "plain-http", NULL, CMD_PUSH | CMD_EXTRACT | CMD_PULL, "talk to the registry over plain HTTP (no TLS)"},
+	{OPT_AUTHFILE, 0, "authfile", "FILE", CMD_PUSH | CMD_EXTRACT | CMD_PULL,
 	 "registry credentials (auth.json / config.json format), looked at first"},
-	{OPT_RETRIES, 0, "retries", "N", CMD_PUSH | CMD_EXTRACT, "retries of a failed request (default: 5)"},
+	{OPT_RETRIES, 0, "retries", "N", CMD_PUSH | CMD_EXTRACT | CMD_PULL, "retries of a failed request (default: 5)"},
 	{OPT_REGISTRY, 0, "registry", "REF", CMD_EXTRACT, "stream the layers from registry repository REF"},
 	{OPT_GIT, 0, "git", NULL, CMD_DIFF,
 	 "take git's diff-driver arguments (PATH OLD-FILE OLD-HEX OLD-MODE NEW-FILE ...)"},
@@ -249,6 +249,22 @@ const cli_command cli_commands[] = {
 	 "system CAs (and --cacert), or --plain-http.\n"
 	 "Exit status: 0 pushed; 2 error.\n",
 	 cmd_push},
+	{"pull", CMD_PULL, "[NAME...]", "fill the content store from a registry",
+	 "Fill the content store Cog shares (--store DIR, else\n"
+	 "$COG_CACHE_DIR/weights, else $XDG_CACHE_HOME/cog/weights, else\n"
+	 "~/.cache/cog/weights) with every file of the named entries (default:\n"
+	 "all), from the registry repository given with --repository (default:\n"
+	 "cog.yaml's model:, else image:). An entry whose files are all in the\n"
+	 "store costs no request. Otherwise its manifest is fetched by the entry's\n"
+	 "digest and must be exactly what the entry projects to, and only the\n"
+	 "layers that hold a missing file are streamed, --jobs at once, through\n"
+	 "the same checks as extract, straight into the store: each file is\n"
+	 "written under a temporary name and renamed into place only once its size\n"
+	 "and sha256 are verified. Nothing else is written. Prints one line per\n"
+	 "weight: `NAME: cached` or `NAME: pulled N files, SIZE`. Credentials and\n"
+	 "TLS as for push.\n"
+	 "Exit status: 0 done; 1 content does not match the lockfile; 2 error.\n",
+	 cmd_pull},
 	{"diff", CMD_DIFF, "A B", "compare two lockfiles weight by weight",
 	 "Compare two lockfiles (A the old, B the new; either may be -, standard\n"
 	 "input; /dev/null or an empty file is a lockfile without weights) weight by\n"

@@ -233,6 +233,14 @@ bool wl__digest_final(struct evp_md_ctx_st *md, char out[WL_DIGEST_LEN + 1]);
  *  WL_EINVALID with the first problem found ("the entry fails check: ..."). */
 int wl__entry_check(const wl_entry *entry);
 
+/* ---- selecting entries by name (format/lock.c) ---- */
+
+/** WL_ENOTFOUND 'weight "NAME" is not in the lockfile' for the first of
+ *  `names` the lock lacks; 0 when all are there (or `names` is NULL). */
+int wl__lock_check_names(const wl_lock *lock, const char *const *names, size_t count);
+/** True when `names` is NULL (every entry) or holds `name`. */
+bool wl__names_select(const char *const *names, size_t count, wl_string name);
+
 /* ---- directories (source/local.c) ---- */
 
 /** (walk.c) The names in the directory open at `fd` (without . and ..), sorted

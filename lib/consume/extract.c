@@ -77,6 +77,9 @@ typedef struct extract_run {
 	const char *layout_dir; /* or NULL: the registry */
 	wl__registry *reg;
 	const char *repo;
+	wl_store *store; /* pull: files go to the content store, not a target */
+	_Atomic size_t files_stored;
+	_Atomic uint64_t bytes_stored;
 	const wl_extract_options *opts;
 	char *weight; /* the entry's name, quoted */
 	wl__path_table *table;
@@ -455,6 +458,7 @@ typedef struct layer_job {
 	bool skip;
 	uint64_t written, synced;
 	const wl_file *file;
+	wl_store_put *put; /* pull */
 } layer_job;
 
 static int sink_begin(void *ctx, size_t fi)
@@ -532,6 +536,10 @@ static int sink_data(void *ctx, const void *bytes, size_t len)
 static void sink_abort(void *ctx)
 {
 	layer_job *j = ctx;
+	if (j->put != NULL) {
+		wl_store_put_abort(j->put);
+		j->put = NULL;
+	}
 	if (j->fd >= 0) {
 		close(j->fd);
 		j->fd = -1;
@@ -579,6 +587,41 @@ static int sink_commit(void *ctx, size_t fi)
 	if (j->dir_foreign && fsync(j->dir_fd) != 0)
 		return wl__fail_errno(WL_EIO, errno, "fsync its directory");
 	return 0;
+}
+
+/* Pull: a file goes into the content store (SPEC.md §17), which checks
+ * its size and digest again before the rename. */
+static int store_begin(void *ctx, size_t fi)
+{
+	layer_job *j = ctx;
+	const wl_file *f = &j->run->entry->files[fi];
+	j->skip = j->run->present[fi] != 0;
+	if (j->skip)
+		return 0;
+	return wl_store_put_begin(&j->put, j->run->store, f->digest.ptr, f->size);
+}
+
+static int store_data(void *ctx, const void *bytes, size_t len)
+{
+	layer_job *j = ctx;
+	return j->skip ? 0 : wl_store_put_write(j->put, bytes, len);
+}
+
+static int store_commit(void *ctx, size_t fi)
+{
+	layer_job *j = ctx;
+	if (j->skip)
+		return 0;
+	wl_store_put *put = j->put;
+	j->put = NULL;
+	int rc = wl_store_put_commit(put, NULL);
+	if (rc == 0) {
+		j->run->present[fi] = 1;
+		atomic_fetch_add_explicit(&j->run->files_stored, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&j->run->bytes_stored, (uint64_t)j->run->entry->files[fi].size,
+		                          memory_order_relaxed);
+	}
+	return rc;
 }
 
 /* The size of the layer's tar stream as Cog writes it (§11.3): decoded
@@ -796,6 +839,8 @@ static int extract_layer(layer_job *j, unsigned char *in, decoder *d)
 
 	wl__tar_reader *reader = NULL;
 	wl__tar_sink sink = {sink_begin, sink_data, sink_commit, sink_abort, j};
+	if (run->store != NULL)
+		sink = (wl__tar_sink){store_begin, store_data, store_commit, sink_abort, j};
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	if (md == NULL || EVP_DigestInit_ex(md, run->sha256, NULL) != 1)
 		rc = wl__nomem();
@@ -1169,5 +1214,68 @@ out:
 	EVP_MD_free(run.sha256);
 	free(run.weight);
 	free(owner);
+	return rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Pull: an entry's missing files into the content store                     */
+/* ------------------------------------------------------------------------ */
+
+int wl__pull_entry(const wl_entry *entry, wl__registry *reg, const char *repo, wl_store *store,
+                   const wl_extract_options *options, size_t *files, int64_t *bytes, size_t *layers)
+{
+	*files = *layers = 0;
+	*bytes = 0;
+	extract_run run;
+	memset(&run, 0, sizeof run);
+	run.entry = entry;
+	run.reg = reg;
+	run.repo = repo;
+	run.store = store;
+	run.opts = options;
+	run.dest_fd = -1;
+	run.target.fd = run.target.cog_fd = run.target.lock_fd = -1;
+	int rc = wl_quote(&run.weight, NULL, entry->name);
+	if (rc == 0)
+		rc = prepare(&run);
+	const wl_entry *e = entry;
+	if (rc == 0 && (run.present = calloc(e->file_count ? e->file_count : 1, 1)) == NULL)
+		rc = wl__nomem();
+	for (size_t i = 0; rc == 0 && i < e->file_count; i++) {
+		int has = wl_store_has(store, e->files[i].digest.ptr, e->files[i].size);
+		if (has < 0)
+			rc = has;
+		run.present[i] = has == 1;
+	}
+	/* Only the layers that hold a missing file, largest first. */
+	size_t n = 0;
+	run.bytes_total = 0;
+	for (size_t k = 0; rc == 0 && k < e->layer_count; k++) {
+		size_t li = run.order[k].index;
+		bool needed = false;
+		for (size_t i = run.layer_first[li]; i < run.layer_first[li + 1] && !needed; i++)
+			needed = !run.present[run.layer_files[i]];
+		if (needed) {
+			run.order[n++] = run.order[k];
+			run.bytes_total += (uint64_t)e->layers[li].size;
+		}
+	}
+	run.phase = WL_PHASE_FETCH;
+	run.items_total = n;
+	if (rc == 0 && n > 0)
+		rc = wl__run_parallel(n, options->threads, layer_run, &run, options->progress ? tick : NULL, &run,
+		                      options->cancel);
+	if (rc != 0)
+		wl__error_prefix("weight %s", run.weight ? run.weight : "?");
+	*files = atomic_load(&run.files_stored);
+	*bytes = (int64_t)atomic_load(&run.bytes_stored);
+	*layers = n;
+	wl__path_table_free(run.table);
+	free(run.present);
+	free(run.layer_files);
+	free(run.layer_first);
+	free(run.order);
+	EVP_MD_free(run.sha256);
+	free(run.weight);
 	return rc;
 }

@@ -82,6 +82,20 @@ int wl__tar_reader_finish(wl__tar_reader *r);
 /** Frees; aborts a file still open in the sink. */
 void wl__tar_reader_free(wl__tar_reader *r);
 
+/* ---- pull (extract.c) ---- */
+
+struct wl__registry;
+/**
+ * Fetches from the registry the layers of `entry` that hold a file the
+ * store lacks and puts those files into the store (SPEC.md §18.3): the
+ * manifest and config blob checked as for extract, every layer through
+ * the same decoder, digest and tar checks. `*files`, `*bytes` and
+ * `*layers` count what was stored and fetched. Uses options' threads,
+ * progress, cancel.
+ */
+int wl__pull_entry(const wl_entry *entry, struct wl__registry *reg, const char *repo, wl_store *store,
+                   const wl_extract_options *options, size_t *files, int64_t *bytes, size_t *layers);
+
 /* ---- the target directory (target.c, SPEC.md §14) ---- */
 
 /** Temporary names extract creates (files and markers): the prefix and 16

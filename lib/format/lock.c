@@ -1110,3 +1110,21 @@ int wl_prune_lockfile(const char *path, const wl_string *keep, size_t count, siz
 	wl_lock_free(lock);
 	return rc;
 }
+
+int wl__lock_check_names(const wl_lock *lock, const char *const *names, size_t count)
+{
+	for (size_t i = 0; names != NULL && i < count; i++)
+		if (wl_lock_find(lock, wl_str(names[i])) == NULL)
+			return wl__fail(WL_ENOTFOUND, "weight \"%s\" is not in the lockfile", names[i]);
+	return 0;
+}
+
+bool wl__names_select(const char *const *names, size_t count, wl_string name)
+{
+	if (names == NULL)
+		return true;
+	for (size_t i = 0; i < count; i++)
+		if (wl_string_equal(name, wl_str(names[i])))
+			return true;
+	return false;
+}

@@ -283,13 +283,9 @@ int wl_push(wl_push_report **out, const wl_lock *lock, const char *const *names,
             const char *layout_dir, const wl_registry_options *opts)
 {
 	*out = NULL;
-	for (size_t i = 0; names != NULL && i < name_count; i++) {
-		bool found = false;
-		for (size_t k = 0; k < lock->entry_count && !found; k++)
-			found = wl_string_equal(lock->entries[k].name, wl_str(names[i]));
-		if (!found)
-			return wl__fail(WL_ENOTFOUND, "weight \"%s\" is not in the lockfile", names[i]);
-	}
+	int rc = wl__lock_check_names(lock, names, name_count);
+	if (rc != 0)
+		return rc;
 	wl_push_report *report = calloc(1, sizeof *report);
 	if (report == NULL || (lock->entry_count > 0 &&
 	                       (report->results = calloc(lock->entry_count, sizeof *report->results)) == NULL)) {
@@ -299,13 +295,10 @@ int wl_push(wl_push_report **out, const wl_lock *lock, const char *const *names,
 	wl__registry *reg = NULL;
 	wl__http *http = NULL;
 	char *repo = NULL;
-	int rc = wl__registry_open(&reg, &http, &repo, opts, true);
+	rc = wl__registry_open(&reg, &http, &repo, opts, true);
 	for (size_t k = 0; rc == 0 && k < lock->entry_count; k++) {
 		const wl_entry *e = &lock->entries[k];
-		bool wanted = names == NULL;
-		for (size_t i = 0; !wanted && i < name_count; i++)
-			wanted = wl_string_equal(e->name, wl_str(names[i]));
-		if (!wanted)
+		if (!wl__names_select(names, name_count, e->name))
 			continue;
 		wl_push_result *res = &report->results[report->result_count];
 		res->name = e->name.ptr;

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import urllib.parse
 
 from wltest import expect, write
@@ -545,6 +546,11 @@ def test_proxy_drop_mid_get_and_mid_patch(tmp):
            status, dict(h))
         status, _, body = _raw_get(url, {"Range": "bytes=1000-"})
         ok(status == 206 and body == data[1000:], "one-shot; the rest by Range", status)
+        # The proxy's thread counts what it sent after the client has read
+        # it: wait for the count (bounded).
+        deadline = time.monotonic() + 5
+        while px.bytes_sent["/v2/r/blobs/" + d] != 200000 and time.monotonic() < deadline:
+            time.sleep(0.02)
         ok(px.bytes_sent["/v2/r/blobs/" + d] == 200000, px.bytes_sent)
         ok([r.fault for r in px.requests] == ["drop_response", None], px.requests)
         # A PATCH cut after 70000 of its 150000 bytes.
