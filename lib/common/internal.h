@@ -125,6 +125,14 @@ long wl__name_lookup(const wl__name_ref *refs, size_t n, wl_string name);
 /** A name_of for wl__sorted_names over a wl_lock's entries. */
 wl_string wl__lock_entry_name(const void *lock, size_t i);
 
+/* ---- drift (config/drift.c) ---- */
+
+/** Appends the drift details of declaration `w` against its entry (SPEC.md
+ *  §8.4) to `b`; nothing when they agree. */
+void wl__drift_details(wl_buf *b, const wl_entry *entry, const wl_config_weight *w);
+/** A name_of for wl__sorted_names over a wl_config's weights. */
+wl_string wl__config_weight_name(const void *config, size_t i);
+
 /* ---- string storage (storage.c) ---- */
 
 /** An arena of immutable bytes plus the buffers a lock took ownership of.

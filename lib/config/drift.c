@@ -79,7 +79,7 @@ static void diff_patterns(wl_buf *b, const char *prefix, const wl_source *old,
 }
 
 /* The details of one declared weight against its entry; "" when equal. */
-static void entry_details(wl_buf *b, const wl_entry *entry, const wl_config_weight *w)
+void wl__drift_details(wl_buf *b, const wl_entry *entry, const wl_config_weight *w)
 {
 	if (entry->source_count == 1 && w->source_count == 1) {
 		/* Cog v0.19.3: uri, target, include, exclude. */
@@ -108,7 +108,7 @@ static void entry_details(wl_buf *b, const wl_entry *entry, const wl_config_weig
 
 /* Names are looked up in sorted tables, so drift costs O(n log n) (§15). */
 
-static wl_string weight_name(const void *config, size_t i)
+wl_string wl__config_weight_name(const void *config, size_t i)
 {
 	return ((const wl_config *)config)->weights[i].name;
 }
@@ -146,7 +146,7 @@ int wl_check_drift(wl_drift_result **out, size_t *count, const wl_lock *lock,
 	size_t n = 0, cap = 0;
 	size_t entries = lock != NULL ? lock->entry_count : 0;
 	wl__name_ref *by_entry = wl__sorted_names(entries, wl__lock_entry_name, lock);
-	wl__name_ref *by_weight = wl__sorted_names(config->weight_count, weight_name, config);
+	wl__name_ref *by_weight = wl__sorted_names(config->weight_count, wl__config_weight_name, config);
 	int rc = by_entry == NULL || by_weight == NULL ? wl__nomem() : 0;
 	for (size_t i = 0; i < config->weight_count && rc == 0; i++) {
 		const wl_config_weight *w = &config->weights[i];
@@ -158,7 +158,7 @@ int wl_check_drift(wl_drift_result **out, size_t *count, const wl_lock *lock,
 		}
 		wl_buf b;
 		wl_buf_init(&b);
-		entry_details(&b, entry, w);
+		wl__drift_details(&b, entry, w);
 		if (b.len == 0 && !b.failed) {
 			wl_buf_release(&b);
 			continue;
