@@ -1248,6 +1248,60 @@ WL_API int wl_pull(wl_pull_report **out, const wl_lock *lock, const char *const 
                    const char *store_dir, const wl_registry_options *options);
 
 WL_API void wl_pull_report_free(wl_pull_report *report);
+/** The status of one weight across cog.yaml, the lockfile and the
+ *  registry, as Cog's `cog weights status` names them (SPEC.md §18.3). */
+typedef enum wl_weight_status {
+	WL_STATUS_READY,      /* declared, locked as declared, all in the registry */
+	WL_STATUS_INCOMPLETE, /* declared, locked as declared, a blob or the manifest missing */
+	WL_STATUS_STALE,      /* declared and locked, but the declaration has changed */
+	WL_STATUS_PENDING,    /* declared, not locked */
+	WL_STATUS_ORPHANED,   /* locked, not declared */
+} wl_weight_status;
+
+/** "ready", "incomplete", "stale", "pending" or "orphaned". */
+WL_API const char *wl_weight_status_name(wl_weight_status status);
+
+/** One layer of a weight checked in the registry (Cog's words: "ready"
+ *  when present, else "missing"). */
+typedef struct wl_layer_status {
+	wl_string digest; /* points into the lock */
+	int64_t size;
+	bool present;
+} wl_layer_status;
+
+typedef struct wl_status_result {
+	wl_string name;          /* points into the config or lock */
+	wl_string target;        /* the declared one; an orphan's entry's */
+	wl_weight_status status;
+	const wl_entry *entry;   /* the lockfile entry; NULL when pending */
+	char *details;           /* stale: the drift details (SPEC.md §8.4), else NULL */
+	bool checked;            /* the registry was asked (ready or incomplete) */
+	bool manifest_present;   /* when checked: the manifest by the entry's digest */
+	wl_layer_status *layers; /* when checked: one per entry layer, in its order */
+	size_t layer_count;
+} wl_status_result;
+
+typedef struct wl_status_report {
+	wl_status_result *results; /* declarations in cog.yaml order, then orphans in lockfile order */
+	size_t result_count;
+} wl_status_report;
+
+/**
+ * The status of every declared or locked weight (SPEC.md §18.3), as Cog's
+ * `cog weights status` computes it: a declaration without entry is pending;
+ * one whose entry differs in target, URI or filters (the drift comparison,
+ * SPEC.md §8.3) is stale; an entry not declared is orphaned. Only the others
+ * are looked up in the registry of `options` (opened only when there is one
+ * to look up; `lock` may be NULL, no lockfile): a HEAD per layer blob and
+ * one for the manifest by the entry's digest, on `jobs` requests at once.
+ * Ready when all are there, else incomplete. A registry that answers
+ * neither "there" nor "not there" (unreachable, refusing credentials, a
+ * 5xx after the retries) is an error, not a missing blob.
+ */
+WL_API int wl_status(wl_status_report **out, const wl_config *config, const wl_lock *lock,
+                     const wl_registry_options *options);
+
+WL_API void wl_status_report_free(wl_status_report *report);
 
 #ifdef __cplusplus
 }
