@@ -264,6 +264,13 @@ const char *cli_display_name(const char *path);
  *  returns 2 (WL_ENOTFOUND is an error too). */
 int cli_load_lock(wl_lock **out, const char *path);
 
+/** Loads a lockfile that may be missing (*out == NULL then). On failure
+ *  prints the error and returns 2. */
+int cli_load_optional_lock(wl_lock **out, const char *path);
+/** Loads the cog.yaml of cli_config_path. On failure (also when it does
+ *  not exist) prints the error and returns 2. */
+int cli_load_config(wl_config **out, const cli_invocation *cli);
+
 /** Set by SIGINT/SIGTERM while cli_install_cancel_handlers is in effect. */
 extern volatile sig_atomic_t cli_cancel;
 /** Installs SIGINT/SIGTERM handlers that set cli_cancel. */

@@ -13,26 +13,6 @@ static int no_operands(const cli_invocation *cli)
 	return -1;
 }
 
-static int load_config(wl_config **out, const cli_invocation *cli)
-{
-	int rc = wl_config_load(out, cli_config_path(cli));
-	return rc == 0 ? EXIT_OK : cli_lib_error_in(cli_config_path(cli), rc);
-}
-
-/* Loads the lockfile; a missing one gives *out == NULL. Returns 0 or 2. */
-static int load_optional_lock(wl_lock **out, const char *path)
-{
-	*out = NULL;
-	if (strcmp(path, "-") == 0)
-		return cli_load_lock(out, path);
-	int rc = wl_lock_load(out, path);
-	if (rc == WL_ENOTFOUND) {
-		*out = NULL;
-		return EXIT_OK;
-	}
-	return rc == 0 ? EXIT_OK : cli_lib_error_in(path, rc);
-}
-
 /* ---- drift ---- */
 
 static void drift_text(cli_buf *b, const char *lock_path, const char *config_path,
@@ -85,12 +65,12 @@ int cmd_drift(cli_invocation *cli)
 	if (status >= 0)
 		return status;
 	wl_config *config = NULL;
-	status = load_config(&config, cli);
+	status = cli_load_config(&config, cli);
 	if (status != EXIT_OK)
 		return status;
 	const char *lock_path = cli_lock_path(cli);
 	wl_lock *lock = NULL;
-	status = load_optional_lock(&lock, lock_path);
+	status = cli_load_optional_lock(&lock, lock_path);
 	if (status != EXIT_OK) {
 		wl_config_free(config);
 		return status;
@@ -163,7 +143,7 @@ int cmd_prune(cli_invocation *cli)
 	size_t count = cli->keep_count;
 	wl_string *keep = NULL;
 	if (count == 0) {
-		status = load_config(&config, cli);
+		status = cli_load_config(&config, cli);
 		if (status != EXIT_OK)
 			return status;
 		count = config->weight_count;
@@ -179,7 +159,7 @@ int cmd_prune(cli_invocation *cli)
 	/* Look first without the guard lock, so that a missing lockfile or one
 	 * with nothing to remove leaves no trace (not even a guard file). */
 	wl_lock *lock = NULL;
-	status = load_optional_lock(&lock, path);
+	status = cli_load_optional_lock(&lock, path);
 	if (status == EXIT_OK && lock == NULL) {
 		cli_note(cli, "%s: no lockfile, nothing to prune", path);
 	} else if (status == EXIT_OK && keeps_all(lock, keep, count)) {

@@ -40,6 +40,25 @@ int cli_load_lock(wl_lock **out, const char *path)
 	return rc == 0 ? EXIT_OK : cli_lib_error_in(cli_display_name(path), rc);
 }
 
+int cli_load_optional_lock(wl_lock **out, const char *path)
+{
+	*out = NULL;
+	if (strcmp(path, "-") == 0)
+		return cli_load_lock(out, path);
+	int rc = wl_lock_load(out, path);
+	if (rc == WL_ENOTFOUND) {
+		*out = NULL;
+		return EXIT_OK;
+	}
+	return rc == 0 ? EXIT_OK : cli_lib_error_in(path, rc);
+}
+
+int cli_load_config(wl_config **out, const cli_invocation *cli)
+{
+	int rc = wl_config_load(out, cli_config_path(cli));
+	return rc == 0 ? EXIT_OK : cli_lib_error_in(cli_config_path(cli), rc);
+}
+
 volatile sig_atomic_t cli_cancel = 0;
 
 static void on_cancel_signal(int sig)
