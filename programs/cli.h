@@ -53,6 +53,7 @@ enum {
 	CMD_CONVERT = 1u << 18,
 	CMD_PUSH = 1u << 19,
 	CMD_PULL = 1u << 21,
+	CMD_STATUS = 1u << 20,
 	CMD_GLOBAL = 1u << 15, /* accepted before the command and by every command */
 };
 
@@ -307,6 +308,7 @@ typedef struct cli_registry {
 } cli_registry;
 void cli_registry_init(cli_registry *r, const cli_invocation *cli, const char *repository);
 void cli_registry_release(cli_registry *r);
+int cmd_status(cli_invocation *cli);
 int cmd_version(cli_invocation *cli);
 int cmd_digest(cli_invocation *cli);
 int cmd_import(cli_invocation *cli);

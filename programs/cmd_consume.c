@@ -168,6 +168,7 @@ int cmd_extract(cli_invocation *cli)
 	if (cli->registry != NULL) {
 		cli_registry reg;
 		cli_registry_init(&reg, cli, cli->registry);
+		reg.opts.timeout = 0; /* extract's --timeout is the wait for the target's lock */
 		rc = wl_extract_registry(entry, &reg.opts, dest, &opts);
 		cli_registry_release(&reg);
 	} else {

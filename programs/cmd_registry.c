@@ -1,5 +1,5 @@
 /*
- * cmd_registry.c - the registry commands: push. The program's part is
+ * cmd_registry.c - the registry commands: push, pull and status. The program's part is
  * what the library must not do: find the repository in cog.yaml when none
  * is given, and the credentials files in the environment (SPEC.md §18.2).
  */
@@ -46,8 +46,27 @@ static void find_auth_files(auth_files *f, const cli_invocation *cli)
 		add_path(f, home, "/.docker/config.json");
 }
 
-/* --repository, else cog.yaml's model:, else image:. NULL after printing
- * the error. `*owned` is what to free. */
+/* --repository, else cog.yaml's model:, else image:; NULL when there is
+ * none. `*owned` is what to free. */
+static const char *repository_of(const cli_invocation *cli, const wl_config *config, char **owned)
+{
+	*owned = NULL;
+	if (cli->repository != NULL)
+		return cli->repository;
+	wl_string s = config->model.len > 0 ? config->model : config->image;
+	if (s.len > 0)
+		*owned = strndup(s.ptr, s.len);
+	return *owned;
+}
+
+static int no_repository(const cli_invocation *cli)
+{
+	return cli_error("no --repository given, and %s has neither model: nor image:",
+	                 cli_display_name(cli_config_path(cli)));
+}
+
+/* repository_of, reading cog.yaml unless --repository is given. NULL after
+ * printing the error. */
 static const char *repository(const cli_invocation *cli, char **owned)
 {
 	*owned = NULL;
@@ -64,13 +83,11 @@ static const char *repository(const cli_invocation *cli, char **owned)
 		cli_lib_error(rc);
 		return NULL;
 	}
-	wl_string s = config->model.len > 0 ? config->model : config->image;
-	if (s.len > 0)
-		*owned = strndup(s.ptr, s.len);
+	const char *repo = repository_of(cli, config, owned);
 	wl_config_free(config);
-	if (*owned == NULL)
-		cli_error("no --repository given, and %s has neither model: nor image:", cli_display_name(path));
-	return *owned;
+	if (repo == NULL)
+		no_repository(cli);
+	return repo;
 }
 
 /* What push and pull share: the repository, the lockfile, the registry
@@ -97,7 +114,6 @@ static int session_open(session *s, cli_invocation *cli)
 	cli_registry_init(&s->reg, cli, repo);
 	cli_progress_init(&s->progress, cli);
 	cli_install_cancel_handlers();
-	s->reg.opts.timeout = cli->timeout > 0 ? cli->timeout : 0;
 	s->reg.opts.progress = cli_progress_report;
 	s->reg.opts.progress_ctx = &s->progress;
 	return EXIT_OK;
@@ -151,6 +167,7 @@ void cli_registry_init(cli_registry *r, const cli_invocation *cli, const char *r
 	r->opts.auth_file_count = r->auth_count;
 	r->opts.jobs = cli->jobs;
 	r->opts.retries = cli->retries;
+	r->opts.timeout = cli->timeout > 0 ? cli->timeout : 0;
 	r->opts.cancel = &cli_cancel;
 }
 
@@ -197,5 +214,269 @@ int cmd_pull(cli_invocation *cli)
 	wl_pull_report_free(report);
 	session_close(&s);
 	free(store);
+	return status;
+}
+
+/* ---- status ---- */
+
+/* Cog's formatSize: "512B", "3.3KB", "1.2MB", "4.0GB" (binary units). */
+static void put_cog_size(cli_buf *b, int64_t v)
+{
+	const double kb = 1024.0, mb = kb * 1024, gb = mb * 1024;
+	if (v >= (int64_t)gb)
+		cli_buf_printf(b, "%.1fGB", (double)v / gb);
+	else if (v >= (int64_t)mb)
+		cli_buf_printf(b, "%.1fMB", (double)v / mb);
+	else if (v >= (int64_t)kb)
+		cli_buf_printf(b, "%.1fKB", (double)v / kb);
+	else
+		cli_buf_printf(b, "%lldB", (long long)v);
+}
+
+/* "sha256:" and the first 12 hex digits, as Cog shortens a digest. */
+static void put_short_digest(cli_buf *b, wl_string d)
+{
+	const char *colon = memchr(d.ptr, ':', d.len);
+	size_t hex = colon != NULL ? d.len - (size_t)(colon - d.ptr) - 1 : 0;
+	if (hex == 0) {
+		cli_buf_human(b, d);
+		return;
+	}
+	size_t n = (size_t)(colon - d.ptr) + 1 + (hex < 12 ? hex : 12);
+	cli_buf_human(b, (wl_string){d.ptr, n});
+}
+
+enum { STATUS_COLUMNS = 6 };
+
+typedef struct status_table {
+	cli_buf (*rows)[STATUS_COLUMNS];
+	size_t count;
+} status_table;
+
+/* A cell's width in code points, as Go's tabwriter counts it. */
+static size_t cell_width(const cli_buf *cell)
+{
+	size_t w = 0;
+	for (size_t i = 0; i < cell->len; i++)
+		w += ((unsigned char)cell->data[i] & 0xC0) != 0x80;
+	return w;
+}
+
+/* Prints the table as Go's tabwriter does with padding 2: every column but
+ * the last as wide as its widest cell (in code points) plus two spaces. */
+static void put_table(cli_buf *out, const status_table *t)
+{
+	size_t width[STATUS_COLUMNS] = {0};
+	for (size_t r = 0; r < t->count; r++)
+		for (size_t c = 0; c + 1 < STATUS_COLUMNS; c++)
+			if (cell_width(&t->rows[r][c]) > width[c])
+				width[c] = cell_width(&t->rows[r][c]);
+	for (size_t r = 0; r < t->count; r++) {
+		for (size_t c = 0; c < STATUS_COLUMNS; c++) {
+			const cli_buf *cell = &t->rows[r][c];
+			cli_buf_put(out, cell->data, cell->len);
+			if (c + 1 == STATUS_COLUMNS)
+				break;
+			for (size_t w = cell_width(cell); w < width[c] + 2; w++)
+				cli_buf_puts(out, " ");
+		}
+		cli_buf_puts(out, "\n");
+	}
+}
+
+static void status_text(cli_buf *out, const wl_status_report *report, bool layers)
+{
+	size_t rows = 1 + report->result_count;
+	for (size_t i = 0; layers && i < report->result_count; i++)
+		rows += report->results[i].layer_count;
+	status_table t = {calloc(rows, sizeof *t.rows), 0};
+	if (t.rows == NULL) {
+		out->failed = true;
+		return;
+	}
+	static const char *const head[STATUS_COLUMNS] = {"NAME", "TARGET", "STATUS", "SIZE", "LAYERS", "DIGEST"};
+	for (size_t c = 0; c < STATUS_COLUMNS; c++)
+		cli_buf_puts(&t.rows[0][c], head[c]);
+	t.count = 1;
+	for (size_t i = 0; i < report->result_count; i++) {
+		const wl_status_result *r = &report->results[i];
+		const wl_entry *e = r->entry;
+		cli_buf *row = t.rows[t.count++];
+		cli_buf_human(&row[0], r->name);
+		cli_buf_human(&row[1], r->target);
+		cli_buf_puts(&row[2], wl_weight_status_name(r->status));
+		if (e != NULL && e->size > 0)
+			put_cog_size(&row[3], e->size);
+		else
+			cli_buf_puts(&row[3], "-");
+		if (e != NULL && e->layer_count > 0)
+			cli_buf_printf(&row[4], "%zu", e->layer_count);
+		else
+			cli_buf_puts(&row[4], "-");
+		if (e != NULL && e->digest.len > 0)
+			put_short_digest(&row[5], e->digest);
+		else
+			cli_buf_puts(&row[5], "-");
+		for (size_t k = 0; layers && k < r->layer_count; k++) {
+			const wl_layer_status *l = &r->layers[k];
+			row = t.rows[t.count++];
+			cli_buf_puts(&row[0], k + 1 == r->layer_count ? "  \xE2\x94\x94\xE2\x94\x80" : "  \xE2\x94\x9C\xE2\x94\x80");
+			cli_buf_puts(&row[2], l->present ? "ready" : "missing");
+			put_cog_size(&row[3], l->size);
+			put_short_digest(&row[5], l->digest);
+		}
+	}
+	put_table(out, &t);
+	for (size_t r = 0; r < t.count; r++)
+		for (size_t c = 0; c < STATUS_COLUMNS; c++) {
+			out->failed |= t.rows[r][c].failed;
+			cli_buf_release(&t.rows[r][c]);
+		}
+	free(t.rows);
+}
+
+/* A "key": value member of a JSON object, after the first. */
+static void json_key(cli_buf *b, const char *indent, const char *key)
+{
+	cli_buf_printf(b, ",\n%s\"%s\": ", indent, key);
+}
+
+/* One weight as Cog's WeightStatusEntry encodes it (json.Encoder, indent
+ * two spaces; zero sizes and counts, empty strings and lists left out). */
+static void status_json_weight(cli_buf *b, const wl_status_result *r)
+{
+	const char *in = "      ";
+	cli_buf_printf(b, "    {\n%s\"name\": ", in);
+	cli_buf_json_string(b, r->name);
+	json_key(b, in, "target");
+	cli_buf_json_string(b, r->target);
+	json_key(b, in, "status");
+	cli_buf_json_string(b, wl_str(wl_weight_status_name(r->status)));
+	const wl_entry *e = r->entry;
+	if (e != NULL) {
+		if (e->size != 0)
+			cli_buf_printf(b, ",\n%s\"size\": %lld", in, (long long)e->size);
+		if (e->size_compressed != 0)
+			cli_buf_printf(b, ",\n%s\"sizeCompressed\": %lld", in, (long long)e->size_compressed);
+		if (e->layer_count > 0)
+			cli_buf_printf(b, ",\n%s\"layerCount\": %zu", in, e->layer_count);
+		if (e->file_count > 0)
+			cli_buf_printf(b, ",\n%s\"fileCount\": %zu", in, e->file_count);
+		if (e->digest.len > 0) {
+			json_key(b, in, "digest");
+			cli_buf_json_string(b, e->digest);
+		}
+		const wl_source *s = e->source_count > 0 ? &e->sources[0] : NULL;
+		if (s != NULL && (s->uri.len > 0 || s->fingerprint.len > 0)) {
+			json_key(b, in, "source");
+			cli_buf_puts(b, "{");
+			const char *sep = "\n";
+			if (s->uri.len > 0 || e->source_count > 1) {
+				cli_buf_printf(b, "%s%s  \"uri\": ", sep, in);
+				if (e->source_count == 1) {
+					cli_buf_json_string(b, s->uri);
+				} else {
+					cli_buf more = {0};
+					cli_buf_put(&more, s->uri.ptr, s->uri.len);
+					cli_buf_printf(&more, " (+%zu more)", e->source_count - 1);
+					cli_buf_json_string(b, (wl_string){more.data ? more.data : "", more.len});
+					b->failed |= more.failed;
+					cli_buf_release(&more);
+				}
+				sep = ",\n";
+			}
+			if (s->fingerprint.len > 0) {
+				cli_buf_printf(b, "%s%s  \"fingerprint\": ", sep, in);
+				cli_buf_json_string(b, s->fingerprint);
+			}
+			cli_buf_printf(b, "\n%s}", in);
+		}
+	}
+	if (r->layer_count > 0) {
+		json_key(b, in, "layers");
+		cli_buf_puts(b, "[\n");
+		for (size_t k = 0; k < r->layer_count; k++) {
+			const wl_layer_status *l = &r->layers[k];
+			cli_buf_printf(b, "%s  {\n%s    \"digest\": ", in, in);
+			cli_buf_json_string(b, l->digest);
+			cli_buf_printf(b, ",\n%s    \"size\": %lld,\n%s    \"status\": \"%s\"\n%s  }%s\n", in,
+			               (long long)l->size, in, l->present ? "ready" : "missing", in,
+			               k + 1 < r->layer_count ? "," : "");
+		}
+		cli_buf_printf(b, "%s]", in);
+	}
+	cli_buf_puts(b, "\n    }");
+}
+
+static void status_json(cli_buf *b, const wl_status_report *report)
+{
+	cli_buf_puts(b, "{\n  \"weights\": [\n");
+	for (size_t i = 0; i < report->result_count; i++) {
+		status_json_weight(b, &report->results[i]);
+		cli_buf_puts(b, i + 1 < report->result_count ? ",\n" : "\n");
+	}
+	cli_buf_puts(b, "  ]\n}\n");
+}
+
+/* What the table does not show, on stderr: why a weight is stale, and a
+ * manifest missing while every layer is there. */
+static void status_notes(const cli_invocation *cli, const wl_status_report *report)
+{
+	for (size_t i = 0; i < report->result_count; i++) {
+		const wl_status_result *r = &report->results[i];
+		if (r->status == WL_STATUS_STALE && r->details != NULL)
+			cli_note(cli, "weight \"%s\": config changed (%s)", r->name.ptr, r->details);
+		else if (r->checked && !r->manifest_present)
+			cli_note(cli, "weight \"%s\": manifest %s is not in the registry", r->name.ptr, r->entry->digest.ptr);
+	}
+}
+
+int cmd_status(cli_invocation *cli)
+{
+	if (cli->operand_count > 0)
+		return cli_usage_error(cli->command, "unexpected argument '%s'", cli->operands[0]);
+	wl_config *config = NULL;
+	int status = cli_load_config(&config, cli);
+	if (status != EXIT_OK)
+		return status;
+	if (config->weight_count == 0) {
+		wl_config_free(config);
+		return cli_error("no weights defined in %s", cli_display_name(cli_config_path(cli)));
+	}
+	wl_lock *lock = NULL;
+	status = cli_load_optional_lock(&lock, cli_lock_path(cli));
+	if (status != EXIT_OK) {
+		wl_config_free(config);
+		return status;
+	}
+	char *owned = NULL;
+	const char *repo = repository_of(cli, config, &owned);
+	cli_registry reg;
+	cli_registry_init(&reg, cli, repo);
+	cli_install_cancel_handlers();
+	wl_status_report *report = NULL;
+	int rc = wl_status(&report, config, lock, &reg.opts);
+	if (rc != 0) {
+		/* without a repository, the library fails only when it needs one */
+		status = repo == NULL && rc == WL_EINVALID ? no_repository(cli) : cli_lib_error(rc);
+	} else {
+		cli_buf out = {0};
+		if (cli->json)
+			status_json(&out, report);
+		else
+			status_text(&out, report, cli->verbose);
+		status = cli_flush_stdout(&out);
+		cli_buf_release(&out);
+		if (!cli->json)
+			status_notes(cli, report);
+		for (size_t i = 0; status == EXIT_OK && i < report->result_count; i++)
+			if (report->results[i].status != WL_STATUS_READY)
+				status = EXIT_FOUND;
+	}
+	wl_status_report_free(report);
+	cli_registry_release(&reg);
+	free(owned);
+	wl_lock_free(lock);
+	wl_config_free(config);
 	return status;
 }

@@ -27,7 +27,7 @@ const cli_option cli_options[] = {
 	 "write nothing; exit 1 if the file is not canonical"},
 	{OPT_STDOUT, 0, "stdout", NULL, CMD_FMT | CMD_CONVERT,
 	 "print the canonical bytes; never write the file"},
-	{OPT_JSON, 0, "json", NULL, CMD_SHOW | CMD_DRIFT | CMD_VERIFY | CMD_DIFF,
+	{OPT_JSON, 0, "json", NULL, CMD_SHOW | CMD_DRIFT | CMD_VERIFY | CMD_DIFF | CMD_STATUS,
 	 "print JSON instead of text"},
 	{OPT_OUTPUT, 'o', NULL, "FILE", CMD_RUNTIME_MANIFEST,
 	 "write to FILE atomically instead of stdout"},
@@ -36,8 +36,8 @@ const cli_option cli_options[] = {
 	{OPT_KEEP, 0, "keep", "NAME", CMD_PRUNE,
 	 "keep entry NAME (repeatable; default: cog.yaml's)"},
 	{OPT_TIMEOUT, 0, "timeout", "SECONDS",
-	 CMD_FMT | CMD_PRUNE | CMD_WITH_LOCK | CMD_IMPORT | CMD_EXTRACT | CMD_CONVERT | CMD_PUSH,
-	 "lock wait (default: forever); push: stall per request (default: 30)"},
+	 CMD_FMT | CMD_PRUNE | CMD_WITH_LOCK | CMD_IMPORT | CMD_EXTRACT | CMD_CONVERT | CMD_PUSH | CMD_STATUS,
+	 "lock wait (default: forever); push, status: stall per request (30)"},
 	{OPT_INCLUDE, 0, "include", "PATTERN", CMD_DIGEST,
 	 "keep only files matching PATTERN (repeatable)"},
 	{OPT_EXCLUDE, 0, "exclude", "PATTERN", CMD_DIGEST,
@@ -53,19 +53,23 @@ const cli_option cli_options[] = {
 	 "files smaller than BYTES are bundled (default: 64 MiB)"},
 	{OPT_BUNDLE_SIZE_MAX, 0, "bundle-size-max", "BYTES", CMD_IMPORT,
 	 "target size of a bundle (default: 256 MiB)"},
-	{OPT_JOBS, 'j', "jobs", "N", CMD_DIGEST | CMD_IMPORT | CMD_VERIFY | CMD_EXTRACT | CMD_PUSH | CMD_PULL,
+	{OPT_JOBS, 'j', "jobs", "N", CMD_DIGEST | CMD_IMPORT | CMD_VERIFY | CMD_EXTRACT | CMD_PUSH | CMD_PULL |
+	     CMD_STATUS,
 	 "use N threads (default: from the number of CPUs)"},
 	{OPT_SIZES_ONLY, 0, "sizes-only", NULL, CMD_VERIFY, "compare sizes only; read no content"},
 	{OPT_FORCE, 0, "force", NULL, CMD_EXTRACT, "write into a non-empty DEST extract does not own; remove nothing"},
 	{OPT_STORE, 0, "store", "DIR", CMD_IMPORT | CMD_PULL,
 	 "content store of remote files (default: $COG_CACHE_DIR/weights, else Cog's)"},
-	{OPT_CACERT, 0, "cacert", "FILE", CMD_IMPORT | CMD_PUSH | CMD_EXTRACT | CMD_PULL, "also trust the CA certificates in FILE (HTTPS)"},
-	{OPT_REPOSITORY, 0, "repository", "REF", CMD_PUSH | CMD_PULL,
-	 "the registry repository, REGISTRY/REPO (default: cog.yaml's model:, else image:)"},
-	{OPT_PLAIN_HTTP, 0, "plain-http", NULL, CMD_PUSH | CMD_EXTRACT | CMD_PULL, "talk to the registry over plain HTTP (no TLS)"},
-	{OPT_AUTHFILE, 0, "authfile", "FILE", CMD_PUSH | CMD_EXTRACT | CMD_PULL,
+	{OPT_CACERT, 0, "cacert", "FILE", CMD_IMPORT | CMD_PUSH | CMD_EXTRACT | CMD_PULL | CMD_STATUS,
+	 "also trust the CA certificates in FILE (HTTPS)"},
+	{OPT_REPOSITORY, 0, "repository", "REF", CMD_PUSH | CMD_PULL | CMD_STATUS,
+	 "REGISTRY/REPO (default: cog.yaml's model:, else image:)"},
+	{OPT_PLAIN_HTTP, 0, "plain-http", NULL, CMD_PUSH | CMD_EXTRACT | CMD_PULL | CMD_STATUS,
+	 "talk to the registry over plain HTTP (no TLS)"},
+	{OPT_AUTHFILE, 0, "authfile", "FILE", CMD_PUSH | CMD_EXTRACT | CMD_PULL | CMD_STATUS,
 	 "registry credentials (auth.json / config.json format), looked at first"},
-	{OPT_RETRIES, 0, "retries", "N", CMD_PUSH | CMD_EXTRACT | CMD_PULL, "retries of a failed request (default: 5)"},
+	{OPT_RETRIES, 0, "retries", "N", CMD_PUSH | CMD_EXTRACT | CMD_PULL | CMD_STATUS,
+	 "retries of a failed request (default: 5)"},
 	{OPT_REGISTRY, 0, "registry", "REF", CMD_EXTRACT, "stream the layers from registry repository REF"},
 	{OPT_GIT, 0, "git", NULL, CMD_DIFF,
 	 "take git's diff-driver arguments (PATH OLD-FILE OLD-HEX OLD-MODE NEW-FILE ...)"},
@@ -265,6 +269,30 @@ const cli_command cli_commands[] = {
 	 "TLS as for push.\n"
 	 "Exit status: 0 done; 1 content does not match the lockfile; 2 error.\n",
 	 cmd_pull},
+	{"status", CMD_STATUS, "", "compare cog.yaml, the lockfile and the registry",
+	 "Show each weight declared in cog.yaml or locked in the lockfile as Cog's\n"
+	 "`cog weights status` does, one line per weight: NAME, TARGET, STATUS, SIZE,\n"
+	 "LAYERS and the short DIGEST, under a header line. STATUS is one of:\n"
+	 "  ready       locked as declared; every layer blob and the manifest are\n"
+	 "              in the registry\n"
+	 "  incomplete  locked as declared; a layer blob or the manifest is missing\n"
+	 "  stale       locked, but the target, URI or filters declared have changed\n"
+	 "  pending     declared, not in the lockfile (or there is no lockfile)\n"
+	 "  orphaned    in the lockfile, no longer declared\n"
+	 "Only ready and incomplete weights are looked up in the registry: one HEAD\n"
+	 "per layer blob and one for the manifest by the entry's digest (Cog checks\n"
+	 "the blobs only), --jobs at once (default 4). The repository is --repository\n"
+	 "REGISTRY/REPO, else cog.yaml's model:, else image:; credentials, TLS and\n"
+	 "--plain-http as for push. With -v, one line per layer under each weight\n"
+	 "looked up (ready or missing). On stderr (unless -q): what changed for a\n"
+	 "stale weight, and a manifest missing. With --json, prints Cog's object:\n"
+	 "{\"weights\": [{\"name\", \"target\", \"status\", \"size\", \"sizeCompressed\",\n"
+	 "\"layerCount\", \"fileCount\", \"digest\", \"source\": {\"uri\", \"fingerprint\"},\n"
+	 "\"layers\": [{\"digest\", \"size\", \"status\"}]}]}, zero and empty values\n"
+	 "left out. A registry that cannot be asked (unreachable, credentials\n"
+	 "refused) is an error, not a missing layer. cog.yaml must declare weights.\n"
+	 "Exit status: 0 every weight ready; 1 some weight is not; 2 error.\n",
+	 cmd_status},
 	{"diff", CMD_DIFF, "A B", "compare two lockfiles weight by weight",
 	 "Compare two lockfiles (A the old, B the new; either may be -, standard\n"
 	 "input; /dev/null or an empty file is a lockfile without weights) weight by\n"
@@ -695,19 +723,29 @@ int cli_print_main_help(void)
 int cli_print_command_help(const cli_command *command)
 {
 	FILE *f = stdout;
-	fprintf(f, "Usage: weightslock %s", command->name);
+	/* the synopsis, wrapped before 80 columns under the command name */
+	int column = fprintf(f, "Usage: weightslock %s", command->name);
+	int indent = column + 1;
 	for (size_t i = 0; i < cli_option_count; i++) {
 		const cli_option *option = &cli_options[i];
 		if ((option->commands & command->bit) == 0)
 			continue;
-		char spelled[64];
+		char spelled[64], word[96];
 		option_spelling(option, spelled, sizeof spelled);
 		bool repeat = option->id == OPT_KEEP || option->id == OPT_INCLUDE || option->id == OPT_EXCLUDE;
-		fprintf(f, " [%s%s%s]%s", spelled, option->arg ? " " : "", option->arg ? option->arg : "",
-		        repeat ? "..." : "");
+		int n = snprintf(word, sizeof word, "[%s%s%s]%s", spelled, option->arg ? " " : "",
+		                 option->arg ? option->arg : "", repeat ? "..." : "");
+		if (column + 1 + n >= 80) {
+			fprintf(f, "\n%*s", indent - 1, "");
+			column = indent - 1;
+		}
+		column += fprintf(f, " %s", word);
 	}
-	if (command->operands[0] != '\0')
+	if (command->operands[0] != '\0') {
+		if (column + 1 + (int)strlen(command->operands) >= 80)
+			fprintf(f, "\n%*s", indent - 1, "");
 		fprintf(f, " %s", command->operands);
+	}
 	fprintf(f, "\n\n%s", command->details);
 	bool any = false;
 	for (size_t i = 0; i < cli_option_count; i++)

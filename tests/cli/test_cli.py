@@ -25,6 +25,8 @@ COMMAND_OPTIONS = {
     "drift": ["--json"],
     "prune": ["--keep", "--timeout"],
     "with-lock": ["--timeout"],
+    "status": ["--json", "--repository", "--plain-http", "--cacert", "--authfile", "--retries", "--timeout",
+               "--jobs"],
     "version": [],
     "help": [],
 }
