@@ -724,6 +724,12 @@ static size_t on_read(char *buf, size_t size, size_t count, void *ud)
 	return got;
 }
 
+/* The request's own stall limit, else the client's. */
+static double stall_limit(const request_state *rs)
+{
+	return rs->req->stall_timeout > 0 ? rs->req->stall_timeout : rs->http->opts.stall_timeout;
+}
+
 static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow)
 {
 	(void)dltotal;
@@ -738,7 +744,7 @@ static int on_progress(void *ud, curl_off_t dltotal, curl_off_t dlnow, curl_off_
 	if (moved != t->last_moved) {
 		t->last_moved = moved;
 		t->last_move = now;
-	} else if (now - t->last_move > t->rs->http->opts.stall_timeout) {
+	} else if (now - t->last_move > stall_limit(t->rs)) {
 		t->stalled = true;
 		return 1;
 	}
@@ -1044,7 +1050,7 @@ static void run_attempt(request_state *rs, CURL *e, wl__http_response *resp, att
 			ar->rc = wl__fail(WL_ECANCELED, "%s %s: canceled", rs->method, rs->shown);
 		} else if (t->stalled) {
 			ar->outcome = RETRY;
-			snprintf(ar->why, sizeof ar->why, "stalled: no data for %g s", http->opts.stall_timeout);
+			snprintf(ar->why, sizeof ar->why, "stalled: no data for %g s", stall_limit(rs));
 		} else if (cc != CURLE_OK) {
 			bool retry;
 			int code;

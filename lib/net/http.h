@@ -117,6 +117,10 @@ typedef struct wl__http_request {
 	 * (nothing past it is delivered), fewer in a complete response fail at
 	 * its end; both WL_EMISMATCH. */
 	int64_t expect_size;
+
+	/* Seconds without a byte moving before this request fails; 0: the
+	 * client's. A registry may think long before answering a final PUT. */
+	double stall_timeout;
 } wl__http_request;
 
 /** Initializes a request to the given method and URL, expect_size -1 and

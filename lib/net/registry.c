@@ -19,6 +19,9 @@
 #define CHUNK_MIN ((int64_t)1 << 20)
 #define RESUMES_MAX 8
 #define TOKENS_MAX 32
+/* A registry verifies the whole blob before it answers the final PUT: a
+ * multi-GB blob may keep it silent for minutes. */
+#define FINAL_PUT_STALL 600.0
 
 static const char *const MANIFEST_ACCEPT =
 	"Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.oci.image.index.v1+json, "
@@ -625,6 +628,7 @@ static int put_final(wl__registry *r, const char *scope, const char *loc, wl__re
 	req.rewind_body = body_rewind;
 	req.body_ctx = &src;
 	req.body_size = end - start;
+	req.stall_timeout = FINAL_PUT_STALL;
 	wl__http_response resp;
 	memset(&resp, 0, sizeof resp);
 	int rc = request(r, scope, &req, &resp);
@@ -761,6 +765,17 @@ int wl__registry_blob_put(wl__registry *r, const char *repo, wl__registry_upload
 	}
 	if (rc == 0 && !done)
 		rc = chunked(r, repo, scope, up, &loc);
+	if (rc == WL_EIO) {
+		/* A final PUT may have been done when its answer was lost (and its
+		 * retry then finds the session gone): the registry says. */
+		wl__saved_error saved;
+		wl__error_save(&saved);
+		bool there = false;
+		if (wl__registry_blob_exists(r, repo, up->digest, &there) == 0 && there)
+			rc = 0;
+		else
+			wl__error_restore(&saved);
+	}
 	if (rc != 0)
 		abandon(r, scope, loc);
 	if (rc != 0)

@@ -231,3 +231,17 @@ def test_push_with_a_credential_helper_from_docker_config(tmp):
         write(helper, "#!/bin/sh\necho boom >&2\nexit 3\n")
         r = push(p, reg.host, env=env, repo="m/other")
         expect_error(r, "docker-credential-test failed (exit status 3): boom")
+
+
+def test_push_waits_for_a_final_put_that_takes_40_s_and_rides_out_a_429(tmp):
+    # A registry verifying a big blob answers its final PUT late; a short
+    # --timeout (no progress on an ordinary request) must not cut it off.
+    p, layout, lock = project(tmp)
+    with Registry() as reg, FaultProxy(reg) as px:
+        px.fail(429, method="POST", path_re=r"/blobs/uploads/")
+        px.delay(40, "PUT", r"/blobs/uploads/", after_upstream=True)
+        r = push(p, px.host, "--timeout", "5")
+        expect(r.rc == 0, "push", r)
+        expect(px.count("upload", "POST", 429) == 1, "the 429", px.counts)
+        expect(any(q.fault == "delay" for q in px.requests), "the delay", px.counts)
+        same_as_layout(reg, layout, lock)
