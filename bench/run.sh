@@ -59,3 +59,6 @@ python3 bench/consume.py "$build/weightslock" "$build"
 
 # Remote sources: import from a mock Hub on 127.0.0.1 against curl (SPEC.md §16).
 python3 bench/remote.py "$build/weightslock" "$out" 1 1
+
+# Registries: push and pull of one entry against skopeo and curl (SPEC.md §18).
+python3 bench/registry.py "$build/weightslock" "$out" 1
