@@ -601,7 +601,8 @@ typedef struct wl_source_file {
 	bool verified;
 	/* Where the bytes are read from when they are not at the tree's
 	 * root + "/" + path: a content-store file of a remote source (§16.3),
-	 * whose digest is set and is checked as it is read. NULL otherwise. */
+	 * or the file in one of several source directories (push), whose
+	 * digest is set and is checked as it is read. NULL otherwise. */
 	const char *location;
 } wl_source_file;
 
@@ -1203,7 +1204,11 @@ typedef struct wl_push_report {
 /**
  * Pushes the entries of `lock` named in `names` (NULL: all) to the
  * registry (SPEC.md §18.1, §18.2): each entry's layer blobs from the OCI
- * image layout `layout_dir`, and its config blob, each after a HEAD (only
+ * image layout `source->oci_layout`, or packed again on the fly from the
+ * files where its sources hold them (the content store by digest, else the
+ * local source directories; the packed bytes must hash to the layer's
+ * digest before the last of them is sent, nothing is written to disk),
+ * and its config blob, each after a HEAD (only
  * missing blobs are sent; monolithic up to the threshold, chunked above it
  * or after a 413), in parallel on `jobs` transfers; then its manifest,
  * tagged, whose digest the registry reports must be the entry's. An entry
@@ -1214,8 +1219,15 @@ typedef struct wl_push_report {
  * content-addressed, and pushing again sends only what is missing).
  * `*out` holds the results of the entries pushed, also on failure.
  */
+/** Where push takes the blobs from. */
+typedef struct wl_push_source {
+	const char *oci_layout;  /* a layout holding the layers; NULL: pack them on the fly */
+	const char *project_dir; /* relative file:// sources resolve against it (NULL: ".") */
+	const char *store_dir;   /* the content store holding remote sources' files, or NULL */
+} wl_push_source;
+
 WL_API int wl_push(wl_push_report **out, const wl_lock *lock, const char *const *names, size_t name_count,
-                   const char *layout_dir, const wl_registry_options *options);
+                   const wl_push_source *source, const wl_registry_options *options);
 
 WL_API void wl_push_report_free(wl_push_report *report);
 

@@ -298,6 +298,9 @@ int cmd_pull(cli_invocation *cli);
 /** The content store's directory (SPEC.md §17): --store, else
  *  $COG_CACHE_DIR/weights, ...; malloc'd, NULL when none can be named. */
 char *cli_store_dir(const cli_invocation *cli);
+/** The directory holding cog.yaml (relative sources resolve against it);
+ *  malloc'd. */
+char *cli_project_dir(const char *config_path);
 
 /** Registry options from the invocation, for `repository`; the
  *  credentials files found in the environment are held here. */

@@ -132,9 +132,19 @@ int cmd_push(cli_invocation *cli)
 	int status = session_open(&s, cli);
 	if (status != EXIT_OK)
 		return status;
+	/* without a layout, layers are packed again from the sources: local
+	 * ones resolve against cog.yaml's directory, remote files are in the store */
+	char *project = NULL, *store = NULL;
+	if (cli->oci_layout == NULL) {
+		project = cli_project_dir(cli_config_path(cli));
+		store = cli_store_dir(cli);
+	}
+	wl_push_source src = {cli->oci_layout, project, store};
 	wl_push_report *report = NULL;
-	int rc = wl_push(&report, s.lock, cli->operand_count ? cli->operands : NULL, cli->operand_count,
-	                 cli->oci_layout, &s.reg.opts);
+	int rc = wl_push(&report, s.lock, cli->operand_count ? cli->operands : NULL, cli->operand_count, &src,
+	                 &s.reg.opts);
+	free(project);
+	free(store);
 	cli_progress_done(&s.progress);
 	/* the references are results: on stdout, even with -q */
 	cli_buf out = {0};

@@ -178,7 +178,7 @@ static const char *hf_token(void)
 }
 
 /* The directory holding cog.yaml: relative sources resolve against it. */
-static char *project_dir(const char *config_path)
+char *cli_project_dir(const char *config_path)
 {
 	const char *slash = strrchr(config_path, '/');
 	if (slash == NULL)
@@ -265,7 +265,7 @@ int cmd_import(cli_invocation *cli)
 	}
 	char *cache = cache_dir(cli);
 	char *store = cli_store_dir(cli);
-	char *project = project_dir(config_path);
+	char *project = cli_project_dir(config_path);
 	cli_progress progress;
 	cli_progress_init(&progress, cli);
 	cli_install_cancel_handlers();

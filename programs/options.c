@@ -58,7 +58,7 @@ const cli_option cli_options[] = {
 	 "use N threads (default: from the number of CPUs)"},
 	{OPT_SIZES_ONLY, 0, "sizes-only", NULL, CMD_VERIFY, "compare sizes only; read no content"},
 	{OPT_FORCE, 0, "force", NULL, CMD_EXTRACT, "write into a non-empty DEST extract does not own; remove nothing"},
-	{OPT_STORE, 0, "store", "DIR", CMD_IMPORT | CMD_PULL,
+	{OPT_STORE, 0, "store", "DIR", CMD_IMPORT | CMD_PULL | CMD_PUSH,
 	 "content store of remote files (default: $COG_CACHE_DIR/weights, else Cog's)"},
 	{OPT_CACERT, 0, "cacert", "FILE", CMD_IMPORT | CMD_PUSH | CMD_EXTRACT | CMD_PULL | CMD_STATUS,
 	 "also trust the CA certificates in FILE (HTTPS)"},
@@ -237,8 +237,11 @@ const cli_command cli_commands[] = {
 	 "Upload the named entries of the lockfile (default: all) to the registry\n"
 	 "repository given with --repository REGISTRY/REPO (default: cog.yaml's\n"
 	 "model:, else image:): every layer blob, read from the OCI image layout\n"
-	 "given with --oci-layout (as `import --oci-layout` writes it), the config\n"
-	 "blob and the manifest, tagged weights-NAME-HEX12 (a multi-source\n"
+	 "given with --oci-layout (as `import --oci-layout` writes it), or without\n"
+	 "one packed again on the fly from the sources (local directories, and the\n"
+	 "content store --store for remote ones; the bytes must hash to the\n"
+	 "recorded digest, else the push stops saying the source changed; nothing\n"
+	 "is written to disk), the config blob and the manifest, tagged weights-NAME-HEX12 (a multi-source\n"
 	 "lockfile: cog-weight.NAME.HEX12). A blob the registry has is not sent\n"
 	 "again; blobs above 128 MiB, or refused as too large, go in chunks;\n"
 	 "--jobs transfers run at once (default 4). The registry must report the\n"

@@ -329,8 +329,8 @@ static int pack_file(packer *p, wl_buf *scratch, const char *root, wl_source_fil
 		if (wl_quote(&q, NULL, f->path) != 0)
 			return wl__nomem();
 		if (f->location != NULL)
-			rc = wl__fail(WL_EMISMATCH, "%s: the content store file %s is corrupt: it hashes to %s", q,
-			              f->location, digest);
+			rc = wl__fail(WL_EMISMATCH, "%s: %s hashes to %s, not the recorded %s (changed since import, or corrupt)",
+			              q, f->location, digest, f->digest);
 		else
 			rc = wl__fail(WL_EINVALID, "%s changed during import: its content hashes to %s, not %s", q,
 			              digest, f->digest);

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +18,7 @@
 #include <unistd.h>
 
 #define JOBS_DEFAULT 4
+#define RING_SIZE ((size_t)4 << 20)
 #define TAG_NAME_MAX 104
 
 char *wl_push_tag(const wl_entry *entry, bool multi_source)
@@ -62,13 +64,16 @@ typedef struct blob_job {
 	const char *digest;
 	int64_t size;
 	const char *media_type; /* for a layer, else NULL */
-	const void *mem;        /* the config blob, or NULL: a layout file */
-	char *path;
+	const void *mem;        /* the config blob, or NULL: a layout file or packing */
+	char *path;             /* the layout's file, or NULL: packed from the sources */
+	size_t layer_index;
 	bool uploaded;
 	int64_t sent;
 } blob_job;
 
 typedef struct push_run {
+	const wl_entry *entry;
+	wl_source_file *files; /* the entry's files where the sources hold them, or NULL */
 	wl__registry *reg;
 	const char *repo;
 	blob_job *jobs;
@@ -80,10 +85,13 @@ typedef struct push_run {
 	_Atomic size_t items_done;
 } push_run;
 
+struct pack_stream;
+
 typedef struct file_src {
 	int fd;
 	const blob_job *job;
 	push_run *run;
+	struct pack_stream *stream;
 } file_src;
 
 static int read_file_at(void *ctx, int64_t off, void *buf, size_t cap, size_t *got)
@@ -112,6 +120,207 @@ static int read_mem_at(void *ctx, int64_t off, void *buf, size_t cap, size_t *go
 	return 0;
 }
 
+/* ---- a layer packed on the fly from the sources (SPEC.md §18.1) ---- */
+
+/* The packer runs on a thread of its own and fills a ring; the upload
+ * reads the ring in order. A read behind what the ring holds (a retry
+ * from the start) packs the layer again; nothing is written to disk. */
+typedef struct pack_stream {
+	push_run *run;
+	const wl_layer *layer;
+	wl_plan_layer plan;
+	size_t *index;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	unsigned char *ring;
+	size_t head, len;  /* the unread bytes: ring[head .. head+len) mod RING_SIZE */
+	int64_t consumed;  /* stream offset of ring[head] */
+	bool running, done, stop;
+	volatile sig_atomic_t cancel;
+	pthread_t tid;
+	int rc;
+	char err[512];
+	wl_packed_layer out;
+} pack_stream;
+
+static int ring_write(void *ctx, const void *data, size_t n)
+{
+	pack_stream *ps = ctx;
+	const unsigned char *p = data;
+	pthread_mutex_lock(&ps->mu);
+	while (n > 0) {
+		while (ps->len == RING_SIZE && !ps->stop)
+			pthread_cond_wait(&ps->cv, &ps->mu);
+		if (ps->stop) {
+			pthread_mutex_unlock(&ps->mu);
+			return wl__fail(WL_ECANCELED, "canceled");
+		}
+		size_t tail = (ps->head + ps->len) % RING_SIZE;
+		size_t room = RING_SIZE - ps->len;
+		size_t k = n < room ? n : room;
+		if (k > RING_SIZE - tail)
+			k = RING_SIZE - tail;
+		memcpy(ps->ring + tail, p, k);
+		ps->len += k;
+		p += k;
+		n -= k;
+		pthread_cond_broadcast(&ps->cv);
+	}
+	pthread_mutex_unlock(&ps->mu);
+	return 0;
+}
+
+static void *pack_thread(void *arg)
+{
+	pack_stream *ps = arg;
+	int rc = wl_pack_layer(&ps->out, NULL, ps->run->files, &ps->plan, 1, ring_write, ps, &ps->cancel);
+	pthread_mutex_lock(&ps->mu);
+	ps->rc = rc;
+	if (rc != 0)
+		snprintf(ps->err, sizeof ps->err, "%s", wl_error_last()->message);
+	ps->done = true;
+	pthread_cond_broadcast(&ps->cv);
+	pthread_mutex_unlock(&ps->mu);
+	return NULL;
+}
+
+static void stream_stop(pack_stream *ps)
+{
+	if (!ps->running)
+		return;
+	pthread_mutex_lock(&ps->mu);
+	ps->stop = true;
+	ps->cancel = 1;
+	pthread_cond_broadcast(&ps->cv);
+	pthread_mutex_unlock(&ps->mu);
+	pthread_join(ps->tid, NULL);
+	ps->running = false;
+}
+
+static int stream_start(pack_stream *ps)
+{
+	stream_stop(ps);
+	ps->head = ps->len = 0;
+	ps->consumed = 0;
+	ps->done = ps->stop = false;
+	ps->cancel = 0;
+	ps->rc = 0;
+	ps->err[0] = '\0';
+	if (pthread_create(&ps->tid, NULL, pack_thread, ps) != 0)
+		return wl__fail(WL_EIO, "layer %s: cannot start the packer", ps->layer->digest.ptr);
+	ps->running = true;
+	return 0;
+}
+
+/* Called with the lock held: the packer failed, or made other bytes. */
+static int stream_check_end(pack_stream *ps)
+{
+	if (ps->rc != 0)
+		return wl__fail(ps->rc, "layer %s: packing from the sources: %s", ps->layer->digest.ptr, ps->err);
+	if (!wl_string_equal(wl_str(ps->out.digest), ps->layer->digest) || ps->out.size != ps->layer->size)
+		return wl__fail(WL_EMISMATCH,
+		                "layer %s: packed from the sources it is %s (%lld bytes): the sources changed since "
+		                "import, or another packer made it (push from its --oci-layout)",
+		                ps->layer->digest.ptr, ps->out.digest, (long long)ps->out.size);
+	return 0;
+}
+
+static int read_packed_at(void *ctx, int64_t off, void *buf, size_t cap, size_t *got)
+{
+	file_src *f = ctx;
+	pack_stream *ps = f->stream;
+	*got = 0;
+	if (!ps->running || off < ps->consumed) {
+		int rc = stream_start(ps);
+		if (rc != 0)
+			return rc;
+	}
+	const int64_t size = ps->layer->size;
+	int rc = 0;
+	pthread_mutex_lock(&ps->mu);
+	for (;;) {
+		/* bytes before `off` are not wanted */
+		if (ps->consumed < off && ps->len > 0) {
+			size_t k = (uint64_t)(off - ps->consumed) < ps->len ? (size_t)(off - ps->consumed) : ps->len;
+			ps->head = (ps->head + k) % RING_SIZE;
+			ps->len -= k;
+			ps->consumed += (int64_t)k;
+			pthread_cond_broadcast(&ps->cv);
+			continue;
+		}
+		if (ps->consumed == off && ps->len > 0) {
+			size_t k = cap < ps->len ? cap : ps->len;
+			if (k > RING_SIZE - ps->head)
+				k = RING_SIZE - ps->head;
+			/* the last bytes go only once the layer is known to be the entry's */
+			if (off + (int64_t)k >= size && !ps->done) {
+				pthread_cond_wait(&ps->cv, &ps->mu);
+				continue;
+			}
+			if (off + (int64_t)k >= size && (rc = stream_check_end(ps)) != 0)
+				break;
+			memcpy(buf, ps->ring + ps->head, k);
+			ps->head = (ps->head + k) % RING_SIZE;
+			ps->len -= k;
+			ps->consumed += (int64_t)k;
+			*got = k;
+			pthread_cond_broadcast(&ps->cv);
+			break;
+		}
+		if (ps->done) {
+			rc = stream_check_end(ps); /* ended short */
+			if (rc == 0)
+				rc = wl__fail(WL_EMISMATCH, "layer %s: the sources pack to fewer bytes than recorded",
+				              ps->layer->digest.ptr);
+			break;
+		}
+		pthread_cond_wait(&ps->cv, &ps->mu);
+	}
+	pthread_mutex_unlock(&ps->mu);
+	if (*got > 0)
+		atomic_fetch_add_explicit(&f->run->bytes_done, (uint64_t)*got, memory_order_relaxed);
+	return rc;
+}
+
+static int stream_init(pack_stream *ps, push_run *run, size_t li)
+{
+	memset(ps, 0, sizeof *ps);
+	const wl_entry *e = run->entry;
+	ps->run = run;
+	ps->layer = &e->layers[li];
+	ps->ring = malloc(RING_SIZE);
+	ps->index = malloc((e->file_count ? e->file_count : 1) * sizeof *ps->index);
+	if (ps->ring == NULL || ps->index == NULL) {
+		free(ps->ring);
+		free(ps->index);
+		return wl__nomem();
+	}
+	/* The plan of SPEC.md §11.2 as the entry records it: the layer's files
+	 * in path order, gzip by media type, level 9 for several files. */
+	size_t n = 0;
+	for (size_t i = 0; i < e->file_count; i++)
+		if (wl_string_equal(e->files[i].layer, ps->layer->digest))
+			ps->index[n++] = i;
+	ps->plan.files = ps->index;
+	ps->plan.file_count = n;
+	ps->plan.gzip = wl_string_equal(ps->layer->media_type, wl_str(WL_MEDIA_TYPE_LAYER_TAR_GZIP));
+	ps->plan.gzip_level = n > 1 ? 9 : 6;
+	ps->plan.bundle = n > 1;
+	ps->plan.size_uncompressed = ps->layer->size_uncompressed;
+	pthread_mutex_init(&ps->mu, NULL);
+	pthread_cond_init(&ps->cv, NULL);
+	return 0;
+}
+
+static void stream_free(pack_stream *ps)
+{
+	stream_stop(ps);
+	pthread_mutex_destroy(&ps->mu);
+	pthread_cond_destroy(&ps->cv);
+	free(ps->ring);
+	free(ps->index);
+}
+
 static int push_blob(void *ctx, size_t i)
 {
 	push_run *run = ctx;
@@ -125,8 +334,15 @@ static int push_blob(void *ctx, size_t i)
 		}
 		return rc;
 	}
-	file_src src = {-1, j, run};
-	if (j->mem == NULL) {
+	file_src src = {-1, j, run, NULL};
+	pack_stream ps;
+	bool packing = j->mem == NULL && j->path == NULL;
+	if (packing) {
+		int rc2 = stream_init(&ps, run, j->layer_index);
+		if (rc2 != 0)
+			return rc2;
+		src.stream = &ps;
+	} else if (j->mem == NULL) {
 		src.fd = open(j->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 		if (src.fd < 0)
 			return wl__fail_errno(errno == ENOENT ? WL_ENOTFOUND : WL_EIO, errno,
@@ -142,12 +358,14 @@ static int push_blob(void *ctx, size_t i)
 		.digest = j->digest,
 		.size = j->size,
 		.media_type = j->media_type,
-		.read_at = j->mem ? read_mem_at : read_file_at,
+		.read_at = j->mem ? read_mem_at : packing ? read_packed_at : read_file_at,
 		.ctx = &src,
 	};
 	rc = wl__registry_blob_put(run->reg, run->repo, &up);
 	if (src.fd >= 0)
 		close(src.fd);
+	if (packing)
+		stream_free(&ps);
 	if (rc == 0) {
 		j->uploaded = true;
 		j->sent = up.bytes_sent;
@@ -185,8 +403,74 @@ static char *layout_blob(const char *dir, wl_string digest)
 	return p;
 }
 
+/* Where each of the entry's files is, to pack its layers on the fly: the
+ * content store (by digest), else the last local source directory that has
+ * a regular file of that path and size. Strings live in `st`. */
+static int locate_files(wl_source_file **out, const wl_entry *e, const char *project_dir, wl_store *store,
+                        wl_storage *st)
+{
+	*out = NULL;
+	size_t nd = 0;
+	char **dirs = calloc(e->source_count ? e->source_count : 1, sizeof *dirs);
+	wl_source_file *files = calloc(e->file_count ? e->file_count : 1, sizeof *files);
+	int rc = dirs && files ? 0 : wl__nomem();
+	for (size_t i = 0; rc == 0 && i < e->source_count; i++) {
+		wl_string uri = e->sources[i].uri;
+		if (uri.len < 7 || strncmp(uri.ptr, "file://", 7) != 0)
+			continue;
+		char *dir = NULL;
+		rc = wl_source_resolve(&dir, project_dir ? project_dir : ".", uri);
+		if (rc == 0)
+			dirs[nd++] = dir;
+	}
+	wl_buf b;
+	wl_buf_init(&b);
+	for (size_t i = 0; rc == 0 && i < e->file_count; i++) {
+		const wl_file *f = &e->files[i];
+		files[i].path = f->path;
+		files[i].size = f->size;
+		memcpy(files[i].digest, f->digest.ptr, f->digest.len < WL_DIGEST_LEN ? f->digest.len : WL_DIGEST_LEN);
+		char *where = NULL;
+		if (store != NULL && wl_store_has(store, f->digest.ptr, f->size) == 1)
+			where = wl_store_path(store, f->digest.ptr);
+		for (size_t k = nd; where == NULL && k > 0; k--) {
+			b.len = 0;
+			wl_buf_puts(&b, dirs[k - 1]);
+			wl_buf_putc(&b, '/');
+			wl_buf_put_str(&b, f->path);
+			wl_buf_putc(&b, '\0');
+			struct stat sb;
+			if (!b.failed && lstat(b.data, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size == f->size)
+				where = strdup(b.data);
+		}
+		if (where == NULL) {
+			rc = wl__fail(WL_ENOTFOUND,
+			              "file %s is in none of the weight's sources (local directories, the content store): "
+			              "push from an OCI layout (--oci-layout)",
+			              f->path.ptr);
+			break;
+		}
+		wl_string loc;
+		if (!wl_storage_string(st, &loc, where, strlen(where)))
+			rc = wl__nomem();
+		files[i].location = loc.ptr;
+		free(where);
+	}
+	wl_buf_release(&b);
+	for (size_t i = 0; i < nd; i++)
+		wl_free(dirs[i]);
+	free(dirs);
+	if (rc != 0) {
+		free(files);
+		return rc;
+	}
+	*out = files;
+	return 0;
+}
+
 static int push_entry(wl_push_result *res, wl__registry *reg, const char *repo, const wl_entry *e, bool multi,
-                      const char *layout_dir, const wl_registry_options *opts)
+                      const char *layout_dir, const char *project_dir, wl_store *store,
+                      const wl_registry_options *opts)
 {
 	char *manifest = NULL, *config = NULL, *tag = NULL;
 	size_t mlen = 0, clen = 0;
@@ -208,10 +492,16 @@ static int push_entry(wl_push_result *res, wl__registry *reg, const char *repo, 
 		rc = wl__registry_manifest_exists(reg, repo, mdigest, &present);
 	push_run run;
 	memset(&run, 0, sizeof run);
+	run.entry = e;
 	run.reg = reg;
 	run.repo = repo;
 	run.opts = opts;
 	run.weight = e->name.ptr;
+	wl_storage *st = NULL;
+	if (rc == 0 && !present && layout_dir == NULL) {
+		st = wl_storage_new();
+		rc = st ? locate_files(&run.files, e, project_dir, store, st) : wl__nomem();
+	}
 	if (rc == 0 && !present) {
 		run.job_count = e->layer_count + 1;
 		run.jobs = calloc(run.job_count, sizeof *run.jobs);
@@ -223,9 +513,8 @@ static int push_entry(wl_push_result *res, wl__registry *reg, const char *repo, 
 			j->digest = l->digest.ptr;
 			j->size = l->size;
 			j->media_type = l->media_type.ptr;
-			if (layout_dir == NULL)
-				rc = wl__fail(WL_EINVALID, "pushing needs an OCI layout holding its layers (--oci-layout)");
-			else if ((j->path = layout_blob(layout_dir, l->digest)) == NULL)
+			j->layer_index = i;
+			if (layout_dir != NULL && (j->path = layout_blob(layout_dir, l->digest)) == NULL)
 				rc = wl__fail(WL_EINVALID, "layer digest \"%s\" is not a sha256 digest", l->digest.ptr);
 			run.bytes_total += (uint64_t)l->size;
 		}
@@ -248,6 +537,8 @@ static int push_entry(wl_push_result *res, wl__registry *reg, const char *repo, 
 		}
 		free(run.jobs);
 	}
+	free(run.files);
+	wl_storage_free(st);
 	if (rc == 0)
 		rc = wl__registry_manifest_put(reg, repo, tag, WL_MEDIA_TYPE_MANIFEST, manifest, mlen, mdigest);
 	if (rc == 0) {
@@ -280,7 +571,7 @@ void wl_push_report_free(wl_push_report *report)
 }
 
 int wl_push(wl_push_report **out, const wl_lock *lock, const char *const *names, size_t name_count,
-            const char *layout_dir, const wl_registry_options *opts)
+            const wl_push_source *source, const wl_registry_options *opts)
 {
 	*out = NULL;
 	int rc = wl__lock_check_names(lock, names, name_count);
@@ -295,14 +586,19 @@ int wl_push(wl_push_report **out, const wl_lock *lock, const char *const *names,
 	wl__registry *reg = NULL;
 	wl__http *http = NULL;
 	char *repo = NULL;
+	const char *layout_dir = source ? source->oci_layout : NULL;
+	wl_store *store = NULL;
 	rc = wl__registry_open(&reg, &http, &repo, opts, true);
+	if (rc == 0 && layout_dir == NULL && source != NULL && source->store_dir != NULL)
+		rc = wl_store_open(&store, source->store_dir);
 	for (size_t k = 0; rc == 0 && k < lock->entry_count; k++) {
 		const wl_entry *e = &lock->entries[k];
 		if (!wl__names_select(names, name_count, e->name))
 			continue;
 		wl_push_result *res = &report->results[report->result_count];
 		res->name = e->name.ptr;
-		rc = push_entry(res, reg, repo, e, lock->multi_source, layout_dir, opts);
+		rc = push_entry(res, reg, repo, e, lock->multi_source, layout_dir, source ? source->project_dir : NULL,
+		                store, opts);
 		if (rc != 0) {
 			wl__error_prefix("push weight \"%s\"", e->name.ptr);
 			free(res->reference);
@@ -313,6 +609,7 @@ int wl_push(wl_push_report **out, const wl_lock *lock, const char *const *names,
 	}
 	wl__registry_free(reg);
 	wl__http_free(http);
+	wl_store_free(store);
 	free(repo);
 	*out = report;
 	return rc;

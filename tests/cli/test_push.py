@@ -105,8 +105,6 @@ def test_push_errors_a_user_can_reach(tmp):
         expect_error(r, "x", "is not REGISTRY/REPOSITORY")
         r = push(p, reg.host, repo="Bad/Name")
         expect_error(r, '"Bad/Name" is not a valid repository name')
-        r = run(["-C", p, "push", "--plain-http", "--repository", reg.host + "/m/w"])
-        expect_error(r, 'push weight "w"', "--oci-layout")
         e = lock["weights"][0]
         raw = e["layers"][0]
         blob = os.path.join(layout, "blobs", "sha256", raw["digest"][7:])
@@ -245,3 +243,29 @@ def test_push_waits_for_a_final_put_that_takes_40_s_and_rides_out_a_429(tmp):
         expect(px.count("upload", "POST", 429) == 1, "the 429", px.counts)
         expect(any(q.fault == "delay" for q in px.requests), "the delay", px.counts)
         same_as_layout(reg, layout, lock)
+
+
+def test_push_without_a_layout_packs_the_layers_again_from_the_sources(tmp):
+    p, layout, lock = project(tmp, big=3 << 20)
+    with Registry() as reg, FaultProxy(reg) as px:
+        # A proxy that refuses big bodies: chunks, and a retry that packs again.
+        px.limit_body(2 << 20)
+        px.fail(500, method="PATCH", path_re=r"/blobs/uploads/")
+        r = run(["-C", p, "push", "--plain-http", "--repository", px.host + "/m/w"], timeout=120)
+        expect(r.rc == 0 and r.out.decode().startswith("w: pushed "), "push from the sources", r)
+        same_as_layout(reg, layout, lock)
+    # A source file changed since import (same size): nothing is tagged.
+    path = os.path.join(p, "weights", "config.json")
+    data = read(path)
+    write(path, data[:-2] + b"9\n")
+    with Registry() as reg:
+        r = run(["-C", p, "push", "--plain-http", "--repository", reg.host + "/m/w"], timeout=120)
+        expect_error(r, "push weight \"w\"", "config.json", "changed since import")
+        expect(reg.tags("m/w") == [], "tagged after a changed source", reg.tags("m/w"))
+        e = lock["weights"][0]
+        expect(not any(reg.blob_exists("m/w", l["digest"]) for l in e["layers"]), "a layer was stored")
+    # A source gone: the message says where to push from instead.
+    os.rename(os.path.join(p, "weights"), os.path.join(p, "gone"))
+    with Registry() as reg:
+        r = run(["-C", p, "push", "--plain-http", "--repository", reg.host + "/m/w"], timeout=120)
+        expect(r.rc == 2 and b"push weight" in r.err, "source gone", r)
