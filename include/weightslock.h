@@ -260,6 +260,11 @@ WL_API int wl_lock_marshal_to(wl_lock *lock, wl_write_fn write, void *ctx);
  */
 WL_API int wl_lock_save(wl_lock *lock, const char *path);
 
+/** wl_lock_save, durable or not: without `durable` the write is still
+ *  atomic but not synced, for a file that is not the lockfile itself (git's
+ *  temporary copy of OURS in a merge, which git copies into the work tree). */
+WL_API int wl_lock_save_to(wl_lock *lock, const char *path, bool durable);
+
 /** Writes bytes to `path` atomically and durably, mode 0644 (the
  *  mechanism behind wl_lock_save, for other projections). */
 WL_API int wl_write_file_atomic(const char *path, const void *data, size_t len);

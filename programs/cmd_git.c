@@ -636,7 +636,9 @@ int cmd_merge_driver(cli_invocation *cli)
 		if (report->taken + report->added + report->removed == 0)
 			status = file_holds(&same, ours_path, ours);
 		if (status == EXIT_OK && !same) {
-			int rc = wl_lock_save(ours, ours_path);
+			/* %A is git's temporary copy: git writes the work tree's
+			 * weights.lock from it, so atomic is enough, durable buys nothing */
+			int rc = wl_lock_save_to(ours, ours_path, false);
 			if (rc != 0)
 				status = cli_lib_error_in(ours_path, rc);
 		}

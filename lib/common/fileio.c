@@ -211,6 +211,11 @@ int wl_write_file_atomic(const char *path, const void *data, size_t len)
 
 int wl__write_atomic(const char *path, int (*fill)(void *ctx, int fd), void *ctx)
 {
+	return wl__write_atomic_sync(path, fill, ctx, true);
+}
+
+int wl__write_atomic_sync(const char *path, int (*fill)(void *ctx, int fd), void *ctx, bool durable)
+{
 	char *dir = dir_of(path);
 	if (dir == NULL)
 		return wl__nomem();
@@ -242,7 +247,7 @@ int wl__write_atomic(const char *path, int (*fill)(void *ctx, int fd), void *ctx
 		err = errno;
 		step = "chmod";
 	}
-	if (err == 0 && fsync(fd) != 0) {
+	if (err == 0 && durable && fsync(fd) != 0) {
 		err = errno;
 		step = "fsync";
 	}
@@ -261,6 +266,10 @@ int wl__write_atomic(const char *path, int (*fill)(void *ctx, int fd), void *ctx
 		return wl__fail_errno(WL_EIO, err, "write %s: %s", path, step);
 	}
 	free(tmp);
+	if (!durable) {
+		free(dir);
+		return 0;
+	}
 	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0) {
 		err = errno;

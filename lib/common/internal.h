@@ -298,6 +298,9 @@ const char *wl__file_kind(mode_t mode);
  *  (a failed write), or a negative wl_error_code it recorded (returned as
  *  is; nothing is replaced). */
 int wl__write_atomic(const char *path, int (*fill)(void *ctx, int fd), void *ctx);
+/** The same, without the fsyncs when not `durable` (still atomic: a
+ *  reader sees the old bytes or the new ones). */
+int wl__write_atomic_sync(const char *path, int (*fill)(void *ctx, int fd), void *ctx, bool durable);
 /** Writes all of `data` to `fd` (EINTR retried); returns an errno value. */
 int wl__write_all(int fd, const void *data, size_t len);
 /** mkdir -p: every missing directory of `path` made with `mode`; the last

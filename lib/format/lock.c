@@ -909,8 +909,13 @@ static int fill_with_lock(void *ctx, int fd)
 
 int wl_lock_save(wl_lock *lock, const char *path)
 {
+	return wl_lock_save_to(lock, path, true);
+}
+
+int wl_lock_save_to(wl_lock *lock, const char *path, bool durable)
+{
 	/* Everything but the writes themselves fails before the first byte. */
-	int rc = wl__write_atomic(path, fill_with_lock, lock);
+	int rc = wl__write_atomic_sync(path, fill_with_lock, lock, durable);
 	if (rc < 0 && wl_error_last()->sys_errno == 0 && rc != WL_EIO)
 		return wl__error_prefix("save %s", path);
 	return rc;

@@ -718,6 +718,22 @@ static size_t count_temp_files(void)
 	return (size_t)n;
 }
 
+/* The file a save of the minimal entry leaves: its bytes, mode 0644, no
+ * temporary file beside it. */
+static void check_saved_minimal(const char *path)
+{
+	struct stat st;
+	CHECK(stat(path, &st) == 0);
+	CHECK_INT(st.st_mode & 0777, 0644);
+	char buf[4096];
+	FILE *f = fopen(path, "rb");
+	CHECK(f != NULL);
+	size_t n = fread(buf, 1, sizeof buf, f);
+	fclose(f);
+	CHECK_MEM(buf, n, minimal_entry_out);
+	CHECK_INT(count_temp_files(), 0);
+}
+
 TEST(save_writes_canonical_bytes_mode_0644_and_leaves_no_temp_file)
 {
 	wl_lock *lock = parse_ok("{\"version\":1,\"weights\":[{\"name\":\"a\"}]}");
@@ -727,15 +743,17 @@ TEST(save_writes_canonical_bytes_mode_0644_and_leaves_no_temp_file)
 	int rc = wl_lock_save(lock, path);
 	umask(old);
 	CHECK_OK(rc);
-	struct stat st;
-	CHECK(stat(path, &st) == 0);
-	CHECK_INT(st.st_mode & 0777, 0644);
-	char buf[4096];
-	FILE *f = fopen(path, "rb");
-	size_t n = fread(buf, 1, sizeof buf, f);
-	fclose(f);
-	CHECK_MEM(buf, n, minimal_entry_out);
-	CHECK_INT(count_temp_files(), 0);
+	check_saved_minimal(path);
+	wl_lock_free(lock);
+}
+
+TEST(a_save_that_need_not_be_durable_writes_the_same_bytes_the_same_way)
+{
+	wl_lock *lock = parse_ok("{\"version\":1,\"weights\":[{\"name\":\"a\"}]}");
+	CHECK(lock != NULL);
+	const char *path = tmp_path("nosync.lock");
+	CHECK_OK(wl_lock_save_to(lock, path, false));
+	check_saved_minimal(path);
 	wl_lock_free(lock);
 }
 
@@ -1199,6 +1217,7 @@ int main(void)
 	RUN(streamed_encoding_equals_the_buffered_one);
 	RUN(streamed_encoding_checks_timestamps_before_writing);
 	RUN(save_writes_canonical_bytes_mode_0644_and_leaves_no_temp_file);
+	RUN(a_save_that_need_not_be_durable_writes_the_same_bytes_the_same_way);
 	RUN(save_replaces_a_symlink_with_a_regular_file);
 	RUN(save_into_a_missing_directory_fails_and_creates_nothing);
 	RUN(save_that_cannot_encode_leaves_the_file_alone);
