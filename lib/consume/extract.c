@@ -742,6 +742,9 @@ typedef struct layer_feed {
 	wl__tar_reader *reader;
 	EVP_MD_CTX *md;
 	int64_t got;
+	layer_job *job;
+	const wl__tar_sink *sink;
+	int restarts;
 } layer_feed;
 
 static int feed(layer_feed *f, const unsigned char *in, size_t n)
@@ -767,13 +770,30 @@ static int feed_cb(void *ctx, const void *data, size_t len)
 	return feed(ctx, data, len);
 }
 
-/* A registry that answers a resumed request with the whole blob: what was
- * verified stays, the rest comes on the next run. */
+/* A registry that answers a resumed request with the whole blob: the layer
+ * starts over (the file being written is dropped, files already verified
+ * are written again with the same bytes). */
 static int feed_restart(void *ctx)
 {
-	(void)ctx;
-	return wl__fail(WL_EIO, "the registry sent the whole blob again after a dropped connection; run again to "
-	                        "resume (verified files are kept)");
+	layer_feed *f = ctx;
+	if (++f->restarts > 3)
+		return wl__fail(WL_EIO, "the registry sent the whole blob again %d times", f->restarts - 1);
+	decoder *d = f->d;
+	int rc = 0;
+	if (d->codec == CODEC_GZIP && inflateReset(&d->z) != Z_OK)
+		rc = wl__nomem();
+	if (d->codec == CODEC_ZSTD && ZSTD_isError(ZSTD_DCtx_reset(d->zstd, ZSTD_reset_session_only)))
+		rc = wl__nomem();
+	d->ended = false;
+	d->produced = 0;
+	if (rc == 0 && EVP_DigestInit_ex(f->md, f->run->sha256, NULL) != 1)
+		rc = wl__nomem();
+	wl__tar_reader_free(f->reader); /* aborts the file being written */
+	f->reader = NULL;
+	if (rc == 0)
+		rc = wl__tar_reader_new(&f->reader, f->run->entry, f->run->table, f->layer->digest, f->sink);
+	f->got = 0;
+	return rc;
 }
 
 static int feed_from_layout(layer_feed *f, unsigned char *in)
@@ -846,7 +866,7 @@ static int extract_layer(layer_job *j, unsigned char *in, decoder *d)
 		rc = wl__nomem();
 	if (rc == 0)
 		rc = wl__tar_reader_new(&reader, run->entry, run->table, l->digest, &sink);
-	layer_feed f = {run, l, d, reader, md, 0};
+	layer_feed f = {run, l, d, reader, md, 0, j, &sink, 0};
 	if (rc == 0 && run->reg != NULL)
 		rc = wl__registry_blob_get(run->reg, run->repo, l->digest.ptr, l->size, feed_cb, feed_restart, &f);
 	else if (rc == 0)
@@ -862,8 +882,8 @@ static int extract_layer(layer_job *j, unsigned char *in, decoder *d)
 			rc = wl__fail(WL_EMISMATCH, "blob hashes to %s", digest);
 	}
 	if (rc == 0)
-		rc = wl__tar_reader_finish(reader);
-	wl__tar_reader_free(reader);
+		rc = wl__tar_reader_finish(f.reader);
+	wl__tar_reader_free(f.reader);
 	EVP_MD_CTX_free(md);
 	return rc;
 }

@@ -143,3 +143,25 @@ def test_pull_errors_a_user_can_reach(tmp):
         expect(not os.path.exists(store_file(store, b["digest"])), "a corrupt file landed")
         leftovers = [n for _, _, names in os.walk(store) for n in names if n.startswith("put-")]
         expect(leftovers == [], "temporary files left", leftovers)
+
+
+def test_a_registry_that_ignores_range_restarts_the_layer(tmp):
+    # The download of a layer drops; the resumed request is answered 200
+    # with the whole blob: the layer starts over and everything is verified.
+    p, layout, e = project(tmp)
+    store = os.path.join(tmp, "store")
+    a = [f for f in e["files"] if f["path"] == "a.safetensors"][0]
+    with Registry() as reg, FaultProxy(reg) as px:
+        push(p, px.host)
+        px.reset_log()
+        px.drop_response(500_000, "GET", "/blobs/" + a["layer"])
+        px.ignore_range("GET", "/blobs/" + a["layer"])
+        r = pull(p, px.host, store)
+        expect(r.rc == 0 and r.out.decode() == "w: pulled 4 files, %d bytes\n" % sum(FILES.values()), "pull", r)
+        gets = [q for q in px.requests if q.method == "GET" and a["layer"] in q.path]
+        expect(len(gets) == 2 and gets[1].fault == "ignore_range" and gets[1].status == 200, "a 200 after the drop",
+               [(q.fault, q.status, q.header("Range")) for q in gets])
+        for f in e["files"]:
+            expect(sha256(read(store_file(store, f["digest"]))) == f["digest"][7:], "store file", f)
+        leftovers = [n for _, _, names in os.walk(store) for n in names if n.startswith("put-")]
+        expect(leftovers == [], "temporary files left", leftovers)

@@ -107,3 +107,19 @@ def test_a_layout_copied_by_skopeo_extracts_from_the_registry(tmp):
         r = extract(p, reg.host, dest, repo="sk/w")
         expect(r.rc == 0, "extract", r)
         expect(files_of(dest) == files_of(os.path.join(p, "weights")), "files")
+
+
+def test_extract_restarts_a_layer_the_registry_sends_whole_again(tmp):
+    p, layout, lock = project(tmp, big=3 << 20)
+    with Registry() as reg, FaultProxy(reg) as px:
+        expect(push(p, px.host).rc == 0, "push")
+        big = max(lock["weights"][0]["layers"], key=lambda l: l["size"])
+        px.drop_response(1 << 20, "GET", "/blobs/" + big["digest"])
+        px.ignore_range("GET", "/blobs/" + big["digest"])
+        dest = os.path.join(tmp, "dest")
+        r = extract(p, px.host, dest)
+        expect(r.rc == 0, "extract", r)
+        expect(px.count("blob", "GET", 200) >= 2, "the whole blob twice", px.counts)
+        expect(files_of(dest) == files_of(os.path.join(p, "weights")), "files")
+        leftovers = [n for _, _, names in os.walk(dest) for n in names if n.startswith(".wl-")]
+        expect(leftovers == [], "temporary files left", leftovers)

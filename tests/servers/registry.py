@@ -46,6 +46,7 @@ URL only, fetched from upstream with cdn_upstream_auth).
         px.delay(40, "PUT", r"/blobs/uploads/")              # held 40 s before upstream
         px.delay(40, "PUT", after_upstream=True)             # done upstream, answer held
         px.redirect_blobs(count=None)                        # 307 to the redirect target
+        px.ignore_range("GET", r"/blobs/")                   # Range dropped: 200, whole body
         px.counts[("PATCH", "upload")]                       # kinds: blob manifest upload
         px.count("blob", "GET", 307)                         #   token v2 other
         px.bytes_sent["/v2/r/blobs/sha256:..."]              # response body bytes per path
@@ -960,6 +961,11 @@ class FaultProxy(_Started):
         self._add("delay", method, path_re, count, seconds=float(seconds),
                   after_upstream=bool(after_upstream))
 
+    def ignore_range(self, method="GET", path_re=None, count=1):
+        """Forward the request without its Range and If-Range headers: the
+        upstream answers 200 with the whole body where 206 was asked."""
+        self._add("ignore_range", method, path_re, count)
+
     def redirect_blobs(self, count=1, status=307):
         """Answer blob GETs with `status` and Location on the redirect target
         (cdn_url), which refuses with 400 any request carrying Authorization."""
@@ -1224,8 +1230,9 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         chunked = body.chunked and self.prebuffered is None
         up.putrequest(self.command, self.path, skip_host=True, skip_accept_encoding=True)
         up.putheader("Host", u.netloc)
+        strip = ("range", "if-range") if fault and fault["action"] == "ignore_range" else ()
         for k, v in self.headers.items():
-            if k.lower() not in HOP_BY_HOP:
+            if k.lower() not in HOP_BY_HOP and k.lower() not in strip:
                 up.putheader(k, v)
         if chunked:
             up.putheader("Transfer-Encoding", "chunked")
