@@ -1183,6 +1183,7 @@ typedef struct wl_registry_options {
 	double timeout;                /* seconds a request may go without progress; <= 0: 30 */
 	int64_t monolithic_max;        /* larger blobs go in chunks; 0: 128 MiB */
 	int64_t chunk_size;            /* 0: 64 MiB */
+	const char *mount_from;        /* push: a repository on the same registry to mount blobs from first */
 	wl_progress_fn progress;       /* may be NULL */
 	void *progress_ctx;
 	const volatile sig_atomic_t *cancel; /* may be NULL */
@@ -1197,7 +1198,8 @@ typedef struct wl_push_result {
 	const char *name;          /* the entry's (borrowed from the lock) */
 	char *reference;           /* "HOST/REPO:TAG@DIGEST" */
 	bool already_present;      /* the manifest was there: nothing uploaded */
-	size_t blobs_uploaded;     /* blobs the registry did not have */
+	size_t blobs_uploaded;     /* blobs the registry did not have (sent or mounted) */
+	size_t blobs_mounted;      /* of those, linked from mount_from */
 	int64_t bytes_uploaded;    /* bytes sent, resends counted */
 } wl_push_result;
 

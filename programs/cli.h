@@ -93,6 +93,7 @@ typedef enum cli_option_id {
 	OPT_AUTHFILE,
 	OPT_RETRIES,
 	OPT_REGISTRY,
+	OPT_MOUNT_FROM,
 } cli_option_id;
 
 /** One command-line option: the parser and --help both read this. */
@@ -165,6 +166,7 @@ typedef struct cli_invocation {
 	const char *authfile;
 	int retries;            /* -1: the default */
 	const char *registry;   /* extract: --registry REPOSITORY */
+	const char *mount_from; /* push: --mount-from REPO */
 	const char **operands;
 	size_t operand_count;
 	char **exec_argv; /* with-lock: the words after "--", NULL-terminated */

@@ -177,6 +177,7 @@ void cli_registry_init(cli_registry *r, const cli_invocation *cli, const char *r
 	r->opts.auth_file_count = r->auth_count;
 	r->opts.jobs = cli->jobs;
 	r->opts.retries = cli->retries;
+	r->opts.mount_from = cli->mount_from;
 	r->opts.timeout = cli->timeout > 0 ? cli->timeout : 0;
 	r->opts.cancel = &cli_cancel;
 }

@@ -71,6 +71,8 @@ const cli_option cli_options[] = {
 	{OPT_RETRIES, 0, "retries", "N", CMD_PUSH | CMD_EXTRACT | CMD_PULL | CMD_STATUS,
 	 "retries of a failed request (default: 5)"},
 	{OPT_REGISTRY, 0, "registry", "REF", CMD_EXTRACT, "stream the layers from registry repository REF"},
+	{OPT_MOUNT_FROM, 0, "mount-from", "REPO", CMD_PUSH,
+	 "mount blobs from REPO on the same registry instead of sending them"},
 	{OPT_GIT, 0, "git", NULL, CMD_DIFF,
 	 "take git's diff-driver arguments (PATH OLD-FILE OLD-HEX OLD-MODE NEW-FILE ...)"},
 	{OPT_GLOBAL_CONFIG, 0, "global", NULL, CMD_INSTALL_GIT,
@@ -509,6 +511,7 @@ static int apply(cli_invocation *cli, const cli_option *option, const char *valu
 	case OPT_PLAIN_HTTP: cli->plain_http = true; break;
 	case OPT_AUTHFILE: cli->authfile = value; break;
 	case OPT_REGISTRY: cli->registry = value; break;
+	case OPT_MOUNT_FROM: cli->mount_from = value; break;
 	case OPT_RETRIES: {
 		int64_t n = 0;
 		if (parse_count(&n, value, 100) != 0)

@@ -43,6 +43,7 @@ struct wl__registry {
 	wl__credentials cred;
 	int64_t monolithic_max, chunk_size;
 	bool pushing;
+	char *mount_from; /* a repository on this registry to mount blobs from, or NULL */
 
 	pthread_mutex_t mu;
 	auth_mode mode;
@@ -114,6 +115,10 @@ int wl__registry_new(wl__registry **out, wl__http *http, const wl__registry_opti
 	r->monolithic_max = o->monolithic_max > 0 ? o->monolithic_max : MONOLITHIC_MAX_DEFAULT;
 	r->chunk_size = o->chunk_size > 0 ? o->chunk_size : CHUNK_DEFAULT;
 	r->pushing = o->pushing;
+	if (o->mount_from != NULL && (r->mount_from = strdup(o->mount_from)) == NULL) {
+		wl__registry_free(r);
+		return wl__nomem();
+	}
 	if (o->credentials != NULL && o->credentials->username != NULL) {
 		r->cred.username = strdup(o->credentials->username);
 		r->cred.password = strdup(o->credentials->password ? o->credentials->password : "");
@@ -143,6 +148,7 @@ void wl__registry_free(wl__registry *r)
 	pthread_mutex_destroy(&r->mu);
 	free(r->realm);
 	free(r->service);
+	free(r->mount_from);
 	free(r->base);
 	free(r->host);
 	free(r);
@@ -335,8 +341,22 @@ static int fetch_token(wl__registry *r, const char *scope)
 		url_escape(&u, service);
 		wl_buf_putc(&u, '&');
 	}
-	wl_buf_puts(&u, "scope=");
-	url_escape(&u, scope);
+	/* several scopes, space-separated, are several scope= parameters */
+	for (const char *sc = scope; *sc;) {
+		const char *sp = strchr(sc, ' ');
+		size_t n = sp ? (size_t)(sp - sc) : strlen(sc);
+		char *one = strndup(sc, n);
+		if (one == NULL) {
+			wl_buf_release(&u);
+			return wl__nomem();
+		}
+		wl_buf_puts(&u, sc == scope ? "scope=" : "&scope=");
+		url_escape(&u, one);
+		free(one);
+		sc += n;
+		while (*sc == ' ')
+			sc++;
+	}
 	char *url = NULL;
 	int rc = wl_buf_finish(&u, &url, NULL);
 	free(realm);
@@ -743,13 +763,68 @@ static int chunked(wl__registry *r, const char *repo, const char *scope, wl__reg
 	return rc;
 }
 
+/* POST ?mount=&from=: 201 when the registry linked the blob from the other
+ * repository (*mounted), 202 a new upload session at *loc. */
+static int try_mount(wl__registry *r, const char *repo, const char *digest, char **loc, bool *mounted)
+{
+	*mounted = false;
+	wl_buf u;
+	wl_buf_init(&u);
+	wl_buf_puts(&u, r->base);
+	wl_buf_puts(&u, repo);
+	wl_buf_puts(&u, "/blobs/uploads/?mount=");
+	url_escape(&u, digest);
+	wl_buf_puts(&u, "&from=");
+	url_escape(&u, r->mount_from);
+	char *url = NULL;
+	char *scope = fmt("repository:%s:pull,push repository:%s:pull", repo, r->mount_from);
+	int rc = wl_buf_finish(&u, &url, NULL);
+	if (rc == 0 && scope == NULL)
+		rc = wl__nomem();
+	if (rc != 0) {
+		free(url);
+		free(scope);
+		return rc;
+	}
+	wl__http_request req = WL__HTTP_REQUEST_INIT(WL__HTTP_POST, url);
+	req.body = "";
+	req.body_len = 0;
+	wl__http_response resp;
+	memset(&resp, 0, sizeof resp);
+	rc = request(r, scope, &req, &resp);
+	if (rc == 0 && resp.status == 201)
+		*mounted = true;
+	else if (rc == 0 && resp.status == 202)
+		rc = take_location(loc, url, &resp);
+	else if (rc == 0) {
+		char *what = fmt("POST %s mount from %s", repo, r->mount_from);
+		rc = wl__registry_fail_status(WL_EIO, &resp, what ? what : "POST mount");
+		free(what);
+	}
+	wl__http_response_release(&resp);
+	free(url);
+	free(scope);
+	return rc;
+}
+
 int wl__registry_blob_put(wl__registry *r, const char *repo, wl__registry_upload *up)
 {
 	char *scope = scope_for(repo, true);
 	if (scope == NULL)
 		return wl__nomem();
 	char *loc = NULL;
-	int rc = start_upload(r, repo, scope, &loc);
+	int rc = 0;
+	if (r->mount_from != NULL && strcmp(r->mount_from, repo) != 0) {
+		bool mounted = false;
+		rc = try_mount(r, repo, up->digest, &loc, &mounted);
+		if (rc == 0 && mounted) {
+			up->mounted = true;
+			free(scope);
+			return 0;
+		}
+	}
+	if (rc == 0 && loc == NULL)
+		rc = start_upload(r, repo, scope, &loc);
 	bool done = false;
 	if (rc == 0 && up->size <= r->monolithic_max) {
 		bool too_large;
@@ -943,6 +1018,7 @@ int wl__registry_open(wl__registry **reg, wl__http **http, char **repo, const wl
 		.monolithic_max = o->monolithic_max,
 		.chunk_size = o->chunk_size,
 		.pushing = pushing,
+		.mount_from = o->mount_from,
 	};
 	if (rc == 0)
 		rc = wl__registry_new(reg, *http, &ro);

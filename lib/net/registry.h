@@ -32,6 +32,7 @@ typedef struct wl__registry_options {
 	int64_t monolithic_max;             /* 0: 128 MiB */
 	int64_t chunk_size;                 /* 0: 64 MiB */
 	bool pushing;                       /* ask for push access from the start */
+	const char *mount_from;             /* mount blobs from this repository first, or NULL */
 } wl__registry_options;
 
 int wl__registry_new(wl__registry **out, wl__http *http, const wl__registry_options *opts);
@@ -56,6 +57,7 @@ typedef struct wl__registry_upload {
 	/* out: what was sent, counting resends */
 	int64_t bytes_sent;
 	bool chunked;
+	bool mounted; /* linked from mount_from: nothing sent */
 } wl__registry_upload;
 
 /** Uploads one blob (no HEAD: the caller asks first). */

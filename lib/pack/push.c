@@ -67,7 +67,7 @@ typedef struct blob_job {
 	const void *mem;        /* the config blob, or NULL: a layout file or packing */
 	char *path;             /* the layout's file, or NULL: packed from the sources */
 	size_t layer_index;
-	bool uploaded;
+	bool uploaded, mounted;
 	int64_t sent;
 } blob_job;
 
@@ -368,6 +368,7 @@ static int push_blob(void *ctx, size_t i)
 		stream_free(&ps);
 	if (rc == 0) {
 		j->uploaded = true;
+		j->mounted = up.mounted;
 		j->sent = up.bytes_sent;
 		atomic_fetch_add_explicit(&run->items_done, 1, memory_order_relaxed);
 	}
@@ -531,6 +532,7 @@ static int push_entry(wl_push_result *res, wl__registry *reg, const char *repo, 
 		for (size_t i = 0; i < run.job_count; i++) {
 			if (run.jobs[i].uploaded) {
 				res->blobs_uploaded++;
+				res->blobs_mounted += run.jobs[i].mounted;
 				res->bytes_uploaded += run.jobs[i].sent;
 			}
 			free(run.jobs[i].path);

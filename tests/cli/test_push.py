@@ -269,3 +269,25 @@ def test_push_without_a_layout_packs_the_layers_again_from_the_sources(tmp):
     with Registry() as reg:
         r = run(["-C", p, "push", "--plain-http", "--repository", reg.host + "/m/w"], timeout=120)
         expect(r.rc == 2 and b"push weight" in r.err, "source gone", r)
+
+
+def test_push_mounts_blobs_from_another_repository_of_the_registry(tmp):
+    p, layout, lock = project(tmp)
+    e = lock["weights"][0]
+    for auth in (None, "token"):
+        users = {"alice": "secret"}
+        with Registry(auth=auth, users=users) as reg, FaultProxy(reg) as px:
+            extra = ["--authfile", authfile(tmp, px.host, "alice", "secret", "a-%s.json" % auth)] if auth else []
+            expect(push(p, px.host, *extra, repo="m/a").rc == 0, "first push")
+            px.reset_log()
+            r = push(p, px.host, "--mount-from", "m/a", *extra, repo="m/b")
+            expect(r.rc == 0, "push with mounts", r)
+            mounts = [q for q in px.requests if q.method == "POST" and "mount=" in q.path]
+            expect(len(mounts) == len(e["layers"]) + 1 and all(q.status == 201 for q in mounts), "mounted",
+                   [(q.path, q.status) for q in mounts])
+            expect(px.count("upload", "PUT") == 0 and px.count("upload", "PATCH") == 0, "bytes sent", px.counts)
+            same_as_layout(reg, layout, lock, repo="m/b")
+            # A source repository that lacks the blobs: a normal upload.
+            r = push(p, px.host, "--mount-from", "m/none", *extra, repo="m/c")
+            expect(r.rc == 0, "push with a useless mount source", r)
+            same_as_layout(reg, layout, lock, repo="m/c")
