@@ -1120,6 +1120,19 @@ static void sync_parent(const char *dest)
 static int extract_from(const wl_entry *entry, const char *layout_dir, wl__registry *reg, const char *repo,
                         const char *dest, const wl_extract_options *options);
 
+/* What a run holds, freed (the target is the caller's to close). */
+static void run_release(extract_run *run)
+{
+	wl__path_table_free(run->table);
+	free(run->present);
+	free(run->layer_files);
+	free(run->layer_first);
+	free(run->sweep.candidates);
+	free(run->order);
+	EVP_MD_free(run->sha256);
+	free(run->weight);
+}
+
 int wl_extract(const wl_entry *entry, const char *layout_dir, const char *dest, const wl_extract_options *options)
 {
 	if (entry == NULL || layout_dir == NULL || dest == NULL || *dest == 0)
@@ -1225,14 +1238,7 @@ static int extract_from(const wl_entry *entry, const char *layout_dir, wl__regis
 	}
 out:
 	wl__target_close(&run.target);
-	wl__path_table_free(run.table);
-	free(run.present);
-	free(run.layer_files);
-	free(run.layer_first);
-	free(run.sweep.candidates);
-	free(run.order);
-	EVP_MD_free(run.sha256);
-	free(run.weight);
+	run_release(&run);
 	free(owner);
 	return rc;
 }
@@ -1290,12 +1296,6 @@ int wl__pull_entry(const wl_entry *entry, wl__registry *reg, const char *repo, w
 	*files = atomic_load(&run.files_stored);
 	*bytes = (int64_t)atomic_load(&run.bytes_stored);
 	*layers = n;
-	wl__path_table_free(run.table);
-	free(run.present);
-	free(run.layer_files);
-	free(run.layer_first);
-	free(run.order);
-	EVP_MD_free(run.sha256);
-	free(run.weight);
+	run_release(&run);
 	return rc;
 }

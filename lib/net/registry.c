@@ -254,6 +254,22 @@ int wl__registry_fail_status(int code, const wl__http_response *resp, const char
 	return wl__fail(code, "%s: status %ld", what, st);
 }
 
+/* An answer the caller did not expect: wl__registry_fail_status with the
+ * request described by the format. */
+static int fail_answer(const wl__http_response *resp, const char *f, ...) __attribute__((format(printf, 2, 3)));
+static int fail_answer(const wl__http_response *resp, const char *f, ...)
+{
+	va_list ap;
+	va_start(ap, f);
+	char *what = NULL;
+	if (vasprintf(&what, f, ap) < 0)
+		what = NULL;
+	va_end(ap);
+	int rc = wl__registry_fail_status(WL_EIO, resp, what ? what : "request");
+	free(what);
+	return rc;
+}
+
 /* ---- authentication ---- */
 
 /* A pushing session asks for one token that covers everything it does. */
@@ -389,9 +405,7 @@ static int fetch_token(wl__registry *r, const char *scope)
 		                                 "(--authfile, or docker login)",
 		                    r->host);
 	} else if (rc == 0) {
-		char *what = fmt("%s: token request", r->host);
-		rc = wl__registry_fail_status(WL_EIO, &resp, what ? what : "token request");
-		free(what);
+		rc = fail_answer(&resp, "%s: token request", r->host);
 	}
 	if (authz != NULL)
 		OPENSSL_cleanse(authz, strlen(authz));
@@ -498,33 +512,61 @@ static int request(wl__registry *r, const char *scope, wl__http_request *req, wl
 
 /* ---- blobs ---- */
 
+/* ---- one request ---- */
+
+/* A request to the registry's /v2/REPO/PATH in the making: its URL, its
+ * token scope, the request and the answer. */
+typedef struct call {
+	char *url, *scope;
+	wl__http_request req;
+	wl__http_response resp;
+} call;
+
+static int call_begin(call *c, wl__registry *r, wl__http_method method, const char *repo, bool push, const char *path)
+{
+	memset(c, 0, sizeof *c);
+	c->url = fmt("%s%s/%s", r->base, repo, path);
+	c->scope = scope_for(repo, push);
+	if (c->url == NULL || c->scope == NULL) {
+		free(c->url);
+		free(c->scope);
+		return wl__nomem();
+	}
+	c->req = WL__HTTP_REQUEST_INIT(method, c->url);
+	return 0;
+}
+
+static int call_run(wl__registry *r, call *c)
+{
+	return request(r, c->scope, &c->req, &c->resp);
+}
+
+static void call_end(call *c)
+{
+	wl__http_response_release(&c->resp);
+	free(c->url);
+	free(c->scope);
+}
+
+
 /* HEAD of /v2/REPO/KIND/REF: 200 exists, 404 not, anything else fails. */
 static int head_exists(wl__registry *r, const char *repo, const char *kind, const char *ref,
                        const char *const *headers, bool *exists)
 {
 	*exists = false;
-	char *url = fmt("%s%s/%s/%s", r->base, repo, kind, ref);
-	char *scope = scope_for(repo, false);
-	if (url == NULL || scope == NULL) {
-		free(url);
-		free(scope);
-		return wl__nomem();
-	}
-	wl__http_request req = WL__HTTP_REQUEST_INIT(WL__HTTP_HEAD, url);
-	req.headers = headers;
-	wl__http_response resp;
-	memset(&resp, 0, sizeof resp);
-	int rc = request(r, scope, &req, &resp);
-	if (rc == 0 && resp.status == 200)
+	char *path = fmt("%s/%s", kind, ref);
+	call c;
+	int rc = path ? call_begin(&c, r, WL__HTTP_HEAD, repo, false, path) : wl__nomem();
+	free(path);
+	if (rc != 0)
+		return rc;
+	c.req.headers = headers;
+	rc = call_run(r, &c);
+	if (rc == 0 && c.resp.status == 200)
 		*exists = true;
-	else if (rc == 0 && resp.status != 404) {
-		char *what = fmt("HEAD %s/%s/%s %s", r->host, repo, kind, ref);
-		rc = wl__registry_fail_status(WL_EIO, &resp, what ? what : "HEAD");
-		free(what);
-	}
-	wl__http_response_release(&resp);
-	free(url);
-	free(scope);
+	else if (rc == 0 && c.resp.status != 404)
+		rc = fail_answer(&c.resp, "HEAD %s/%s/%s %s", r->host, repo, kind, ref);
+	call_end(&c);
 	return rc;
 }
 
@@ -579,26 +621,20 @@ static int take_location(char **loc, const char *base, const wl__http_response *
 	return 0;
 }
 
-static int start_upload(wl__registry *r, const char *repo, const char *scope, char **loc)
+static int start_upload(wl__registry *r, const char *repo, char **loc)
 {
-	char *url = fmt("%s%s/blobs/uploads/", r->base, repo);
-	if (url == NULL)
-		return wl__nomem();
-	wl__http_request req = WL__HTTP_REQUEST_INIT(WL__HTTP_POST, url);
-	req.body = "";
-	req.body_len = 0;
-	wl__http_response resp;
-	memset(&resp, 0, sizeof resp);
-	int rc = request(r, scope, &req, &resp);
-	if (rc == 0 && resp.status == 202)
-		rc = take_location(loc, url, &resp);
-	else if (rc == 0) {
-		char *what = fmt("POST %s upload", repo);
-		rc = wl__registry_fail_status(WL_EIO, &resp, what ? what : "POST upload");
-		free(what);
-	}
-	wl__http_response_release(&resp);
-	free(url);
+	call c;
+	int rc = call_begin(&c, r, WL__HTTP_POST, repo, true, "blobs/uploads/");
+	if (rc != 0)
+		return rc;
+	c.req.body = "";
+	c.req.body_len = 0;
+	rc = call_run(r, &c);
+	if (rc == 0 && c.resp.status == 202)
+		rc = take_location(loc, c.url, &c.resp);
+	else if (rc == 0)
+		rc = fail_answer(&c.resp, "POST %s upload", repo);
+	call_end(&c);
 	return rc;
 }
 
@@ -655,9 +691,7 @@ static int put_final(wl__registry *r, const char *scope, const char *loc, wl__re
 	if (rc == 0 && resp.status == 413) {
 		*too_large = true;
 	} else if (rc == 0 && resp.status != 201 && resp.status != 204) {
-		char *what = fmt("PUT blob %s", up->digest);
-		rc = wl__registry_fail_status(WL_EIO, &resp, what ? what : "PUT blob");
-		free(what);
+		rc = fail_answer(&resp, "PUT blob %s", up->digest);
 	} else if (rc == 0 && resp.docker_content_digest != NULL && strcmp(resp.docker_content_digest, up->digest) != 0) {
 		rc = wl__fail(WL_EMISMATCH, "the registry stored blob %s as %s", up->digest, resp.docker_content_digest);
 	}
@@ -748,7 +782,7 @@ static int chunked(wl__registry *r, const char *repo, const char *scope, wl__reg
 		if (rc != 0)
 			return rc;
 		if (gone) {
-			rc = start_upload(r, repo, scope, loc);
+			rc = start_upload(r, repo, loc);
 			if (rc != 0)
 				return rc;
 			next = 0;
@@ -797,9 +831,7 @@ static int try_mount(wl__registry *r, const char *repo, const char *digest, char
 	else if (rc == 0 && resp.status == 202)
 		rc = take_location(loc, url, &resp);
 	else if (rc == 0) {
-		char *what = fmt("POST %s mount from %s", repo, r->mount_from);
-		rc = wl__registry_fail_status(WL_EIO, &resp, what ? what : "POST mount");
-		free(what);
+		rc = fail_answer(&resp, "POST %s mount from %s", repo, r->mount_from);
 	}
 	wl__http_response_release(&resp);
 	free(url);
@@ -824,7 +856,7 @@ int wl__registry_blob_put(wl__registry *r, const char *repo, wl__registry_upload
 		}
 	}
 	if (rc == 0 && loc == NULL)
-		rc = start_upload(r, repo, scope, &loc);
+		rc = start_upload(r, repo, &loc);
 	bool done = false;
 	if (rc == 0 && up->size <= r->monolithic_max) {
 		bool too_large;
@@ -835,7 +867,7 @@ int wl__registry_blob_put(wl__registry *r, const char *repo, wl__registry_upload
 			abandon(r, scope, loc);
 			free(loc);
 			loc = NULL;
-			rc = start_upload(r, repo, scope, &loc);
+			rc = start_upload(r, repo, &loc);
 		}
 	}
 	if (rc == 0 && !done)
@@ -863,31 +895,22 @@ int wl__registry_blob_put(wl__registry *r, const char *repo, wl__registry_upload
 int wl__registry_blob_get(wl__registry *r, const char *repo, const char *digest, int64_t size,
                           wl__http_data_fn on_data, wl__http_restart_fn on_restart, void *ctx)
 {
-	char *url = fmt("%s%s/blobs/%s", r->base, repo, digest);
-	char *scope = scope_for(repo, false);
-	if (url == NULL || scope == NULL) {
-		free(url);
-		free(scope);
-		return wl__nomem();
-	}
-	wl__http_request req = WL__HTTP_REQUEST_INIT(WL__HTTP_GET, url);
-	req.on_data = on_data;
-	req.on_restart = on_restart;
-	req.ctx = ctx;
-	req.expect_size = size;
-	wl__http_response resp;
-	memset(&resp, 0, sizeof resp);
-	int rc = request(r, scope, &req, &resp);
-	if (rc == 0 && resp.status == 404)
+	char *path = fmt("blobs/%s", digest);
+	call c;
+	int rc = path ? call_begin(&c, r, WL__HTTP_GET, repo, false, path) : wl__nomem();
+	free(path);
+	if (rc != 0)
+		return rc;
+	c.req.on_data = on_data;
+	c.req.on_restart = on_restart;
+	c.req.ctx = ctx;
+	c.req.expect_size = size;
+	rc = call_run(r, &c);
+	if (rc == 0 && c.resp.status == 404)
 		rc = wl__fail(WL_ENOTFOUND, "blob %s is not in %s/%s", digest, r->host, repo);
-	else if (rc == 0 && resp.status != 200 && resp.status != 206) { /* 206: resumed */
-		char *what = fmt("GET blob %s", digest);
-		rc = wl__registry_fail_status(WL_EIO, &resp, what ? what : "GET blob");
-		free(what);
-	}
-	wl__http_response_release(&resp);
-	free(url);
-	free(scope);
+	else if (rc == 0 && c.resp.status != 200 && c.resp.status != 206) /* 206: resumed */
+		rc = fail_answer(&c.resp, "GET blob %s", digest);
+	call_end(&c);
 	return rc;
 }
 
@@ -896,35 +919,28 @@ int wl__registry_blob_get(wl__registry *r, const char *repo, const char *digest,
 int wl__registry_manifest_put(wl__registry *r, const char *repo, const char *ref, const char *media_type,
                               const void *body, size_t len, const char *digest)
 {
-	char *url = fmt("%s%s/manifests/%s", r->base, repo, ref);
-	char *scope = scope_for(repo, true);
+	char *path = fmt("manifests/%s", ref);
 	char *ct = fmt("Content-Type: %s", media_type);
-	if (url == NULL || scope == NULL || ct == NULL) {
-		free(url);
-		free(scope);
+	call c;
+	int rc = path && ct ? call_begin(&c, r, WL__HTTP_PUT, repo, true, path) : wl__nomem();
+	free(path);
+	if (rc != 0) {
 		free(ct);
-		return wl__nomem();
+		return rc;
 	}
 	const char *headers[] = {ct, NULL};
-	wl__http_request req = WL__HTTP_REQUEST_INIT(WL__HTTP_PUT, url);
-	req.headers = headers;
-	req.body = body;
-	req.body_len = len;
-	wl__http_response resp;
-	memset(&resp, 0, sizeof resp);
-	int rc = request(r, scope, &req, &resp);
-	if (rc == 0 && resp.status != 201 && resp.status != 200 && resp.status != 204) {
-		char *what = fmt("PUT manifest %s/%s:%s", r->host, repo, ref);
-		rc = wl__registry_fail_status(WL_EIO, &resp, what ? what : "PUT manifest");
-		free(what);
-	} else if (rc == 0 && digest != NULL && resp.docker_content_digest != NULL &&
-	           strcmp(resp.docker_content_digest, digest) != 0) {
+	c.req.headers = headers;
+	c.req.body = body;
+	c.req.body_len = len;
+	rc = call_run(r, &c);
+	const wl__http_response *resp = &c.resp;
+	if (rc == 0 && resp->status != 201 && resp->status != 200 && resp->status != 204)
+		rc = fail_answer(resp, "PUT manifest %s/%s:%s", r->host, repo, ref);
+	else if (rc == 0 && digest != NULL && resp->docker_content_digest != NULL &&
+	         strcmp(resp->docker_content_digest, digest) != 0)
 		rc = wl__fail(WL_EMISMATCH, "the registry stored the manifest as %s, the entry records %s",
-		              resp.docker_content_digest, digest);
-	}
-	wl__http_response_release(&resp);
-	free(url);
-	free(scope);
+		              resp->docker_content_digest, digest);
+	call_end(&c);
 	free(ct);
 	return rc;
 }
@@ -933,36 +949,28 @@ int wl__registry_manifest_get(wl__registry *r, const char *repo, const char *ref
 {
 	*body = NULL;
 	*len = 0;
-	char *url = fmt("%s%s/manifests/%s", r->base, repo, ref);
-	char *scope = scope_for(repo, false);
-	if (url == NULL || scope == NULL) {
-		free(url);
-		free(scope);
-		return wl__nomem();
-	}
+	char *path = fmt("manifests/%s", ref);
+	call c;
+	int rc = path ? call_begin(&c, r, WL__HTTP_GET, repo, false, path) : wl__nomem();
+	free(path);
+	if (rc != 0)
+		return rc;
 	const char *headers[] = {MANIFEST_ACCEPT, NULL};
-	wl__http_request req = WL__HTTP_REQUEST_INIT(WL__HTTP_GET, url);
-	req.headers = headers;
-	req.max_body = 4 << 20;
-	wl__http_response resp;
-	memset(&resp, 0, sizeof resp);
-	int rc = request(r, scope, &req, &resp);
-	if (rc == 0 && resp.status == 404) {
+	c.req.headers = headers;
+	c.req.max_body = 4 << 20;
+	rc = call_run(r, &c);
+	if (rc == 0 && c.resp.status == 404) {
 		rc = wl__fail(WL_ENOTFOUND, "manifest %s is not in %s/%s", ref, r->host, repo);
-	} else if (rc == 0 && resp.status != 200) {
-		char *what = fmt("GET manifest %s/%s@%s", r->host, repo, ref);
-		rc = wl__registry_fail_status(WL_EIO, &resp, what ? what : "GET manifest");
-		free(what);
+	} else if (rc == 0 && c.resp.status != 200) {
+		rc = fail_answer(&c.resp, "GET manifest %s/%s@%s", r->host, repo, ref);
 	} else if (rc == 0) {
-		*body = resp.body ? resp.body : strdup("");
-		*len = resp.body_len;
-		resp.body = NULL;
+		*body = c.resp.body ? c.resp.body : strdup("");
+		*len = c.resp.body_len;
+		c.resp.body = NULL;
 		if (*body == NULL)
 			rc = wl__nomem();
 	}
-	wl__http_response_release(&resp);
-	free(url);
-	free(scope);
+	call_end(&c);
 	return rc;
 }
 
