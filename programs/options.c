@@ -269,9 +269,12 @@ const cli_command cli_commands[] = {
 	 "layers that hold a missing file are streamed, --jobs at once, through\n"
 	 "the same checks as extract, straight into the store: each file is\n"
 	 "written under a temporary name and renamed into place only once its size\n"
-	 "and sha256 are verified. Nothing else is written. Prints one line per\n"
-	 "weight: `NAME: cached` or `NAME: pulled N files, SIZE`. Credentials and\n"
-	 "TLS as for push.\n"
+	 "and sha256 are verified. While a layer that holds several files comes,\n"
+	 "its bytes are kept in the store as put-layer-<hex>: a pull that was\n"
+	 "killed, or stopped with Ctrl-C, then replays them and asks the registry\n"
+	 "only for the rest; the file is removed once the layer is done or fails.\n"
+	 "Nothing else is written. Prints one line per weight: `NAME: cached` or\n"
+	 "`NAME: pulled N files, SIZE`. Credentials and TLS as for push.\n"
 	 "Exit status: 0 done; 1 content does not match the lockfile; 2 error.\n",
 	 cmd_pull},
 	{"status", CMD_STATUS, "", "compare cog.yaml, the lockfile and the registry",

@@ -290,6 +290,9 @@ int wl__write_atomic_sync(const char *path, int (*fill)(void *ctx, int fd), void
 
 int wl__make_dirs(const char *path, unsigned mode, const char *fmt, ...)
 {
+	struct stat st;
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		return 0; /* the usual case: one call */
 	size_t n = strlen(path);
 	char *p = strdup(path);
 	if (p == NULL)
@@ -308,7 +311,6 @@ int wl__make_dirs(const char *path, unsigned mode, const char *fmt, ...)
 		}
 		p[i] = saved;
 	}
-	struct stat st;
 	if (err == 0 && stat(p, &st) != 0)
 		err = errno;
 	else if (err == 0 && !S_ISDIR(st.st_mode))

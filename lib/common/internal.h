@@ -307,6 +307,31 @@ int wl__write_all(int fd, const void *data, size_t len);
  *  component must end up a directory. WL_EIO "<fmt...>: create directory
  *  <the prefix that failed>: <strerror>" otherwise. */
 int wl__make_dirs(const char *path, unsigned mode, const char *fmt, ...) WL_PRINTF(3, 4);
+/* ---- large durable files (file_writer.c) ---- */
+
+/** Writes one new file through a buffer: O_DIRECT for a large file (see
+ *  file_writer.c), else page-aligned buffered writes with early
+ *  writeback. The file descriptor stays the caller's. */
+typedef struct wl__file_writer {
+	int fd;
+	bool direct;
+	unsigned char *buf;
+	size_t cap, len;
+	int64_t flushed; /* bytes in the file */
+	int64_t synced;  /* bytes whose writeback has started */
+	int err;         /* errno of the first failure */
+} wl__file_writer;
+
+/** `size`: the file's expected size (-1: unknown). Returns an errno. */
+int wl__file_writer_init(wl__file_writer *w, int fd, int64_t size);
+/** Appends bytes; returns an errno (the first failure sticks). */
+int wl__file_writer_write(wl__file_writer *w, const void *data, size_t len);
+/** Writes out what is buffered; returns an errno. The caller syncs. */
+int wl__file_writer_finish(wl__file_writer *w);
+/** After the caller truncated the file to 0 and seeked to its start. */
+void wl__file_writer_reset(wl__file_writer *w);
+void wl__file_writer_free(wl__file_writer *w);
+
 /** A name no other writer uses: `prefix` + 16 random hex digits. */
 void wl__temp_name(char out[32], const char *prefix);
 

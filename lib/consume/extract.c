@@ -37,6 +37,7 @@
 #include "consume/extract_internal.h"
 #include "net/registry.h"
 #include "pack/pack_internal.h"
+#include "source/store.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -58,7 +59,6 @@
 #define CHUNK ((size_t)512 << 10)
 /* Writeback of a large file is started every this many bytes, so the final
  * flush finds little left to write. */
-#define WRITEBACK_STEP ((uint64_t)8 << 20)
 
 /* A zstd frame may ask for a window of up to 2 GiB; a layer job decodes
  * with at most 2^27 bytes (128 MiB, zstd's own default limit), so its
@@ -349,7 +349,7 @@ static int check_remote_manifest(const extract_run *run, const char *manifest, s
 	mem_sink m = {malloc(config_len ? config_len : 1), 0, config_len};
 	if (m.data == NULL)
 		return wl__nomem();
-	rc = wl__registry_blob_get(run->reg, run->repo, digest, (int64_t)config_len, mem_put, mem_restart, &m);
+	rc = wl__registry_blob_get(run->reg, run->repo, digest, (int64_t)config_len, 0, mem_put, mem_restart, &m);
 	if (rc == 0 && (m.len != config_len || memcmp(m.data, config, config_len) != 0))
 		rc = wl__fail(WL_EMISMATCH, "the registry's config blob %s differs from the entry's projection", digest);
 	else if (rc != 0)
@@ -456,9 +456,11 @@ typedef struct layer_job {
 	int fd;
 	char tmp[32];
 	bool skip;
-	uint64_t written, synced;
+	wl__file_writer writer; /* of fd */
 	const wl_file *file;
-	wl_store_put *put; /* pull */
+	wl_store_put *put;      /* pull */
+	wl__store_batch *batch; /* pull: small files made durable together */
+	bool owns_layer;        /* pull: the layer's partial is locked (its temporary names are ours) */
 } layer_job;
 
 static int sink_begin(void *ctx, size_t fi)
@@ -468,7 +470,6 @@ static int sink_begin(void *ctx, size_t fi)
 	const wl_file *f = &run->entry->files[fi];
 	j->file = f;
 	j->skip = run->present[fi] != 0;
-	j->written = j->synced = 0;
 	if (j->skip)
 		return 0;
 	size_t dir_len = f->path.len;
@@ -513,6 +514,8 @@ static int sink_begin(void *ctx, size_t fi)
 	}
 	if (j->fd < 0)
 		return wl__fail_errno(WL_EIO, errno, "create a temporary file");
+	if (wl__file_writer_init(&j->writer, j->fd, f->size) != 0)
+		return wl__nomem(); /* sink_abort removes the file */
 	return 0;
 }
 
@@ -521,15 +524,9 @@ static int sink_data(void *ctx, const void *bytes, size_t len)
 	layer_job *j = ctx;
 	if (j->skip)
 		return 0;
-	int err = wl__write_all(j->fd, bytes, len);
+	int err = wl__file_writer_write(&j->writer, bytes, len);
 	if (err != 0)
 		return wl__fail_errno(WL_EIO, err, "write");
-	j->written += len;
-	if (j->written - j->synced >= WRITEBACK_STEP) {
-		/* Start writeback now; the final flush then waits for less. */
-		sync_file_range(j->fd, (off_t)j->synced, (off_t)(j->written - j->synced), SYNC_FILE_RANGE_WRITE);
-		j->synced = j->written;
-	}
 	return 0;
 }
 
@@ -541,6 +538,7 @@ static void sink_abort(void *ctx)
 		j->put = NULL;
 	}
 	if (j->fd >= 0) {
+		wl__file_writer_free(&j->writer);
 		close(j->fd);
 		j->fd = -1;
 		unlinkat(j->dir_fd, j->tmp, 0);
@@ -556,13 +554,13 @@ static int sink_commit(void *ctx, size_t fi)
 	const wl_file *f = j->file;
 	const char *base = f->path.ptr + (j->dir_len ? j->dir_len + 1 : 0);
 	int err = 0;
-	const char *step = "chmod";
-	if (fchmod(j->fd, 0644) != 0)
+	const char *step = "write";
+	err = wl__file_writer_finish(&j->writer);
+	wl__file_writer_free(&j->writer);
+	if (err == 0 && fchmod(j->fd, 0644) != 0) {
 		err = errno;
-	/* The tail of a large file starts its writeback now; small files are
-	 * left to the final flush (one request each would cost more). */
-	if (err == 0 && j->synced > 0 && j->written > j->synced)
-		sync_file_range(j->fd, (off_t)j->synced, (off_t)(j->written - j->synced), SYNC_FILE_RANGE_WRITE);
+		step = "chmod";
+	}
 	/* The final syncfs covers the target's filesystem only. */
 	if (err == 0 && j->dir_foreign && fsync(j->fd) != 0) {
 		err = errno;
@@ -596,9 +594,18 @@ static int store_begin(void *ctx, size_t fi)
 	layer_job *j = ctx;
 	const wl_file *f = &j->run->entry->files[fi];
 	j->skip = j->run->present[fi] != 0;
+	char temp[WL__STORE_TEMP_MAX];
+	if (j->owns_layer)
+		wl__store_layer_temp(temp, j->layer->digest.ptr, fi);
 	if (j->skip)
 		return 0;
-	return wl_store_put_begin(&j->put, j->run->store, f->digest.ptr, f->size);
+	if (j->batch == NULL) {
+		int rc = wl__store_batch_new(&j->batch, j->run->store);
+		if (rc != 0)
+			return rc;
+	}
+	/* The tar reader hashes the file and checks it before the commit. */
+	return wl__store_put_begin_hashed(&j->put, j->run->store, f->digest.ptr, f->size, j->owns_layer ? temp : NULL);
 }
 
 static int store_data(void *ctx, const void *bytes, size_t len)
@@ -614,7 +621,7 @@ static int store_commit(void *ctx, size_t fi)
 		return 0;
 	wl_store_put *put = j->put;
 	j->put = NULL;
-	int rc = wl_store_put_commit(put, NULL);
+	int rc = wl__store_batch_add(j->batch, put);
 	if (rc == 0) {
 		j->run->present[fi] = 1;
 		atomic_fetch_add_explicit(&j->run->files_stored, 1, memory_order_relaxed);
@@ -745,6 +752,12 @@ typedef struct layer_feed {
 	layer_job *job;
 	const wl__tar_sink *sink;
 	int restarts;
+	/* Pull: the layer's partial in the store (source/store.h), locked
+	 * while the layer is worked on, or -1; `keep_bytes`: the bytes
+	 * received go into it (a layer with more than one file). */
+	int partial_fd;
+	char *partial_path;
+	bool keep_bytes;
 } layer_feed;
 
 static int feed(layer_feed *f, const unsigned char *in, size_t n)
@@ -765,19 +778,46 @@ static int feed(layer_feed *f, const unsigned char *in, size_t n)
 	return 0;
 }
 
-static int feed_cb(void *ctx, const void *data, size_t len)
+/* The kept bytes are an aid: when they cannot be written or fail their
+ * checks they are dropped and the pull goes on without them (the lock is
+ * held on: the layer's temporary names stay this pull's). */
+static void partial_drop_bytes(layer_feed *f)
 {
-	return feed(ctx, data, len);
+	if (f->partial_fd >= 0 && f->keep_bytes) {
+		f->keep_bytes = false;
+		if (ftruncate(f->partial_fd, 0) != 0) {
+			/* nothing more to do: the bytes fail their digest next time */
+		}
+	}
 }
 
-/* A registry that answers a resumed request with the whole blob: the layer
- * starts over (the file being written is dropped, files already verified
- * are written again with the same bytes). */
-static int feed_restart(void *ctx)
+/* `keep`: the bytes are left for the next pull (one the user stopped). */
+static void partial_release(layer_feed *f, bool keep)
+{
+	if (f->partial_fd >= 0) {
+		if (!keep || !f->keep_bytes)
+			unlink(f->partial_path);
+		close(f->partial_fd);
+		f->partial_fd = -1;
+	}
+	free(f->partial_path);
+	f->partial_path = NULL;
+}
+
+static int feed_cb(void *ctx, const void *data, size_t len)
 {
 	layer_feed *f = ctx;
-	if (++f->restarts > 3)
-		return wl__fail(WL_EIO, "the registry sent the whole blob again %d times", f->restarts - 1);
+	int rc = feed(f, data, len);
+	if (rc == 0 && f->keep_bytes && wl__write_all(f->partial_fd, data, len) != 0)
+		partial_drop_bytes(f);
+	return rc;
+}
+
+/* The layer from its first byte again: decoder, digest and tar reader
+ * reset (the file being written is dropped; files already in place are
+ * skipped), the partial copy emptied. */
+static int feed_reset(layer_feed *f)
+{
 	decoder *d = f->d;
 	int rc = 0;
 	if (d->codec == CODEC_GZIP && inflateReset(&d->z) != Z_OK)
@@ -792,7 +832,50 @@ static int feed_restart(void *ctx)
 	f->reader = NULL;
 	if (rc == 0)
 		rc = wl__tar_reader_new(&f->reader, f->run->entry, f->run->table, f->layer->digest, f->sink);
+	atomic_fetch_sub_explicit(&f->run->bytes_done, (uint64_t)f->got, memory_order_relaxed);
 	f->got = 0;
+	if (f->keep_bytes && (ftruncate(f->partial_fd, 0) != 0 || lseek(f->partial_fd, 0, SEEK_SET) != 0))
+		partial_drop_bytes(f);
+	return rc;
+}
+
+/* A registry that answers a resumed request with the whole blob. */
+static int feed_restart(void *ctx)
+{
+	layer_feed *f = ctx;
+	if (++f->restarts > 3)
+		return wl__fail(WL_EIO, "the registry sent the whole blob again %d times", f->restarts - 1);
+	return feed_reset(f);
+}
+
+/* Feeds the bytes a killed pull kept; *start: how many. */
+static int feed_partial(layer_feed *f, unsigned char *in, int64_t *start)
+{
+	*start = 0;
+	struct stat st;
+	if (fstat(f->partial_fd, &st) != 0) {
+		partial_drop_bytes(f);
+		return 0;
+	}
+	int64_t have = st.st_size <= f->layer->size ? (int64_t)st.st_size : 0;
+	int64_t at = 0;
+	int rc = 0;
+	while (rc == 0 && at < have) {
+		int64_t left = have - at;
+		ssize_t n = pread(f->partial_fd, in, left < (int64_t)CHUNK ? (size_t)left : CHUNK, (off_t)at);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		rc = feed(f, in, (size_t)n);
+		at += n;
+	}
+	if (rc == 0 && (ftruncate(f->partial_fd, (off_t)at) != 0 || lseek(f->partial_fd, (off_t)at, SEEK_SET) < 0)) {
+		partial_drop_bytes(f);
+		rc = at > 0 ? feed_reset(f) : 0;
+		at = 0;
+	}
+	*start = rc == 0 ? at : 0;
 	return rc;
 }
 
@@ -831,6 +914,21 @@ static int feed_from_layout(layer_feed *f, unsigned char *in)
 	return rc;
 }
 
+/* Pull: the small files verified so far become durable under their names,
+ * also those of a layer that failed; `rc`: the layer's result, kept. */
+static int flush_batch(layer_job *j, int rc)
+{
+	if (j->batch == NULL)
+		return rc;
+	wl__saved_error saved;
+	if (rc != 0)
+		wl__error_save(&saved);
+	int frc = wl__store_batch_flush(j->batch);
+	if (rc != 0)
+		wl__error_restore(&saved);
+	return rc != 0 ? rc : frc;
+}
+
 static int extract_layer(layer_job *j, unsigned char *in, decoder *d)
 {
 	extract_run *run = j->run;
@@ -866,23 +964,70 @@ static int extract_layer(layer_job *j, unsigned char *in, decoder *d)
 		rc = wl__nomem();
 	if (rc == 0)
 		rc = wl__tar_reader_new(&reader, run->entry, run->table, l->digest, &sink);
-	layer_feed f = {run, l, d, reader, md, 0, j, &sink, 0};
-	if (rc == 0 && run->reg != NULL)
-		rc = wl__registry_blob_get(run->reg, run->repo, l->digest.ptr, l->size, feed_cb, feed_restart, &f);
-	else if (rc == 0)
-		rc = feed_from_layout(&f, in);
-	if (rc == 0 && f.got != l->size)
-		rc = wl__fail(WL_EMISMATCH, "blob ended after %lld bytes, recorded %lld", (long long)f.got,
-		              (long long)l->size);
-	if (rc == 0) {
-		char digest[WL_DIGEST_LEN + 1];
-		if (finish_digest(digest, md) != 0)
-			rc = wl__nomem();
-		else if (!wl_string_equal(wl_str(digest), l->digest))
-			rc = wl__fail(WL_EMISMATCH, "blob hashes to %s", digest);
+	layer_feed f = {run, l, d, reader, md, 0, j, &sink, 0, -1, NULL, false};
+	size_t files_here = run->layer_first[j->layer_index + 1] - run->layer_first[j->layer_index];
+	if (rc == 0 && run->reg != NULL && run->store != NULL) {
+		if (wl__store_partial_open(run->store, l->digest.ptr, &f.partial_fd, &f.partial_path) < 0)
+			wl_error_clear(); /* the pull goes on without it */
+		j->owns_layer = f.partial_fd >= 0;
+		/* What a killed pull may have left for files now in the store. */
+		for (size_t k = run->layer_first[j->layer_index]; j->owns_layer && k < run->layer_first[j->layer_index + 1];
+		     k++) {
+			size_t fi = run->layer_files[k];
+			if (run->present[fi]) {
+				char temp[WL__STORE_TEMP_MAX];
+				wl__store_layer_temp(temp, l->digest.ptr, fi);
+				wl__store_remove_temp(run->store, temp);
+			}
+		}
+		f.keep_bytes = f.partial_fd >= 0 && files_here > 1;
+		if (f.partial_fd >= 0 && !f.keep_bytes && ftruncate(f.partial_fd, 0) != 0)
+			wl_error_clear();
 	}
-	if (rc == 0)
-		rc = wl__tar_reader_finish(f.reader);
+	for (int pass = 0; rc == 0; pass++) {
+		int64_t start = 0;
+		if (f.keep_bytes && pass == 0) {
+			rc = feed_partial(&f, in, &start);
+			if (rc != 0 && rc != WL_ECANCELED) {
+				/* Bytes that fail are dropped; the layer comes whole. */
+				partial_drop_bytes(&f);
+				rc = feed_reset(&f);
+				start = 0;
+			}
+		}
+		if (rc == 0 && run->reg != NULL && start < l->size)
+			rc = wl__registry_blob_get(run->reg, run->repo, l->digest.ptr, l->size, start, feed_cb,
+			                           feed_restart, &f);
+		else if (rc == 0 && run->reg == NULL)
+			rc = feed_from_layout(&f, in);
+		if (rc == 0 && f.got != l->size)
+			rc = wl__fail(WL_EMISMATCH, "blob ended after %lld bytes, recorded %lld", (long long)f.got,
+			              (long long)l->size);
+		if (rc == 0) {
+			char digest[WL_DIGEST_LEN + 1];
+			if (finish_digest(digest, md) != 0)
+				rc = wl__nomem();
+			else if (!wl_string_equal(wl_str(digest), l->digest))
+				rc = wl__fail(WL_EMISMATCH, "blob hashes to %s", digest);
+		}
+		if (rc == 0)
+			rc = wl__tar_reader_finish(f.reader);
+		if (rc != 0 && rc != WL_ECANCELED && start > 0 && pass == 0) {
+			/* The kept bytes were not the layer's: once more, all of it
+			 * from the registry. */
+			partial_drop_bytes(&f);
+			rc = feed_reset(&f);
+			continue;
+		}
+		break;
+	}
+	/* The layer's temporary files are settled while its lock is held. */
+	sink_abort(j);
+	rc = flush_batch(j, rc);
+	/* The bytes are kept only when the user stopped the pull, for the next. */
+	const volatile sig_atomic_t *cancel = run->opts->cancel;
+	partial_release(&f, rc == WL_ECANCELED && cancel != NULL && *cancel);
+	j->owns_layer = false;
 	wl__tar_reader_free(f.reader);
 	EVP_MD_CTX_free(md);
 	return rc;
@@ -905,6 +1050,8 @@ static int layer_run(void *ctx, size_t job)
 	d.out = malloc(CHUNK);
 	int rc = in && d.out ? extract_layer(&j, in, &d) : wl__nomem();
 	sink_abort(&j);
+	rc = flush_batch(&j, rc);
+	wl__store_batch_free(j.batch);
 	if (j.dir_fd >= 0)
 		close(j.dir_fd);
 	free(j.dir);

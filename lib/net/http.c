@@ -31,6 +31,7 @@
 #define MEMORY_BODY_DEFAULT ((size_t)16 << 20)
 #define CA_FILE_MAX ((size_t)16 << 20)
 #define WAIT_SLICE 0.05
+#define DOWNLOAD_BUFFER (512L << 10)
 
 struct wl__http {
 	wl__http_options opts;
@@ -846,6 +847,10 @@ static void set_options(CURL *e, const wl__http *http, const char *url, struct c
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+	/* A streamed body arrives in pieces of up to this size: fewer calls
+	 * to the socket and to the consumer (libcurl caps it at 512 KiB). */
+	if (t->rs->req->on_data != NULL)
+		curl_easy_setopt(e, CURLOPT_BUFFERSIZE, (long)DOWNLOAD_BUFFER);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
 	curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
@@ -1106,9 +1111,11 @@ int wl__http_perform(wl__http *http, const wl__http_request *req, wl__http_respo
 {
 	wl__http_response_release(resp);
 	if (req->url == NULL || (req->body != NULL && req->read_body != NULL) ||
-	    (req->read_body != NULL && req->body_size < 0) || (int)req->method < 0 || req->method > WL__HTTP_DELETE)
+	    (req->read_body != NULL && req->body_size < 0) || (int)req->method < 0 || req->method > WL__HTTP_DELETE ||
+	    req->start_at < 0 || (req->start_at > 0 && (req->method != WL__HTTP_GET || req->on_data == NULL)) ||
+	    (req->start_at > 0 && req->expect_size >= 0 && req->start_at >= req->expect_size))
 		return wl__fail(WL_EINVALID, "HTTP request: invalid arguments");
-	request_state rs = {http, req, wl__http_method_name(req->method), NULL, 0, NULL, false};
+	request_state rs = {http, req, wl__http_method_name(req->method), NULL, req->start_at, NULL, false};
 	rs.shown = wl__http_url_for_message(req->url);
 	if (rs.shown == NULL)
 		return wl__nomem();

@@ -118,6 +118,10 @@ typedef struct wl__http_request {
 	 * its end; both WL_EMISMATCH. */
 	int64_t expect_size;
 
+	/* A GET to on_data that starts at this byte ("Range: bytes=N-"): the
+	 * caller holds the bytes before it. A 200 calls on_restart. */
+	int64_t start_at;
+
 	/* Seconds without a byte moving before this request fails; 0: the
 	 * client's. A registry may think long before answering a final PUT. */
 	double stall_timeout;

@@ -494,6 +494,10 @@ static int request(wl__registry *r, const char *scope, wl__http_request *req, wl
 		free(authz);
 		if (rc != 0 || resp->status != 401)
 			return rc;
+		/* A download cut off, then refused when resumed: the next round
+		 * resumes where the bytes stopped. */
+		if (req->on_data != NULL && resp->delivered > req->start_at)
+			req->start_at = resp->delivered;
 		if (round == 2)
 			return wl__fail(WL_EINVALID, "%s: still unauthorized (401) after authenticating", r->host);
 		if (sent) {
@@ -892,7 +896,7 @@ int wl__registry_blob_put(wl__registry *r, const char *repo, wl__registry_upload
 	return rc;
 }
 
-int wl__registry_blob_get(wl__registry *r, const char *repo, const char *digest, int64_t size,
+int wl__registry_blob_get(wl__registry *r, const char *repo, const char *digest, int64_t size, int64_t start_at,
                           wl__http_data_fn on_data, wl__http_restart_fn on_restart, void *ctx)
 {
 	char *path = fmt("blobs/%s", digest);
@@ -905,6 +909,7 @@ int wl__registry_blob_get(wl__registry *r, const char *repo, const char *digest,
 	c.req.on_restart = on_restart;
 	c.req.ctx = ctx;
 	c.req.expect_size = size;
+	c.req.start_at = start_at;
 	rc = call_run(r, &c);
 	if (rc == 0 && c.resp.status == 404)
 		rc = wl__fail(WL_ENOTFOUND, "blob %s is not in %s/%s", digest, r->host, repo);

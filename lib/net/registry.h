@@ -63,9 +63,10 @@ typedef struct wl__registry_upload {
 /** Uploads one blob (no HEAD: the caller asks first). */
 int wl__registry_blob_put(wl__registry *r, const char *repo, wl__registry_upload *up);
 
-/** Streams a blob of known size to on_data (Range-resumed; on_restart
- *  when the registry answers a ranged request with the whole blob). */
-int wl__registry_blob_get(wl__registry *r, const char *repo, const char *digest, int64_t size,
+/** Streams a blob of known size to on_data from byte `start_at` (0: all
+ *  of it; Range-resumed; on_restart when the registry answers a ranged
+ *  request with the whole blob, which then comes from byte 0). */
+int wl__registry_blob_get(wl__registry *r, const char *repo, const char *digest, int64_t size, int64_t start_at,
                           wl__http_data_fn on_data, wl__http_restart_fn on_restart, void *ctx);
 
 /** PUTs a manifest by tag or digest; its digest as the registry reports

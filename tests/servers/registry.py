@@ -945,6 +945,12 @@ class FaultProxy(_Started):
         then close the connection (a blob GET cut in the middle)."""
         self._add("drop_response", method, path_re, count, after=int(after))
 
+    def stall_response(self, after, seconds, method=None, path_re=None, count=1):
+        """Send the upstream's status and headers and `after` bytes of its body,
+        then send nothing more for `seconds` before closing (a transfer that
+        hangs, for a client to be killed in the middle of it)."""
+        self._add("stall_response", method, path_re, count, after=int(after), seconds=float(seconds))
+
     def fail(self, status, method=None, path_re=None, count=1, retry_after=None, challenge=None):
         """Answer `status` without asking upstream, with a registry-style JSON
         error. 429 and 503 carry Retry-After: 1 unless retry_after says otherwise
@@ -1257,7 +1263,8 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         resp = up.getresponse()
         if fault and fault["action"] == "delay" and fault["after_upstream"]:
             p._stopping.wait(fault["seconds"])
-        self._relay(resp, fault["after"] if fault and fault["action"] == "drop_response" else None)
+        cut = fault if fault and fault["action"] in ("drop_response", "stall_response") else None
+        self._relay(resp, cut["after"] if cut else None, cut["seconds"] if cut and "seconds" in cut else 0)
 
     @staticmethod
     def _up_send(up, data, chunked):
@@ -1265,7 +1272,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
             return
         up.send(b"%x\r\n%s\r\n" % (len(data), data) if chunked else data)
 
-    def _relay(self, resp, drop_at):
+    def _relay(self, resp, drop_at, stall=0):
         p, req = self.server.proxy, self.req
         req.status = resp.status
         self.send_response_only(resp.status, resp.reason)
@@ -1296,6 +1303,9 @@ class _ProxyHandler(BaseHTTPRequestHandler):
                 data = data[:drop_at - req.sent]
                 self.wfile.write(data)
                 p._sent(req, len(data))
+                if stall:
+                    self.wfile.flush()
+                    p._stopping.wait(stall)
                 return self._hang_up()
             self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data) if chunked else data)
             p._sent(req, len(data))

@@ -561,6 +561,57 @@ TEST(resume_answered_with_200_fails_without_on_restart)
 	wl__http_response_release(&rs);
 }
 
+TEST(start_at_asks_for_the_rest_only)
+{
+	/* The caller holds the first 70000 bytes: the sink gets the rest. */
+	const char *t = "/f/data.bin?t=start";
+	sink s = {0};
+	wl__http_response rs = {0};
+	wl__http *h = client(3, NULL);
+	wl__http_request rq = WL__HTTP_REQUEST_INIT(WL__HTTP_GET, url_main(t));
+	rq.on_data = sink_data;
+	rq.on_restart = sink_restart;
+	rq.ctx = &s;
+	rq.expect_size = DATA_SIZE;
+	rq.start_at = 70000;
+	CHECK_OK(wl__http_perform(h, &rq, &rs));
+	CHECK_INT(rs.status, 206);
+	CHECK_INT(rs.delivered, DATA_SIZE);
+	CHECK_INT(s.restarts, 0);
+	CHECK_INT(s.len, DATA_SIZE - 70000);
+	CHECK(memcmp(s.p, data + 70000, DATA_SIZE - 70000) == 0);
+	char v[128];
+	CHECK(server_stat(port_main, t, "range", v, sizeof v));
+	CHECK_STR(v, "bytes=70000-");
+	free(s.p);
+	wl__http_response_release(&rs);
+	/* A server that ignores the range: the sink restarts and gets it all. */
+	sink w = {0};
+	rq = WL__HTTP_REQUEST_INIT(WL__HTTP_GET, url_main("/f/data.bin?range=ignore&t=start2"));
+	rq.on_data = sink_data;
+	rq.on_restart = sink_restart;
+	rq.ctx = &w;
+	rq.start_at = 70000;
+	CHECK_OK(wl__http_perform(h, &rq, &rs));
+	CHECK_INT(rs.status, 200);
+	CHECK_INT(w.restarts, 1);
+	CHECK(sink_is_data(&w));
+	free(w.p);
+	wl__http_response_release(&rs);
+	/* Nonsense: a start past the end, or on a request without on_data. */
+	rq = WL__HTTP_REQUEST_INIT(WL__HTTP_GET, url_main(t));
+	rq.on_data = sink_data;
+	rq.ctx = &w;
+	rq.expect_size = DATA_SIZE;
+	rq.start_at = DATA_SIZE;
+	CHECK_ERR(wl__http_perform(h, &rq, &rs), WL_EINVALID, "invalid arguments");
+	rq.on_data = NULL;
+	rq.start_at = 10;
+	CHECK_ERR(wl__http_perform(h, &rq, &rs), WL_EINVALID, "invalid arguments");
+	wl__http_response_release(&rs);
+	wl__http_free(h);
+}
+
 /* ---- retries ---- */
 
 TEST(server_errors_are_retried_until_success)
@@ -1147,6 +1198,7 @@ int main(void)
 	RUN(resume_with_a_weak_etag_sends_no_if_range);
 	RUN(resume_answered_with_200_restarts_the_sink);
 	RUN(resume_answered_with_200_fails_without_on_restart);
+	RUN(start_at_asks_for_the_rest_only);
 	RUN(server_errors_are_retried_until_success);
 	RUN(retries_are_bounded_and_the_last_failure_is_reported);
 	RUN(too_many_requests_waits_for_retry_after);

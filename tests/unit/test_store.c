@@ -5,9 +5,13 @@
  */
 #include "harness.h"
 #include "scratch_tree.h"
+#include "source/store.h"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #define HELLO "sha256:2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"
 
@@ -151,6 +155,196 @@ TEST(concurrent_writers_of_one_digest_are_harmless)
 	wl_store_free(s);
 }
 
+/* n bytes of a pattern no shift of itself matches. */
+static unsigned char *pattern(size_t n, unsigned seed)
+{
+	unsigned char *p = malloc(n);
+	uint32_t x = seed * 2654435761u + 1;
+	for (size_t i = 0; i < n; i++) {
+		x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+		p[i] = (unsigned char)x;
+	}
+	return p;
+}
+
+static void digest_of(const unsigned char *p, size_t n, char out[WL_DIGEST_LEN + 1])
+{
+	unsigned char md[32];
+	unsigned int len = 0;
+	EVP_Digest(p, n, md, &len, EVP_sha256(), NULL);
+	strcpy(out, "sha256:");
+	for (int i = 0; i < 32; i++)
+		sprintf(out + 7 + 2 * i, "%02x", md[i]);
+}
+
+static bool file_is(const char *path, const unsigned char *p, size_t n)
+{
+	FILE *f = fopen(path, "rb");
+	if (f == NULL)
+		return false;
+	unsigned char *bytes = malloc(n + 1);
+	size_t got = bytes ? fread(bytes, 1, n + 1, f) : 0;
+	fclose(f);
+	bool same = bytes != NULL && got == n && memcmp(bytes, p, n) == 0;
+	free(bytes);
+	return same;
+}
+
+TEST(a_large_file_lands_whole_through_odd_pieces_and_a_restart)
+{
+	/* Over the size written with O_DIRECT, not a multiple of any block,
+	 * delivered in pieces that never align. */
+	scratch_new();
+	size_t n = ((size_t)20 << 20) + 1234;
+	unsigned char *data = pattern(n, 7);
+	char digest[WL_DIGEST_LEN + 1];
+	digest_of(data, n, digest);
+	wl_store *s = NULL;
+	CHECK_OK(wl_store_open(&s, at("store")));
+	wl_store_put *p = NULL;
+	CHECK_OK(wl_store_put_begin(&p, s, digest, (int64_t)n));
+	CHECK_OK(wl_store_put_write(p, data, 9 << 20)); /* then the download starts over */
+	CHECK_OK(wl_store_put_restart(p));
+	for (size_t at_ = 0; at_ < n;) {
+		size_t k = n - at_ < 100003 ? n - at_ : 100003;
+		CHECK_OK(wl_store_put_write(p, data + at_, k));
+		at_ += k;
+	}
+	char got[WL_DIGEST_LEN + 1];
+	CHECK_OK(wl_store_put_commit(p, got));
+	CHECK_STR(got, digest);
+	char *path = wl_store_path(s, digest);
+	CHECK(file_is(path, data, n));
+	struct stat st;
+	CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0644);
+	free(path);
+	/* One byte too many fails at once, and nothing is left. */
+	CHECK_OK(wl_store_put_begin(&p, s, digest, (int64_t)n));
+	CHECK_OK(wl_store_put_write(p, data, n));
+	CHECK_ERR(wl_store_put_write(p, "x", 1), WL_EMISMATCH, "more than the");
+	wl_store_put_abort(p);
+	CHECK_INT(temporaries(at("store")), 0);
+	free(data);
+	wl_store_free(s);
+}
+
+TEST(a_batch_makes_small_files_durable_together)
+{
+	scratch_new();
+	wl_store *s = NULL;
+	CHECK_OK(wl_store_open(&s, at("store")));
+	wl__store_batch *b = NULL;
+	CHECK_OK(wl__store_batch_new(&b, s));
+	char digests[300][WL_DIGEST_LEN + 1];
+	for (int i = 0; i < 300; i++) {
+		unsigned char *d = pattern(100 + (size_t)i, (unsigned)i + 100);
+		digest_of(d, 100 + (size_t)i, digests[i]);
+		wl_store_put *p = NULL;
+		CHECK_OK(wl__store_put_begin_hashed(&p, s, digests[i], 100 + i, NULL));
+		CHECK_OK(wl_store_put_write(p, d, 100 + (size_t)i));
+		CHECK_OK(wl__store_batch_add(b, p));
+		free(d);
+	}
+	/* The first 256 went in together; the rest wait for the flush. */
+	CHECK_INT(wl_store_has(s, digests[255], 355), 1);
+	CHECK_INT(wl_store_has(s, digests[256], 356), 0);
+	CHECK_INT(temporaries(at("store")), 44);
+	CHECK_OK(wl__store_batch_flush(b));
+	CHECK_INT(wl_store_has(s, digests[299], 399), 1);
+	CHECK_INT(temporaries(at("store")), 0);
+	/* Dropped unflushed: their temporary files go, nothing lands. */
+	unsigned char *d = pattern(50, 1);
+	char dg[WL_DIGEST_LEN + 1];
+	digest_of(d, 50, dg);
+	wl_store_put *p = NULL;
+	CHECK_OK(wl__store_put_begin_hashed(&p, s, dg, 50, NULL));
+	CHECK_OK(wl_store_put_write(p, d, 50));
+	CHECK_OK(wl__store_batch_add(b, p));
+	CHECK_INT(temporaries(at("store")), 1);
+	wl__store_batch_free(b);
+	CHECK_INT(temporaries(at("store")), 0);
+	CHECK_INT(wl_store_has(s, dg, 50), 0);
+	/* A short file is refused when added, and removed. */
+	CHECK_OK(wl__store_batch_new(&b, s));
+	CHECK_OK(wl__store_put_begin_hashed(&p, s, dg, 50, NULL));
+	CHECK_OK(wl_store_put_write(p, d, 49));
+	CHECK_ERR(wl__store_batch_add(b, p), WL_EMISMATCH, "49 bytes received, 50 expected");
+	CHECK_OK(wl__store_batch_flush(b));
+	CHECK_INT(temporaries(at("store")), 0);
+	wl__store_batch_free(b);
+	free(d);
+	wl_store_free(s);
+}
+
+TEST(a_named_temporary_is_reused_but_never_through_a_link)
+{
+	scratch_new();
+	wl_store *s = NULL;
+	CHECK_OK(wl_store_open(&s, at("store")));
+	char temp[WL__STORE_TEMP_MAX];
+	const char *layer = "sha256:abababababababababababababababababababababababababababababababab";
+	wl__store_layer_temp(temp, layer, 3);
+	CHECK_STR(temp, "ab/put-layer-abababababababababababababababababababababababababababababababab-3");
+	/* A stale one a killed pull left is taken over. */
+	mkdir(at("store/files"), 0755);
+	mkdir(at("store/files/sha256"), 0755);
+	mkdir(at("store/files/sha256/ab"), 0755);
+	char path[PATH_MAX];
+	snprintf(path, sizeof path, "%s/%s", at("store/files/sha256"), temp);
+	put_text("store/files/sha256/ab/put-layer-abababababababababababababababababababababababababababababababab-3",
+	         "stale bytes of a killed pull");
+	wl_store_put *p = NULL;
+	CHECK_OK(wl__store_put_begin_hashed(&p, s, HELLO, 5, temp));
+	CHECK_OK(wl_store_put_write(p, "hello", 5));
+	CHECK_OK(wl_store_put_commit(p, NULL));
+	CHECK(access(path, F_OK) != 0);
+	CHECK_INT(wl_store_has(s, HELLO, 5), 1);
+	/* A hard link under the name: another name is used, the linked file
+	 * keeps its bytes. */
+	put_text("outside", "not the store's");
+	CHECK(link(at("outside"), path) == 0);
+	CHECK_OK(wl__store_put_begin_hashed(&p, s, HELLO, 5, temp));
+	CHECK_OK(wl_store_put_write(p, "hello", 5));
+	CHECK_OK(wl_store_put_commit(p, NULL));
+	CHECK(file_is(at("outside"), (const unsigned char *)"not the store's", 15));
+	unlink(path);
+	CHECK_INT(temporaries(at("store")), 0);
+	/* A symbolic link under the name: the same. */
+	CHECK(symlink(at("outside"), path) == 0);
+	CHECK_OK(wl__store_put_begin_hashed(&p, s, HELLO, 5, temp));
+	wl_store_put_abort(p);
+	CHECK(file_is(at("outside"), (const unsigned char *)"not the store's", 15));
+	unlink(path);
+	wl_store_free(s);
+}
+
+TEST(a_layer_partial_is_held_by_one_pull_at_a_time)
+{
+	scratch_new();
+	wl_store *s = NULL;
+	CHECK_OK(wl_store_open(&s, at("store")));
+	const char *layer = "sha256:cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd";
+	int fd = -1, fd2 = -1;
+	char *path = NULL, *path2 = NULL;
+	CHECK_OK(wl__store_partial_open(s, layer, &fd, &path));
+	CHECK(fd >= 0 && strstr(path, "/files/sha256/cd/put-layer-cdcd") != NULL);
+	CHECK_INT(wl__store_partial_open(s, layer, &fd2, &path2), 1);
+	CHECK(fd2 < 0 && path2 == NULL);
+	/* Removed by its holder after others opened it: the next one gets a
+	 * file under the name, not the removed one. */
+	CHECK(write(fd, "abc", 3) == 3);
+	unlink(path);
+	close(fd);
+	CHECK_OK(wl__store_partial_open(s, layer, &fd2, &path2));
+	struct stat st;
+	CHECK(fstat(fd2, &st) == 0 && st.st_size == 0 && st.st_nlink == 1);
+	close(fd2);
+	CHECK_ERR(wl__store_partial_open(s, "sha256:zz", &fd, &path2), WL_EINVALID, "invalid digest");
+	free(path);
+	free(path2);
+	wl_store_free(s);
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -164,6 +358,10 @@ int main(void)
 	RUN(a_restarted_download_keeps_only_the_second_attempt);
 	RUN(a_store_path_that_is_a_file_fails_naming_it);
 	RUN(concurrent_writers_of_one_digest_are_harmless);
+	RUN(a_large_file_lands_whole_through_odd_pieces_and_a_restart);
+	RUN(a_batch_makes_small_files_durable_together);
+	RUN(a_named_temporary_is_reused_but_never_through_a_link);
+	RUN(a_layer_partial_is_held_by_one_pull_at_a_time);
 	scratch_remove(scratch_root);
 	return harness_summary("store");
 }
