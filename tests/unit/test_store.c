@@ -339,9 +339,10 @@ TEST(a_layer_partial_is_held_by_one_pull_at_a_time)
 	struct stat st;
 	CHECK(fstat(fd2, &st) == 0 && st.st_size == 0 && st.st_nlink == 1);
 	close(fd2);
-	CHECK_ERR(wl__store_partial_open(s, "sha256:zz", &fd, &path2), WL_EINVALID, "invalid digest");
-	free(path);
 	free(path2);
+	CHECK_ERR(wl__store_partial_open(s, "sha256:zz", &fd, &path2), WL_EINVALID, "invalid digest");
+	CHECK(fd < 0 && path2 == NULL);
+	free(path);
 	wl_store_free(s);
 }
 
