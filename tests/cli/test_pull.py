@@ -212,6 +212,18 @@ def killed_in_the_bundle(p, px, store, layer, sig):
     return proc.returncode, err
 
 
+def layer_gets(px, layer):
+    """The proxy's GETs of the layer's blob, oldest first."""
+    return [q for q in px.requests if q.method == "GET" and layer["digest"] in q.path]
+
+
+def bundle_pushed(tmp, reg, px):
+    """The bundle project pushed through the proxy: (project, entry, layer, store)."""
+    p, e = bundle_project(tmp)
+    push(p, px.host)
+    return p, e, e["layers"][0], os.path.join(tmp, "store")
+
+
 def check_store(store, e):
     for f in e["files"]:
         expect(sha256(read(store_file(store, f["digest"]))) == f["digest"][7:], "store file", f["path"])
@@ -220,17 +232,14 @@ def check_store(store, e):
 
 
 def test_a_pull_killed_inside_a_bundle_fetches_only_the_rest(tmp):
-    p, e = bundle_project(tmp)
-    layer = e["layers"][0]
-    store = os.path.join(tmp, "store")
     with Registry() as reg, FaultProxy(reg) as px:
-        push(p, px.host)
+        p, e, layer, store = bundle_pushed(tmp, reg, px)
         rc, _ = killed_in_the_bundle(p, px, store, layer["digest"], signal.SIGKILL)
         expect(rc == -signal.SIGKILL, "killed", rc)
         r = pull(p, px.host, store)
         expect(r.rc == 0 and r.out.decode() == "w: pulled %d files, %d bytes\n"
                % (BUNDLE_FILES, BUNDLE_FILES * BUNDLE_FILE_SIZE), "resumed pull", r)
-        gets = [q for q in px.requests if q.method == "GET" and layer["digest"] in q.path]
+        gets = layer_gets(px, layer)
         expect(len(gets) == 1 and gets[0].header("Range") == "bytes=%d-" % CUT and gets[0].status == 206,
                "one ranged request", [(q.status, q.header("Range")) for q in gets])
         expect(gets[0].sent == layer["size"] - CUT, "bytes fetched again", gets[0].sent, layer["size"] - CUT)
@@ -238,11 +247,8 @@ def test_a_pull_killed_inside_a_bundle_fetches_only_the_rest(tmp):
 
 
 def test_an_interrupted_pull_keeps_its_bytes_and_corrupt_kept_bytes_are_refetched(tmp):
-    p, e = bundle_project(tmp)
-    layer = e["layers"][0]
-    store = os.path.join(tmp, "store")
     with Registry() as reg, FaultProxy(reg) as px:
-        push(p, px.host)
+        p, e, layer, store = bundle_pushed(tmp, reg, px)
         # Ctrl-C: the pull stops with an error; the bytes stay for the next one.
         rc, err = killed_in_the_bundle(p, px, store, layer["digest"], signal.SIGINT)
         expect(rc != 0 and b"canceled" in err, "interrupted", rc, err)
@@ -254,7 +260,7 @@ def test_an_interrupted_pull_keeps_its_bytes_and_corrupt_kept_bytes_are_refetche
             f.write(os.urandom(1000))
         r = pull(p, px.host, store)
         expect(r.rc == 0, "pull after corruption", r)
-        gets = [q for q in px.requests if q.method == "GET" and layer["digest"] in q.path]
+        gets = layer_gets(px, layer)
         expect([(q.status, q.header("Range")) for q in gets] == [(200, None)], "fetched whole",
                [(q.status, q.header("Range")) for q in gets])
         check_store(store, e)
@@ -267,7 +273,7 @@ def test_an_interrupted_pull_keeps_its_bytes_and_corrupt_kept_bytes_are_refetche
         px.reset_log()
         r = pull(p, px.host, store)
         expect(r.rc == 0, "pull after a damaged tail", r)
-        gets = [q for q in px.requests if q.method == "GET" and layer["digest"] in q.path]
+        gets = layer_gets(px, layer)
         expect([q.header("Range") for q in gets] in (["bytes=%d-" % CUT, None], [None]), "refetched whole",
                [(q.status, q.header("Range")) for q in gets])
         expect(gets[-1].status == 200 and gets[-1].sent == layer["size"], "the whole layer", gets[-1].sent)
