@@ -91,7 +91,14 @@ typedef struct wl__http_request {
 	wl__http_method method;
 	const char *url;                 /* http:// or https:// */
 	const char *const *headers;      /* NULL-terminated "Name: value" lines, or NULL */
-	const char *authorization;       /* the Authorization value, sent only to the URL's origin */
+	/* The origin ("scheme://host[:port]") the request belongs to: the
+	 * registry as first contacted, the Hub's endpoint. `authorization` goes
+	 * to URLs of this origin only (the request's own URL and each redirect
+	 * hop are compared with it, never with each other), and when it is
+	 * https no request or hop goes to plain http. Required with
+	 * `authorization`; NULL otherwise means the URL's own origin. */
+	const char *origin;
+	const char *authorization;       /* the Authorization value, sent only to `origin` */
 
 	/* The request body (PUT, POST, PATCH): `body` and `body_len`, or
 	 * `read_body` producing exactly `body_size` bytes. Without

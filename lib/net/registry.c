@@ -7,6 +7,7 @@
  */
 #include "net/registry.h"
 
+#include "common/grammar.h"
 #include "common/json_read.h"
 
 #include <pthread.h>
@@ -73,32 +74,7 @@ static char *fmt(const char *f, ...)
 
 bool wl__registry_repo_valid(const char *repo)
 {
-	size_t n = strlen(repo);
-	if (n == 0 || n > 255)
-		return false;
-	bool start = true; /* at the start of a component or after a separator */
-	for (size_t i = 0; i < n; i++) {
-		char c = repo[i];
-		bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
-		if (alnum) {
-			start = false;
-			continue;
-		}
-		if (start)
-			return false;
-		if (c == '/' || c == '.' || c == '-' || c == '_') {
-			/* "__" is one separator; "--" runs are allowed too */
-			if (c == '_' && i + 1 < n && repo[i + 1] == '_')
-				i++;
-			else if (c == '-')
-				while (i + 1 < n && repo[i + 1] == '-')
-					i++;
-			start = true;
-			continue;
-		}
-		return false;
-	}
-	return !start;
+	return wl__repository_valid(repo, strlen(repo));
 }
 
 int wl__registry_new(wl__registry **out, wl__http *http, const wl__registry_options *o)
