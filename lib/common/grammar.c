@@ -111,7 +111,7 @@ static bool restricted_name(const unsigned char *p, size_t n)
 	if (n == 0 || n > 127 || !alnum(p[0]))
 		return false;
 	for (size_t i = 1; i < n; i++)
-		if (!alnum(p[i]) && strchr("!#$&-^_.+", p[i]) == NULL)
+		if (!alnum(p[i]) && (p[i] == '\0' || strchr("!#$&-^_.+", p[i]) == NULL))
 			return false;
 	return true;
 }

@@ -6,7 +6,13 @@
  * Every check is O(n log n) in the number of files: the entry is sorted
  * first (as marshal does), layers are found by binary search, and the
  * file/directory clash is found with one search per path.
+ *
+ * Names and media types travel to registries (a name becomes a tag, a
+ * media type a header), so both must keep to their grammars
+ * (common/grammar.h): an entry that cannot be pushed safely is not
+ * consistent.
  */
+#include "common/grammar.h"
 #include "common/internal.h"
 
 #include <stdlib.h>
@@ -278,6 +284,16 @@ static int check_layer(problem_list *list, const wl_entry *e, size_t i, const la
 		if ((rc = add_problem(list, e->name, &msg)) != 0)
 			return rc;
 	}
+	if (!wl__media_type_valid(l->media_type.ptr, l->media_type.len)) {
+		wl_buf_init(&msg);
+		wl_buf_puts(&msg, "layer ");
+		put_digest(&msg, l->digest);
+		wl_buf_puts(&msg, " has an invalid mediaType ");
+		put_quoted(&msg, l->media_type);
+		wl_buf_puts(&msg, " (RFC 6838: type/subtype)");
+		if ((rc = add_problem(list, e->name, &msg)) != 0)
+			return rc;
+	}
 	if (i > 0 && wl_string_equal(e->layers[i - 1].digest, l->digest)) {
 		/* The files were counted for the first layer of that digest. */
 		if (i > 1 && wl_string_equal(e->layers[i - 2].digest, l->digest))
@@ -308,10 +324,29 @@ static int check_layer(problem_list *list, const wl_entry *e, size_t i, const la
 	return add_problem(list, e->name, &msg);
 }
 
+/* A name that is not cog.yaml's grammar, or too long for its tag, would
+ * put arbitrary bytes into a registry URL (SPEC.md §5.2, §18.1). */
+static int check_name(problem_list *list, const wl_entry *e)
+{
+	if (wl__weight_name_taggable(e->name.ptr, e->name.len))
+		return 0;
+	wl_buf msg;
+	wl_buf_init(&msg);
+	wl_buf_puts(&msg, "invalid weight name ");
+	put_quoted(&msg, e->name);
+	if (e->name.len > WL__WEIGHT_NAME_MAX && wl_weight_name_valid(e->name))
+		wl_buf_printf(&msg, ": longer than %d bytes, too long for its tag", WL__WEIGHT_NAME_MAX);
+	else
+		wl_buf_puts(&msg, ": lower-case letters and digits separated by single '.', '_' or '-'");
+	return add_problem(list, e->name, &msg);
+}
+
 static int check_entry(problem_list *list, wl_entry *e)
 {
 	wl_entry_normalize(e);
-	int rc = check_digests(list, e);
+	int rc = check_name(list, e);
+	if (rc == 0)
+		rc = check_digests(list, e);
 	if (rc == 0)
 		rc = check_sizes(list, e);
 	if (rc != 0)

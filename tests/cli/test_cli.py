@@ -496,6 +496,37 @@ def test_check_quotes_names_that_are_not_plain(tmp):
     expect(all(line.startswith('"odd name\\n:x": ') for line in lines), "quoted like %q", lines)
 
 
+def test_check_refuses_names_and_media_types_that_would_escape_a_request(tmp):
+    # A weight name becomes a registry tag and a layer's mediaType a request
+    # header: both must keep to their grammars (SPEC.md §5.2, §18.1).
+    path = os.path.join(tmp, "weights.lock")
+    name = "a/../../../victim/manifests/latest?x="
+
+    def rename(ws):
+        ws[0]["name"] = name
+
+    write(path, tampered(MANAGED, rename))
+    before = snapshot(path)
+    r = run(["check"], cwd=tmp)
+    lines = r.out.decode().splitlines()
+    expect(r.rc == 1, "exit 1", r)
+    expect(snapshot(path) == before, "check never writes")
+    expect(any(line.startswith('"%s": invalid weight name' % name) for line in lines), "the name", lines)
+
+    def media_type(ws):
+        ws[0]["layers"][0]["mediaType"] = "application/vnd.oci.image.layer.v1.tar\r\nX-Evil: 1"
+
+    write(path, tampered(MANAGED, media_type))
+    written = snapshot(path)
+    r = run(["check"], cwd=tmp)
+    lines = r.out.decode().splitlines()
+    expect(r.rc == 1, "exit 1", r)
+    expect(any("has an invalid mediaType" in line and "\\r\\nX-Evil" in line for line in lines),
+           "the media type, escaped", lines)
+    expect(all("\r" not in line for line in lines), "one line each", lines)
+    expect(snapshot(path) == written, "check never writes")
+
+
 # ---- show ----------------------------------------------------------------
 
 

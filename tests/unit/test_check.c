@@ -11,6 +11,10 @@
 #include "appendix_a.h"
 #include "shared_cases.h"
 
+/* SPEC.md §5.2 as decided for check: the longest name whose tag
+ * "weights-NAME-<12 hex>" is at most 128 characters. */
+#define WL__NAME_TEST_MAX 107
+
 static wl_problem *problems;
 static size_t problem_count;
 
@@ -297,6 +301,63 @@ TEST(layer_digests_must_be_valid)
 	CHECK_PROBLEM("cannot project the manifest: layer 1: missing digest");
 }
 
+TEST(weight_names_must_be_able_to_form_a_tag)
+{
+	static const char *const bad[] = {
+		"a/../../../victim/manifests/latest?x=", "Demo", "..", "a--b", "-a", "caf\xc3\xa9", "a b",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		example_entry x;
+		example_init(&x);
+		x.entry.name = wl_str(bad[i]);
+		char set_digest[WL_DIGEST_LEN + 1], digest[WL_DIGEST_LEN + 1];
+		CHECK_OK(refresh_digests(&x.entry, set_digest, digest));
+		CHECK_OK(check_entry(&x.entry));
+		CHECK_INT(problem_count, 1);
+		CHECK(strncmp(problems[0].message, "invalid weight name \"", 21) == 0);
+		CHECK(strstr(problems[0].message, "lower-case letters and digits") != NULL);
+	}
+	example_entry x;
+	example_init(&x);
+	char longest[WL__NAME_TEST_MAX + 2];
+	memset(longest, 'n', sizeof longest);
+	longest[WL__NAME_TEST_MAX] = '\0';
+	x.entry.name = wl_str(longest);
+	char set_digest[WL_DIGEST_LEN + 1], digest[WL_DIGEST_LEN + 1];
+	CHECK_OK(refresh_digests(&x.entry, set_digest, digest));
+	CHECK_OK(check_entry(&x.entry));
+	CHECK_NO_PROBLEM();
+	longest[WL__NAME_TEST_MAX] = 'n';
+	longest[WL__NAME_TEST_MAX + 1] = '\0';
+	x.entry.name = wl_str(longest);
+	CHECK_OK(refresh_digests(&x.entry, set_digest, digest));
+	CHECK_OK(check_entry(&x.entry));
+	CHECK_PROBLEM("longer than 107 bytes, too long for its tag");
+}
+
+TEST(layer_media_types_must_follow_rfc_6838)
+{
+	static const char *const bad[] = {
+		"application/vnd.oci.image.layer.v1.tar\r\nX-Evil: 1", "application", "text/plain; x=y",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		example_entry x;
+		example_init(&x);
+		x.layers[0].media_type = wl_str(bad[i]);
+		char set_digest[WL_DIGEST_LEN + 1], digest[WL_DIGEST_LEN + 1];
+		CHECK_OK(refresh_digests(&x.entry, set_digest, digest));
+		CHECK_OK(check_entry(&x.entry));
+		CHECK_PROBLEM("has an invalid mediaType");
+	}
+	example_entry x;
+	example_init(&x);
+	x.layers[0].media_type = wl_str("application/vnd.oci.image.layer.v1.tar+zstd");
+	char set_digest[WL_DIGEST_LEN + 1], digest[WL_DIGEST_LEN + 1];
+	CHECK_OK(refresh_digests(&x.entry, set_digest, digest));
+	CHECK_OK(check_entry(&x.entry));
+	CHECK_NO_PROBLEM();
+}
+
 TEST(layer_digests_must_be_unique)
 {
 	example_entry x;
@@ -485,6 +546,8 @@ int main(int argc, char **argv)
 	RUN(file_digests_must_be_valid);
 	RUN(file_sizes_cannot_be_negative);
 	RUN(layer_digests_must_be_valid);
+	RUN(weight_names_must_be_able_to_form_a_tag);
+	RUN(layer_media_types_must_follow_rfc_6838);
 	RUN(layer_digests_must_be_unique);
 	RUN(check_normalizes_entries_first);
 	RUN(problems_come_in_entry_order_and_name_their_entry);
