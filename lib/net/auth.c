@@ -8,6 +8,8 @@
  */
 #include "net/auth.h"
 
+#include "common/grammar.h"
+
 #include "common/json_read.h"
 
 #include <errno.h>
@@ -216,6 +218,10 @@ int wl__auth_parse_token(const char *body, size_t len, char **token_out, int64_t
 		wl_string t = tok.len > 0 ? tok : access;
 		if (t.len == 0)
 			rc = wl__fail(WL_EPARSE, "the token server's answer holds no token");
+		else if (!wl__b64token_valid(t.ptr, t.len))
+			/* It goes into a header: a CR LF in it would smuggle others. */
+			rc = wl__fail(WL_EPARSE, "the token server's token is not an RFC 6750 b64token (%zu bytes; not shown)",
+			              t.len);
 		else if ((*token_out = strndup(t.ptr, t.len)) == NULL)
 			rc = wl__nomem();
 		if (exp >= 60)

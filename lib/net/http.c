@@ -12,10 +12,13 @@
  */
 #include "net/http.h"
 
+#include "common/grammar.h"
+
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +35,10 @@
 #define CA_FILE_MAX ((size_t)16 << 20)
 #define WAIT_SLICE 0.05
 #define DOWNLOAD_BUFFER (512L << 10)
+/* The slowest a body may move on average, for a request's overall
+ * deadline and for the low-speed guard against a server that drips. */
+#define RATE_FLOOR ((int64_t)64 << 10)
+#define LOW_SPEED_FLOOR 1024L
 
 struct wl__http {
 	wl__http_options opts;
@@ -462,6 +469,7 @@ typedef struct request_state {
 	const wl__http_request *req;
 	const char *method;
 	char *shown;          /* the URL for messages */
+	char *origin;         /* scheme://host:port the request belongs to */
 	int64_t delivered;    /* 2xx body bytes delivered so far */
 	char *strong_etag;    /* of the first 2xx, for If-Range */
 	bool body_consumed;   /* a read_body source was read from */
@@ -484,6 +492,9 @@ typedef struct transfer {
 	double last_move;
 	curl_off_t last_moved;
 	bool stalled, was_canceled;
+	/* The transfer was ended on purpose: an error body past its cap, a
+	 * redirect's body. Its status stands; curl's write error does not. */
+	bool cut_short;
 	/* upload */
 	size_t body_pos;
 	int64_t body_sent;
@@ -638,15 +649,22 @@ static size_t on_write(char *data, size_t size, size_t count, void *ud)
 		return 0;
 	switch (t->sink) {
 	case SINK_UNDECIDED:
-	case SINK_DISCARD:
 		return n;
+	case SINK_DISCARD:
+		/* A redirect's body is never read: the connection is dropped. */
+		t->cut_short = true;
+		return 0;
 	case SINK_ERROR: {
 		size_t room = ERROR_BODY_MAX - t->mem_len;
 		size_t take = n < room ? n : room;
-		if (take < n)
-			t->truncated = true;
 		if (take > 0 && mem_append(t, data, take) != 0) {
 			fail_in_callback(t, wl__nomem());
+			return 0;
+		}
+		if (take < n) {
+			/* Enough for a message; the rest may never end. */
+			t->truncated = true;
+			t->cut_short = true;
 			return 0;
 		}
 		return n;
@@ -774,12 +792,15 @@ static struct curl_slist *build_headers(const request_state *rs, const char *url
 		snprintf(line, sizeof line, "Range: bytes=%" PRId64 "-", resume_from);
 		ok = add_header(&list, line);
 		char *if_range = NULL;
-		if (ok && rs->strong_etag != NULL) {
+		if (ok && rs->strong_etag != NULL && wl__header_value_valid(rs->strong_etag, strlen(rs->strong_etag))) {
 			ok = asprintf(&if_range, "If-Range: %s", rs->strong_etag) >= 0 && add_header(&list, if_range);
 			free(if_range);
 		}
 	}
-	if (ok && req->authorization != NULL && wl__http_same_origin(req->url, url)) {
+	char *hop_origin = req->authorization != NULL ? origin_of(url) : NULL;
+	bool at_origin = hop_origin != NULL && strcmp(hop_origin, rs->origin) == 0;
+	free(hop_origin);
+	if (ok && req->authorization != NULL && at_origin) {
 		char *auth = NULL;
 		ok = asprintf(&auth, "Authorization: %s", req->authorization) >= 0 && add_header(&list, auth);
 		if (auth != NULL) {
@@ -826,6 +847,28 @@ static void set_method(CURL *e, const wl__http_request *req, transfer *t)
 		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, wl__http_method_name(req->method));
 }
 
+/* The overall deadline of one transfer: four stall periods for the
+ * exchange, plus the bytes it may move at RATE_FLOOR (the rest of an
+ * expected download, an upload's body, a kept body's bound, an error
+ * body's 64 KiB). A streamed download of unknown size has none; the
+ * low-speed guard still ends one that drips. */
+static long deadline_ms(const request_state *rs, int64_t resume_from)
+{
+	const wl__http_request *req = rs->req;
+	int64_t bytes = (int64_t)ERROR_BODY_MAX;
+	if (req->method == WL__HTTP_PUT || req->method == WL__HTTP_POST || req->method == WL__HTTP_PATCH)
+		bytes += req->read_body != NULL ? req->body_size : (int64_t)req->body_len;
+	if (req->method == WL__HTTP_GET && req->on_data != NULL) {
+		if (req->expect_size < 0)
+			return 0;
+		bytes += req->expect_size - resume_from;
+	} else if (req->on_data == NULL && req->method != WL__HTTP_HEAD) {
+		bytes += (int64_t)(req->max_body > 0 ? req->max_body : MEMORY_BODY_DEFAULT);
+	}
+	double seconds = 4 * stall_limit(rs) + (double)bytes / (double)RATE_FLOOR;
+	return seconds < (double)(LONG_MAX / 1000) ? (long)(seconds * 1000) : LONG_MAX;
+}
+
 static void set_options(CURL *e, const wl__http *http, const char *url, struct curl_slist *headers, transfer *t)
 {
 	curl_easy_setopt(e, CURLOPT_URL, url);
@@ -839,6 +882,9 @@ static void set_options(CURL *e, const wl__http *http, const char *url, struct c
 #endif
 	curl_easy_setopt(e, CURLOPT_USERAGENT, http->user_agent);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, (long)(http->opts.connect_timeout * 1000));
+	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, deadline_ms(t->rs, t->resume_from));
+	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, LOW_SPEED_FLOOR);
+	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)(stall_limit(t->rs) + 0.999));
 	curl_easy_setopt(e, CURLOPT_PROXY, http->proxy != NULL ? http->proxy : "");
 	curl_easy_setopt(e, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
@@ -1008,6 +1054,8 @@ static void run_attempt(request_state *rs, CURL *e, wl__http_response *resp, att
 		set_options(e, http, url, headers, t);
 		CURLcode cc = curl_easy_perform(e);
 		curl_slist_free_all(headers);
+		if (cc == CURLE_WRITE_ERROR && t->cut_short && t->fail_code == 0)
+			cc = CURLE_OK;
 		if (cc == CURLE_OK && t->sink == SINK_UNDECIDED && t->fail_code == 0)
 			begin_body(t);
 		long status = t->headers.status;
@@ -1016,8 +1064,10 @@ static void run_attempt(request_state *rs, CURL *e, wl__http_response *resp, att
 		char *next = NULL;
 		if (hop_on) {
 			if (hop >= REDIRECTS_MAX) {
+				char *last = wl__http_url_for_message(url);
 				ar->rc = wl__fail(WL_EIO, "%s %s: more than %d redirects (the last to %s)", rs->method,
-				                  rs->shown, REDIRECTS_MAX, url);
+				                  rs->shown, REDIRECTS_MAX, last != NULL ? last : "<invalid URL>");
+				free(last);
 				hop_on = false;
 			} else if ((ar->rc = wl__http_resolve(url, t->headers.location, &next)) != 0) {
 				wl__error_prefix("%s %s: redirect Location", rs->method, rs->shown);
@@ -1026,7 +1076,7 @@ static void run_attempt(request_state *rs, CURL *e, wl__http_response *resp, att
 				ar->rc = wl__fail(WL_EIO, "%s %s: redirect to a scheme other than http or https",
 				                  rs->method, rs->shown);
 				hop_on = false;
-			} else if (scheme_is(url, "https") && !scheme_is(next, "https")) {
+			} else if ((scheme_is(url, "https") || scheme_is(rs->origin, "https")) && !scheme_is(next, "https")) {
 				ar->rc = wl__fail(WL_EIO, "%s %s: redirect from https to plain http refused", rs->method,
 				                  rs->shown);
 				hop_on = false;
@@ -1107,6 +1157,47 @@ static bool may_retry(const request_state *rs, const attempt_result *ar, long st
 	return true;
 }
 
+/* The header's name, for a message that must not show its value. */
+static int fail_header(const request_state *rs, const char *line)
+{
+	size_t n = strcspn(line, ":\r\n");
+	char name[64];
+	size_t k = 0;
+	for (size_t i = 0; i < n && k + 1 < sizeof name; i++)
+		if ((unsigned char)line[i] > 0x20 && (unsigned char)line[i] < 0x7f)
+			name[k++] = line[i];
+	name[k] = '\0';
+	return wl__fail(WL_EINVALID, "%s %s: header \"%s\" holds a control character or is malformed", rs->method,
+	                rs->shown, name);
+}
+
+/* What no request may carry, checked before a byte goes out: a header line
+ * or the Authorization value with a control character (CR LF would smuggle
+ * headers or a second request), a URL with a control character or a
+ * space, credentials without the origin they belong to, a plain-http URL
+ * for an https origin. */
+static int check_request(const request_state *rs)
+{
+	const wl__http_request *req = rs->req;
+	for (const unsigned char *c = (const unsigned char *)req->url; *c != '\0'; c++)
+		if (*c <= 0x20 || *c == 0x7f)
+			return wl__fail(WL_EINVALID, "%s %s: the URL holds a control character or a space", rs->method,
+			                rs->shown);
+	for (const char *const *h = req->headers; h != NULL && *h != NULL; h++)
+		if (!wl__header_line_valid(*h, strlen(*h)))
+			return fail_header(rs, *h);
+	if (req->authorization != NULL) {
+		if (req->origin == NULL)
+			return wl__fail(WL_EINVALID, "%s %s: Authorization without the origin it belongs to", rs->method,
+			                rs->shown);
+		if (!wl__header_value_valid(req->authorization, strlen(req->authorization)))
+			return fail_header(rs, "Authorization");
+	}
+	if (scheme_is(rs->origin, "https") && !scheme_is(req->url, "https"))
+		return wl__fail(WL_EIO, "%s %s: from https to plain http refused", rs->method, rs->shown);
+	return 0;
+}
+
 int wl__http_perform(wl__http *http, const wl__http_request *req, wl__http_response *resp)
 {
 	wl__http_response_release(resp);
@@ -1115,7 +1206,7 @@ int wl__http_perform(wl__http *http, const wl__http_request *req, wl__http_respo
 	    req->start_at < 0 || (req->start_at > 0 && (req->method != WL__HTTP_GET || req->on_data == NULL)) ||
 	    (req->start_at > 0 && req->expect_size >= 0 && req->start_at >= req->expect_size))
 		return wl__fail(WL_EINVALID, "HTTP request: invalid arguments");
-	request_state rs = {http, req, wl__http_method_name(req->method), NULL, req->start_at, NULL, false};
+	request_state rs = {http, req, wl__http_method_name(req->method), NULL, NULL, req->start_at, NULL, false};
 	rs.shown = wl__http_url_for_message(req->url);
 	if (rs.shown == NULL)
 		return wl__nomem();
@@ -1125,14 +1216,24 @@ int wl__http_perform(wl__http *http, const wl__http_request *req, wl__http_respo
 		free(rs.shown);
 		return rc;
 	}
+	rs.origin = origin_of(req->origin != NULL ? req->origin : req->url);
+	int checked = rs.origin == NULL ? wl__fail(WL_EINVALID, "%s %s: not a valid origin", rs.method, rs.shown)
+	                                : check_request(&rs);
+	if (checked != 0) {
+		free(rs.origin);
+		free(rs.shown);
+		return checked;
+	}
 	CURL *e = take_handle(http);
 	if (e == NULL) {
+		free(rs.origin);
 		free(rs.shown);
 		return wl__nomem();
 	}
 	attempt_result *ar = malloc(sizeof *ar);
 	if (ar == NULL) {
 		give_handle(http, e);
+		free(rs.origin);
 		free(rs.shown);
 		return wl__nomem();
 	}
@@ -1181,6 +1282,7 @@ int wl__http_perform(wl__http *http, const wl__http_request *req, wl__http_respo
 	free(ar);
 	give_handle(http, e);
 	free(rs.shown);
+	free(rs.origin);
 	free(rs.strong_etag);
 	return rc;
 }

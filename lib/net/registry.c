@@ -91,6 +91,10 @@ int wl__registry_new(wl__registry **out, wl__http *http, const wl__registry_opti
 	r->monolithic_max = o->monolithic_max > 0 ? o->monolithic_max : MONOLITHIC_MAX_DEFAULT;
 	r->chunk_size = o->chunk_size > 0 ? o->chunk_size : CHUNK_DEFAULT;
 	r->pushing = o->pushing;
+	if (o->mount_from != NULL && !wl__repository_valid(o->mount_from, strlen(o->mount_from))) {
+		wl__registry_free(r);
+		return wl__fail(WL_EINVALID, "--mount-from: \"%s\" is not a valid repository name", o->mount_from);
+	}
 	if (o->mount_from != NULL && (r->mount_from = strdup(o->mount_from)) == NULL) {
 		wl__registry_free(r);
 		return wl__nomem();
@@ -164,6 +168,18 @@ static bool read_error(wl__json_reader *rd, void *elem, void *ctx)
 	return ok;
 }
 
+/* A server's text as one line: control characters (and DEL) become
+ * spaces, cut to fit `cap`. */
+static void one_line(char *out, size_t cap, wl_string text)
+{
+	size_t n = text.len < cap - 1 ? text.len : cap - 1;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)text.ptr[i];
+		out[i] = c < 0x20 || c == 0x7f ? ' ' : (char)c;
+	}
+	out[n] = '\0';
+}
+
 /* Words a registry's error answer: "status 404: MANIFEST_UNKNOWN: manifest
  * unknown", or for an HTML page "status 502 (an HTML page, not the
  * registry's answer: a proxy?)". Sets the message with `what` in front. */
@@ -210,16 +226,11 @@ int wl__registry_fail_status(int code, const wl__http_response *resp, const char
 		int out = 0;
 		if (rc == 0 && count > 0 && errs[0].code.len > 0) {
 			reg_error fe = errs[0];
-			/* messages are the registry's: keep them one short line */
-			char msg[200];
-			size_t ml = fe.message.len < sizeof msg - 1 ? fe.message.len : sizeof msg - 1;
-			for (size_t i = 0; i < ml; i++) {
-				unsigned char c = (unsigned char)fe.message.ptr[i];
-				msg[i] = c < 0x20 || c == 0x7f ? ' ' : (char)c;
-			}
-			msg[ml] = '\0';
-			out = wl__fail(code, "%s: status %ld: %.*s%s%s", what, st, (int)(fe.code.len < 64 ? fe.code.len : 64),
-			               fe.code.ptr, ml ? ": " : "", msg);
+			/* code and message are the registry's: one short line each */
+			char cd[64], msg[200];
+			one_line(cd, sizeof cd, fe.code);
+			one_line(msg, sizeof msg, fe.message);
+			out = wl__fail(code, "%s: status %ld: %s%s%s", what, st, cd, msg[0] ? ": " : "", msg);
 		}
 		free(errs);
 		free(copy);
@@ -255,11 +266,19 @@ static char *scope_for_push(const char *repo, bool push)
 }
 #define scope_for(repo, push) scope_for_push((repo), (push) || r->pushing)
 
+/* Tokens are cached per realm, service and scope: one realm's token is
+ * never offered where another realm was asked for. Called with r->mu held. */
+static char *token_key(const wl__registry *r, const char *scope)
+{
+	return fmt("%s\n%s\n%s", r->realm ? r->realm : "", r->service ? r->service : "", scope);
+}
+
 /* The Authorization value for a request in `scope`, malloc'd, or NULL. */
-static char *authorization(wl__registry *r, const char *scope)
+static char *authorization(wl__registry *r, const char *scope_only)
 {
 	char *out = NULL;
 	pthread_mutex_lock(&r->mu);
+	char *scope = token_key(r, scope_only);
 	if (r->mode == AUTH_BASIC && r->cred.username != NULL) {
 		char *b = wl__auth_basic(&r->cred);
 		out = b ? fmt("Basic %s", b) : NULL;
@@ -267,10 +286,11 @@ static char *authorization(wl__registry *r, const char *scope)
 	} else if (r->mode == AUTH_BEARER) {
 		double t = now_mono();
 		for (size_t i = 0; i < r->token_count; i++)
-			if (strcmp(r->tokens[i].scope, scope) == 0 && r->tokens[i].expires > t)
+			if (scope != NULL && strcmp(r->tokens[i].scope, scope) == 0 && r->tokens[i].expires > t)
 				out = fmt("Bearer %s", r->tokens[i].value);
 	}
 	pthread_mutex_unlock(&r->mu);
+	free(scope);
 	return out;
 }
 
@@ -289,9 +309,15 @@ static void url_escape(wl_buf *b, const char *s)
 	}
 }
 
-static void put_token(wl__registry *r, const char *scope, char *value, int64_t expires_in)
+static void put_token(wl__registry *r, const char *scope_only, char *value, int64_t expires_in)
 {
 	pthread_mutex_lock(&r->mu);
+	char *scope = token_key(r, scope_only);
+	if (scope == NULL) {
+		pthread_mutex_unlock(&r->mu);
+		free(value);
+		return;
+	}
 	size_t slot = r->token_count;
 	for (size_t i = 0; i < r->token_count; i++)
 		if (strcmp(r->tokens[i].scope, scope) == 0)
@@ -304,7 +330,7 @@ static void put_token(wl__registry *r, const char *scope, char *value, int64_t e
 	} else {
 		r->token_count++;
 	}
-	r->tokens[slot].scope = strdup(scope);
+	r->tokens[slot].scope = scope;
 	r->tokens[slot].value = value;
 	/* renew a little before the server's end */
 	r->tokens[slot].expires = now_mono() + (double)expires_in - (expires_in > 20 ? 10 : 0);
@@ -362,6 +388,7 @@ static int fetch_token(wl__registry *r, const char *scope)
 		free(b);
 	}
 	wl__http_request req = WL__HTTP_REQUEST_INIT(WL__HTTP_GET, url);
+	req.origin = url; /* the realm's own origin */
 	req.authorization = authz;
 	req.max_body = 1 << 20;
 	wl__http_response resp;
@@ -410,6 +437,11 @@ static int unauthorized(wl__registry *r, const char *scope, const char *challeng
 	if (bearer >= 0) {
 		if (strncmp(ch[bearer].realm, "https://", 8) != 0 && strncmp(ch[bearer].realm, "http://", 7) != 0) {
 			rc = wl__fail(WL_EINVALID, "%s: the token realm is not an http(s) URL", r->host);
+		} else if (strncmp(r->base, "https://", 8) == 0 && strncmp(ch[bearer].realm, "https://", 8) != 0) {
+			char *shown = wl__http_url_for_message(ch[bearer].realm);
+			rc = wl__fail(WL_EINVALID, "%s: the token realm %s is plain http for an https registry: refused",
+			              r->host, shown ? shown : "");
+			free(shown);
 		} else {
 			pthread_mutex_lock(&r->mu);
 			r->mode = AUTH_BEARER;
@@ -454,6 +486,14 @@ static int request(wl__registry *r, const char *scope, wl__http_request *req, wl
 				return rc;
 			authz = authorization(r, scope);
 		}
+		/* Credentials belong to the registry as first contacted: a URL the
+		 * registry handed out (an upload Location) on another origin is
+		 * asked without them. */
+		if (authz != NULL && !wl__http_same_origin(req->url, r->base)) {
+			OPENSSL_cleanse(authz, strlen(authz));
+			free(authz);
+			authz = NULL;
+		}
 		if (round > 0 && req->rewind_body != NULL) {
 			int rc = req->rewind_body(req->body_ctx);
 			if (rc != 0) {
@@ -461,6 +501,7 @@ static int request(wl__registry *r, const char *scope, wl__http_request *req, wl
 				return rc;
 			}
 		}
+		req->origin = r->base;
 		req->authorization = authz;
 		int rc = wl__http_perform(r->http, req, resp);
 		req->authorization = NULL;
@@ -479,10 +520,12 @@ static int request(wl__registry *r, const char *scope, wl__http_request *req, wl
 		if (sent) {
 			/* an expired or revoked token: forget it */
 			pthread_mutex_lock(&r->mu);
+			char *key = token_key(r, scope);
 			for (size_t i = 0; i < r->token_count; i++)
-				if (strcmp(r->tokens[i].scope, scope) == 0)
+				if (key == NULL || strcmp(r->tokens[i].scope, key) == 0)
 					r->tokens[i].expires = 0;
 			pthread_mutex_unlock(&r->mu);
+			free(key);
 		}
 		rc = unauthorized(r, scope, resp->www_authenticate, sent);
 		if (rc != 0)
@@ -505,6 +548,8 @@ typedef struct call {
 static int call_begin(call *c, wl__registry *r, wl__http_method method, const char *repo, bool push, const char *path)
 {
 	memset(c, 0, sizeof *c);
+	if (!wl__repository_valid(repo, strlen(repo)))
+		return wl__fail(WL_EINVALID, "\"%s\" is not a valid repository name", repo);
 	c->url = fmt("%s%s/%s", r->base, repo, path);
 	c->scope = scope_for(repo, push);
 	if (c->url == NULL || c->scope == NULL) {
@@ -529,11 +574,26 @@ static void call_end(call *c)
 }
 
 
+/* A manifest reference must be a tag or a digest, a blob's a digest: they
+ * go into the URL's path as they are, so nothing else may pass. */
+static int check_reference(const char *ref, bool tag_allowed)
+{
+	size_t n = strlen(ref);
+	if (wl__digest_valid(ref, n) || (tag_allowed && wl__tag_valid(ref, n)))
+		return 0;
+	char shown[160];
+	one_line(shown, sizeof shown, (wl_string){ref, n});
+	return wl__fail(WL_EINVALID, "\"%s\" is not a valid %s", shown, tag_allowed ? "tag or digest" : "digest");
+}
+
 /* HEAD of /v2/REPO/KIND/REF: 200 exists, 404 not, anything else fails. */
 static int head_exists(wl__registry *r, const char *repo, const char *kind, const char *ref,
                        const char *const *headers, bool *exists)
 {
 	*exists = false;
+	int bad = check_reference(ref, strcmp(kind, "manifests") == 0);
+	if (bad != 0)
+		return bad;
 	char *path = fmt("%s/%s", kind, ref);
 	call c;
 	int rc = path ? call_begin(&c, r, WL__HTTP_HEAD, repo, false, path) : wl__nomem();
@@ -596,6 +656,14 @@ static int take_location(char **loc, const char *base, const wl__http_response *
 	int rc = wl__http_resolve(resp->url ? resp->url : base, resp->location, &next);
 	if (rc != 0)
 		return rc;
+	if (strncmp(base, "https://", 8) == 0 && strncmp(next, "https://", 8) != 0) {
+		char *shown = wl__http_url_for_message(next);
+		rc = wl__fail(WL_EIO, "the registry's upload Location %s leaves https for plain http: refused",
+		              shown ? shown : "<invalid URL>");
+		free(shown);
+		free(next);
+		return rc;
+	}
 	free(*loc);
 	*loc = next;
 	return 0;
@@ -683,7 +751,31 @@ static int put_final(wl__registry *r, const char *scope, const char *loc, wl__re
 
 /* GET of the upload's status: the next offset (the reported Range's end +
  * 1, or 0), and its newest Location; *gone on a 404. */
-static int upload_status(wl__registry *r, const char *scope, char **loc, int64_t *next, bool *gone)
+int64_t wl__registry_upload_next(const char *range, int64_t sent)
+{
+	if (range == NULL || sent <= 0)
+		return 0;
+	const char *p = range;
+	if (strncmp(p, "bytes=", 6) == 0)
+		p += 6;
+	/* "FIRST-LAST", both unsigned decimal; FIRST must be 0 */
+	if (*p != '0' || p[1] != '-')
+		return 0;
+	p += 2;
+	uint64_t last = 0;
+	size_t digits = 0;
+	for (; *p >= '0' && *p <= '9'; p++, digits++) {
+		if (last > (uint64_t)(sent - 1) / 10 + 1) /* far beyond what was sent: stop before it overflows */
+			return 0;
+		last = last * 10 + (uint64_t)(*p - '0');
+	}
+	/* "0-0" is what registries answer for an empty upload too */
+	if (digits == 0 || *p != '\0' || last == 0 || last >= (uint64_t)sent)
+		return 0;
+	return (int64_t)last + 1;
+}
+
+static int upload_status(wl__registry *r, const char *scope, char **loc, int64_t *next, bool *gone, int64_t sent)
 {
 	*gone = false;
 	*next = 0;
@@ -694,17 +786,7 @@ static int upload_status(wl__registry *r, const char *scope, char **loc, int64_t
 	if (rc == 0 && resp.status == 404) {
 		*gone = true;
 	} else if (rc == 0 && (resp.status == 204 || resp.status == 200)) {
-		const char *rg = resp.range;
-		if (rg != NULL) {
-			if (strncmp(rg, "bytes=", 6) == 0)
-				rg += 6;
-			const char *dash = strchr(rg, '-');
-			char *end = NULL;
-			long long last = dash ? strtoll(dash + 1, &end, 10) : -1;
-			/* "0-0" is what registries answer for an empty upload too */
-			if (dash != NULL && end != dash + 1 && last > 0)
-				*next = last + 1;
-		}
+		*next = wl__registry_upload_next(resp.range, sent);
 		if (resp.location != NULL)
 			rc = take_location(loc, *loc, &resp);
 	} else if (rc == 0) {
@@ -758,7 +840,7 @@ static int chunked(wl__registry *r, const char *repo, const char *scope, wl__reg
 			return wl__fail(WL_EIO, "PATCH of blob %s: failed %d times", up->digest, RESUMES_MAX);
 		bool gone;
 		int64_t next;
-		rc = upload_status(r, scope, loc, &next, &gone);
+		rc = upload_status(r, scope, loc, &next, &gone, off + n);
 		if (rc != 0)
 			return rc;
 		if (gone) {
@@ -821,6 +903,13 @@ static int try_mount(wl__registry *r, const char *repo, const char *digest, char
 
 int wl__registry_blob_put(wl__registry *r, const char *repo, wl__registry_upload *up)
 {
+	int bad = check_reference(up->digest, false);
+	if (bad == 0 && !wl__repository_valid(repo, strlen(repo)))
+		bad = wl__fail(WL_EINVALID, "\"%s\" is not a valid repository name", repo);
+	if (bad == 0 && up->media_type != NULL && !wl__media_type_valid(up->media_type, strlen(up->media_type)))
+		bad = wl__fail(WL_EINVALID, "blob %s: the media type is not RFC 6838's type/subtype", up->digest);
+	if (bad != 0)
+		return bad;
 	char *scope = scope_for(repo, true);
 	if (scope == NULL)
 		return wl__nomem();
@@ -875,6 +964,9 @@ int wl__registry_blob_put(wl__registry *r, const char *repo, wl__registry_upload
 int wl__registry_blob_get(wl__registry *r, const char *repo, const char *digest, int64_t size, int64_t start_at,
                           wl__http_data_fn on_data, wl__http_restart_fn on_restart, void *ctx)
 {
+	int bad = check_reference(digest, false);
+	if (bad != 0)
+		return bad;
 	char *path = fmt("blobs/%s", digest);
 	call c;
 	int rc = path ? call_begin(&c, r, WL__HTTP_GET, repo, false, path) : wl__nomem();
@@ -900,6 +992,11 @@ int wl__registry_blob_get(wl__registry *r, const char *repo, const char *digest,
 int wl__registry_manifest_put(wl__registry *r, const char *repo, const char *ref, const char *media_type,
                               const void *body, size_t len, const char *digest)
 {
+	int bad = check_reference(ref, true);
+	if (bad == 0 && !wl__media_type_valid(media_type, strlen(media_type)))
+		bad = wl__fail(WL_EINVALID, "manifest %s: the media type is not RFC 6838's type/subtype", ref);
+	if (bad != 0)
+		return bad;
 	char *path = fmt("manifests/%s", ref);
 	char *ct = fmt("Content-Type: %s", media_type);
 	call c;
@@ -930,6 +1027,9 @@ int wl__registry_manifest_get(wl__registry *r, const char *repo, const char *ref
 {
 	*body = NULL;
 	*len = 0;
+	int bad = check_reference(ref, true);
+	if (bad != 0)
+		return bad;
 	char *path = fmt("manifests/%s", ref);
 	call c;
 	int rc = path ? call_begin(&c, r, WL__HTTP_GET, repo, false, path) : wl__nomem();

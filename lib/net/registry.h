@@ -42,6 +42,12 @@ void wl__registry_free(wl__registry *r);
  *  components of [a-z0-9] separated by ., _, __ or -). */
 bool wl__registry_repo_valid(const char *repo);
 
+/** The offset an interrupted chunked upload resumes at, from the Range
+ *  header of its status ("0-LAST" or "bytes=0-LAST", unsigned decimal):
+ *  LAST + 1 when 0 < LAST < `sent` (the bytes sent so far), else 0 (start
+ *  over): never beyond what was sent, whatever the registry claims. */
+int64_t wl__registry_upload_next(const char *range, int64_t sent);
+
 /** Whether the blob is in `repo` (HEAD). */
 int wl__registry_blob_exists(wl__registry *r, const char *repo, const char *digest, bool *exists);
 

@@ -105,6 +105,7 @@ class Handler(BaseHTTPRequestHandler):
             s["range"] = self.headers.get("Range", "")
             s["if_range"] = self.headers.get("If-Range", "")
             s["authorization"] = "yes" if self.headers.get("Authorization") else "no"
+            s["smuggled"] = "yes" if self.headers.get("X-Smuggled") else "no"
             return s["count"]
 
     def hang_up(self):
@@ -128,7 +129,7 @@ class Handler(BaseHTTPRequestHandler):
         if url.path == "/_stats":
             with LOCK:
                 s = dict(STATS.get((self.server.name, one("key", "")), {"count": 0}))
-            text = "".join("%s=%s\n" % (k, s.get(k, "")) for k in ("count", "range", "if_range", "authorization"))
+            text = "".join("%s=%s\n" % (k, s.get(k, "")) for k in ("count", "range", "if_range", "authorization", "sent", "smuggled"))
             return self.send_simple(200, text)
         if url.path == "/_conns":
             with LOCK:
@@ -147,6 +148,39 @@ class Handler(BaseHTTPRequestHandler):
             return self.wfile.write(reply)
         if url.path == "/redirect":
             return self.send_simple(int(one("code", "302")), "moved\n", [("Location", one("to", "/"))])
+        if url.path == "/endless":
+            # An answer whose body never ends (bounded here: at most `max`
+            # bytes, 512 MiB by default); what was sent is kept in the stats.
+            code = int(one("code", "404"))
+            self.send_response(code)
+            if one("to"):
+                self.send_header("Location", one("to"))
+            self.send_header("Content-Type", "text/plain")
+            self.end_headers()
+            sent, limit, piece = 0, int(one("max", str(512 << 20))), b"x" * 65536
+            try:
+                while sent < limit:
+                    self.wfile.write(piece)
+                    sent += len(piece)
+                    with LOCK:
+                        STATS[(self.server.name, self.path)]["sent"] = sent
+            except OSError:
+                pass
+            return self.hang_up()
+        if url.path == "/drip":
+            # One byte every `every` seconds, `n` bytes in all: never a stall.
+            n, every = int(one("n", "100")), float(one("every", "0.5"))
+            self.send_response(200)
+            self.send_header("Content-Length", str(n))
+            self.end_headers()
+            try:
+                for _ in range(n):
+                    self.wfile.write(b"d")
+                    self.wfile.flush()
+                    time.sleep(every)
+            except OSError:
+                pass
+            return self.hang_up()
         if url.path.startswith("/loop/"):
             k = int(url.path[len("/loop/"):] or 0)
             return self.send_simple(302, "again\n", [("Location", "/loop/%d" % (k + 1))])

@@ -744,6 +744,7 @@ static int get_with_auth(const char *url, const char *auth, wl__http_response *r
 {
 	wl__http *h = client(0, NULL);
 	wl__http_request rq = WL__HTTP_REQUEST_INIT(WL__HTTP_GET, url);
+	rq.origin = url;
 	rq.authorization = auth;
 	int rc = wl__http_perform(h, &rq, rs);
 	wl__http_free(h);
