@@ -10,7 +10,9 @@
  * Properties: no crash or sanitizer report; a revision's commit is 40
  * lowercase hex digits; every listed file has a valid path, a size of at
  * least 0, a digest that is empty or a sha256 digest, and a URL under the
- * endpoint; after the check the paths are sorted and unique.
+ * endpoint; after the check the paths are sorted and unique, none is
+ * under a .cog directory and none is also a directory (checked against
+ * the next 64 paths).
  */
 #include "source/remote.h"
 
@@ -70,6 +72,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				abort();
 			if (i > 0 && wl_string_compare(r->files[i - 1].path, f->path) >= 0)
 				abort();
+			/* No directory named .cog; no file that is also a directory. */
+			if (memmem(f->path.ptr, f->path.len, ".cog/", 5) != NULL &&
+			    (f->path.len >= 5 && (memcmp(f->path.ptr, ".cog/", 5) == 0 ||
+			                          memmem(f->path.ptr, f->path.len, "/.cog/", 6) != NULL)))
+				abort();
+			for (size_t j = i + 1; j < r->count && j < i + 64; j++) {
+				wl_string g = r->files[j].path;
+				if (g.len > f->path.len && memcmp(g.ptr, f->path.ptr, f->path.len) == 0 &&
+				    g.ptr[f->path.len] == '/')
+					abort();
+			}
 		}
 	}
 	wl__remote_free(r);

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define HF_DEFAULT_ENDPOINT "https://huggingface.co"
 /* Pages of a tree listing followed at most (a loop ends sooner). */
@@ -56,6 +57,7 @@ void wl__remote_free(wl__remote *remote)
 		free(remote->files[i].url);
 	free(remote->files);
 	free(remote->authorization);
+	free(remote->origin);
 	wl_storage_free(remote->storage);
 	free(remote);
 }
@@ -100,7 +102,34 @@ static char *buf_take(wl_buf *b)
 	return b->data;
 }
 
-/* Adds a listed file; the path is validated here, duplicates once sorted. */
+/* "URI: the listing holds PATH<what>", PATH quoted as messages quote paths. */
+static int fail_path(const lister *l, wl_string path, const char *what)
+{
+	char *q = NULL;
+	if (wl_quote(&q, NULL, path) != 0)
+		return WL_ENOMEM;
+	int rc = fail_uri(l, WL_EINVALID, "the listing holds %s%s", q, what);
+	free(q);
+	return rc;
+}
+
+/* True when a directory of `path` (a component other than the last) is
+ * named exactly ".cog": a local walk skips such a directory with all it
+ * holds (§9.2), so no weight can hold the file. */
+static bool under_cog(wl_string path)
+{
+	size_t start = 0;
+	for (const char *slash; (slash = memchr(path.ptr + start, '/', path.len - start)) != NULL;) {
+		size_t end = (size_t)(slash - path.ptr);
+		if (end - start == 4 && memcmp(path.ptr + start, ".cog", 4) == 0)
+			return true;
+		start = end + 1;
+	}
+	return false;
+}
+
+/* Adds a listed file; the path is validated here, duplicates and files
+ * that are also directories once sorted. */
 static int add_file(lister *l, wl_string path, int64_t size, const char *digest, char *url)
 {
 	wl__remote *r = l->remote;
@@ -116,6 +145,10 @@ static int add_file(lister *l, wl_string path, int64_t size, const char *digest,
 		                  why ? why : "negative size");
 		free(q);
 		return rc;
+	}
+	if (under_cog(path)) {
+		free(url);
+		return fail_path(l, path, " under a .cog directory, which a local walk skips; refused");
 	}
 	if (r->count == MAX_FILES) {
 		free(url);
@@ -150,33 +183,69 @@ static int compare_files(const void *a, const void *b)
 	return wl_string_compare(((const wl__remote_file *)a)->path, ((const wl__remote_file *)b)->path);
 }
 
+/* `a` compared byte-wise with `dir` followed by '/'. */
+static int compare_with_dir(wl_string a, wl_string dir)
+{
+	size_t n = a.len < dir.len ? a.len : dir.len;
+	int c = memcmp(a.ptr, dir.ptr, n);
+	if (c != 0 || a.len < dir.len)
+		return c != 0 ? c : -1;
+	if (a.len == dir.len)
+		return -1; /* a is dir itself, before "dir/" */
+	return (unsigned char)a.ptr[dir.len] - (unsigned char)'/';
+}
+
+/* True when a path in files[from, count) (sorted) starts with `dir` + '/':
+ * the first path not before "dir/" is found by bisection. */
+static bool has_descendant(const wl__remote *r, size_t from, wl_string dir)
+{
+	size_t lo = from, hi = r->count;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (compare_with_dir(r->files[mid].path, dir) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == r->count)
+		return false;
+	wl_string p = r->files[lo].path;
+	return p.len > dir.len && memcmp(p.ptr, dir.ptr, dir.len) == 0 && p.ptr[dir.len] == '/';
+}
+
+/* Sorted by path, then what a local walk cannot give is refused (§16.2):
+ * a path twice (adjacent once sorted), a path that is a file and also a
+ * directory of another (the paths under "P/" follow P, past those that
+ * continue P with a byte below '/': one bisection each). O(n log n). */
 static int sort_and_check(lister *l)
 {
 	wl__remote *r = l->remote;
 	if (r->count > 1)
 		qsort(r->files, r->count, sizeof *r->files, compare_files);
-	for (size_t i = 1; i < r->count; i++) {
-		if (wl_string_equal(r->files[i].path, r->files[i - 1].path)) {
-			char *q = NULL;
-			if (wl_quote(&q, NULL, r->files[i].path) != 0)
-				return WL_ENOMEM;
-			int rc = fail_uri(l, WL_EINVALID, "the listing holds %s twice", q);
-			free(q);
-			return rc;
-		}
-	}
+	for (size_t i = 1; i < r->count; i++)
+		if (wl_string_equal(r->files[i].path, r->files[i - 1].path))
+			return fail_path(l, r->files[i].path, " twice");
+	for (size_t i = 0; i + 1 < r->count; i++)
+		if (has_descendant(r, i + 1, r->files[i].path))
+			return fail_path(l, r->files[i].path, " both as a file and as a directory");
 	return 0;
 }
 
 /* ---- requests ---- */
 
-/* GET `url` into memory; a status other than 2xx is the caller's. */
+/* GET `url` into memory; a status other than 2xx is the caller's. The
+ * token goes only with a URL of the endpoint's origin (§16.2), and the
+ * request names that origin so that no redirect hop elsewhere gets it. */
 static int get_json(lister *l, const char *url, wl__http_response *resp)
 {
 	wl__http_request req = WL__HTTP_REQUEST_INIT(WL__HTTP_GET, url);
 	const char *accept[] = {"Accept: application/json", NULL};
 	req.headers = accept;
-	req.authorization = l->remote->authorization;
+	if (l->remote->authorization != NULL && l->remote->origin != NULL &&
+	    wl__hub_page_policy(l->remote->origin, NULL, url) == WL__HUB_PAGE_TOKEN) {
+		req.origin = l->remote->origin;
+		req.authorization = l->remote->authorization;
+	}
 	int rc = wl__http_perform(l->opts->http, &req, resp);
 	if (rc != 0)
 		return wl__error_prefix("%.*s", (int)l->uri.len, l->uri.ptr);
@@ -369,13 +438,107 @@ static int parse_page(lister *l, char *body, size_t len)
 
 /* ---- hf:// ---- */
 
+static bool scheme_is(const char *url, const char *scheme)
+{
+	size_t n = strlen(scheme);
+	return url != NULL && strncasecmp(url, scheme, n) == 0 && url[n] == ':';
+}
+
+wl__hub_page_auth wl__hub_page_policy(const char *endpoint, const char *from, const char *url)
+{
+	bool https = scheme_is(url, "https");
+	if (!https && !scheme_is(url, "http"))
+		return WL__HUB_PAGE_REFUSED;
+	if (!https && (scheme_is(endpoint, "https") || scheme_is(from, "https")))
+		return WL__HUB_PAGE_REFUSED;
+	return wl__http_same_origin(url, endpoint) ? WL__HUB_PAGE_TOKEN : WL__HUB_PAGE_BARE;
+}
+
+/* The pages of a listing already asked for: an open-addressing hash set of
+ * their URLs, so that telling a loop costs O(1) per page. */
+typedef struct url_set {
+	char **slots;
+	size_t mask; /* slots - 1, a power of two less one; 0: none yet */
+	size_t count;
+} url_set;
+
+static size_t hash_url(const char *s)
+{
+	uint64_t h = 1469598103934665603u; /* FNV-1a */
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211u;
+	return (size_t)(h ^ (h >> 29));
+}
+
+static char **url_slot(char **slots, size_t mask, const char *url)
+{
+	size_t i = hash_url(url) & mask;
+	while (slots[i] != NULL && strcmp(slots[i], url) != 0)
+		i = (i + 1) & mask;
+	return &slots[i];
+}
+
+/* Adds `url` (owned by the set once added; freed when already there) and
+ * sets `*seen` when it was there. 0 or WL_ENOMEM (`url` freed). */
+static int url_set_add(url_set *set, char *url, bool *seen)
+{
+	*seen = false;
+	if (set->mask == 0 || (set->count + 1) * 2 > set->mask + 1) {
+		size_t cap = set->mask ? (set->mask + 1) * 2 : 64;
+		char **slots = calloc(cap, sizeof *slots);
+		if (slots == NULL) {
+			free(url);
+			return wl__nomem();
+		}
+		for (size_t i = 0; set->mask != 0 && i <= set->mask; i++)
+			if (set->slots[i] != NULL)
+				*url_slot(slots, cap - 1, set->slots[i]) = set->slots[i];
+		free(set->slots);
+		set->slots = slots;
+		set->mask = cap - 1;
+	}
+	char **slot = url_slot(set->slots, set->mask, url);
+	if (*slot != NULL) {
+		*seen = true;
+		free(url);
+		return 0;
+	}
+	*slot = url;
+	set->count++;
+	return 0;
+}
+
+static void url_set_free(url_set *set)
+{
+	for (size_t i = 0; set->mask != 0 && i <= set->mask; i++)
+		free(set->slots[i]);
+	free(set->slots);
+}
+
+/* The next page `next` that `from` links to, as far as the policy lets it
+ * be followed: 0, or the refusal. */
+static int check_next_page(lister *l, const char *from, const char *next)
+{
+	if (wl__hub_page_policy(l->endpoint, from, next) != WL__HUB_PAGE_REFUSED)
+		return 0;
+	char *shown = wl__http_url_for_message(next);
+	if (shown == NULL)
+		return wl__nomem();
+	int rc = fail_uri(l, WL_EIO,
+	                  "the tree listing's next page %s is not https while the Hub is; refused (the token and the "
+	                  "listing are not sent or taken over plain http)",
+	                  shown);
+	free(shown);
+	return rc;
+}
+
 static int list_hub(lister *l, wl_string rest)
 {
 	const char *ep = l->opts->hf_endpoint && l->opts->hf_endpoint[0] ? l->opts->hf_endpoint : HF_DEFAULT_ENDPOINT;
 	size_t ep_len = strlen(ep);
 	while (ep_len > 0 && ep[ep_len - 1] == '/')
 		ep_len--;
-	if ((l->endpoint = strndup(ep, ep_len)) == NULL)
+	if ((l->endpoint = strndup(ep, ep_len)) == NULL || (l->remote->origin = strdup(l->endpoint)) == NULL)
 		return wl__nomem();
 	/* The URI is normalized: ORG/REPO, then @REF unless main. */
 	const char *at = memchr(rest.ptr, '@', rest.len);
@@ -418,23 +581,25 @@ static int list_hub(lister *l, wl_string rest)
 	escape(&b, l->org_repo, true);
 	wl_buf_printf(&b, "/tree/%s?recursive=true", l->sha);
 	char *page = buf_take(&b);
-	char **seen = NULL;
-	size_t pages = 0;
+	if (page == NULL)
+		return wl__nomem();
+	/* Each page once: a URL asked for before is a loop. The set owns the
+	 * URLs added to it; `page` stays valid while its request runs. */
+	url_set seen = {NULL, 0, 0};
 	while (rc == 0 && page != NULL) {
-		for (size_t i = 0; i < pages; i++)
-			if (strcmp(seen[i], page) == 0)
-				rc = fail_uri(l, WL_EIO, "the tree listing's pages loop");
-		if (rc == 0 && pages == MAX_PAGES)
+		if (seen.count == MAX_PAGES) {
+			free(page);
 			rc = fail_uri(l, WL_EIO, "the tree listing has more than %d pages", MAX_PAGES);
-		if (rc != 0)
-			break;
-		char **p = realloc(seen, (pages + 1) * sizeof *p);
-		if (p == NULL) {
-			rc = wl__nomem();
 			break;
 		}
-		seen = p;
-		seen[pages++] = page;
+		bool again = false;
+		if ((rc = url_set_add(&seen, page, &again)) != 0)
+			break;
+		if (again) {
+			rc = fail_uri(l, WL_EIO, "the tree listing's pages loop (page %zu links back to an earlier one)",
+			              seen.count);
+			break;
+		}
 		memset(&resp, 0, sizeof resp);
 		rc = get_json(l, page, &resp);
 		if (rc == 0 && (resp.status < 200 || resp.status > 299))
@@ -442,17 +607,14 @@ static int list_hub(lister *l, wl_string rest)
 		if (rc == 0)
 			rc = resp.body != NULL ? parse_page(l, resp.body, resp.body_len)
 			                       : fail_uri(l, WL_EPARSE, "the Hub's tree listing is empty");
+		const char *from = resp.url != NULL ? resp.url : page;
 		page = NULL;
-		if (rc == 0 && resp.link_next != NULL && (page = strdup(resp.link_next)) == NULL)
+		if (rc == 0 && resp.link_next != NULL && (rc = check_next_page(l, from, resp.link_next)) == 0 &&
+		    (page = strdup(resp.link_next)) == NULL)
 			rc = wl__nomem();
 		wl__http_response_release(&resp);
 	}
-	if (rc == 0 && page == NULL && pages == 0)
-		rc = wl__nomem();
-	free(page);
-	for (size_t i = 0; i < pages; i++)
-		free(seen[i]);
-	free(seen);
+	url_set_free(&seen);
 	return rc == 0 ? sort_and_check(l) : rc;
 }
 
@@ -657,7 +819,13 @@ int wl__remote_fetch(wl__remote *remote, size_t i, wl_store *store, const wl__re
 	rc = wl_store_put_begin(&sink.put, store, f->digest[0] ? f->digest : NULL, f->size);
 	if (rc == 0) {
 		wl__http_request req = WL__HTTP_REQUEST_INIT(WL__HTTP_GET, f->url);
-		req.authorization = remote->authorization;
+		/* The token for the Hub's own origin only (a file's URL is the
+		 * endpoint's; its redirect to a CDN goes without). */
+		if (remote->authorization != NULL && remote->origin != NULL &&
+		    wl__hub_page_policy(remote->origin, NULL, f->url) == WL__HUB_PAGE_TOKEN) {
+			req.origin = remote->origin;
+			req.authorization = remote->authorization;
+		}
 		req.on_data = sink_data;
 		req.on_restart = sink_restart;
 		req.ctx = &sink;

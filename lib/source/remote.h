@@ -28,6 +28,7 @@ typedef struct wl__remote {
 	wl__remote_file *files; /* sorted by path */
 	size_t count;
 	char *authorization; /* "Bearer TOKEN" for the Hub's origin, or NULL */
+	char *origin;        /* the Hub's endpoint (base URL), the only origin the token goes to; or NULL */
 	bool has_query;      /* an https:// URI with a query string */
 	bool unchanged;      /* stopped at options.stop_if_fingerprint */
 } wl__remote;
@@ -82,10 +83,22 @@ int wl__hub_parse_revision(char *body, size_t len, char sha[41]);
  *  digests taken), as if listed from `endpoint` at commit `sha`. */
 int wl__hub_parse_tree_page(wl__remote *remote, char *body, size_t len, const char *endpoint,
                             const char *org_repo, const char *sha);
-/** Sorts the files and refuses a duplicate path. */
+/** Sorts the files and refuses what a local walk could not give (§16.2,
+ *  §9.2): a duplicate path, a path that is both a file and a directory.
+ *  (A path under a `.cog` directory is refused as each file is added.) */
 int wl__remote_check(wl__remote *remote);
 /** A new empty listing (for parsing pages). */
 int wl__remote_new(wl__remote **out);
+
+/** What a listing request to `url` may carry (§16.2): the token only when
+ *  `url` is of the Hub endpoint's origin; a page that `from` links to over
+ *  plain http is refused when the endpoint or `from` is https. */
+typedef enum wl__hub_page_auth {
+	WL__HUB_PAGE_TOKEN = 0, /* the endpoint's origin: with the token */
+	WL__HUB_PAGE_BARE,      /* another origin: followed without the token */
+	WL__HUB_PAGE_REFUSED,   /* a downgrade from https to http */
+} wl__hub_page_auth;
+wl__hub_page_auth wl__hub_page_policy(const char *endpoint, const char *from, const char *url);
 
 /** The content digest of an https:// source without a strong ETag: the
  *  fingerprint, once its one file was fetched. */

@@ -356,3 +356,78 @@ def test_bodies_shorter_or_longer_than_listed_and_uri_forms(tmp):
         expect(r.rc == 0, "import", r)
         e = json.loads(read(os.path.join(p, "weights.lock")))["weights"][0]
         expect(e["source"]["uri"] == "hf://org/m", "uri", e["source"])
+
+
+def _refused(d, p, r, part):
+    expect_error(r, part)
+    expect(not os.path.exists(os.path.join(p, "weights.lock")), "lockfile written")
+    left = [f for b, _, fs in os.walk(os.path.join(d, "store")) for f in fs]
+    expect(left == [], "files left in the store", left)
+
+
+def test_listings_a_local_walk_could_not_give_are_refused(tmp):
+    from hub import file_entry
+    cases = [("filedir", {"a": b"x", "a/b": b"y", "a.txt": b"z"}, [], '"a" both as a file and as a directory'),
+             ("cog", {"ok.bin": b"x", "sub/.cog/x": b"y"}, [], '"sub/.cog/x" under a .cog directory'),
+             ("dup", {"a.bin": b"a"}, [file_entry("a.bin", b"b")], '"a.bin" twice')]
+    for name, files, extra, part in cases:
+        with MockHub() as hub:
+            hub.add_repo("org/m", files=files)
+            if extra:
+                hub.add_commit("org/m", files, refs=("main",), extra_entries=extra)
+            d = os.path.join(tmp, name)
+            p = project(d, uri="hf://org/m")
+            _refused(d, p, imp(d, p, hub), part)
+
+
+def test_a_page_loop_is_refused_and_many_pages_list(tmp):
+    with MockHub(page_size=2) as hub:
+        repo = hub.add_repo("org/m", files={"a": b"1", "b": b"2", "c": b"3"})
+        repo.link_loop = True
+        d = os.path.join(tmp, "loop")
+        p = project(d, uri="hf://org/m")
+        _refused(d, p, imp(d, p, hub), "pages loop")
+        expect(hub.count("tree") == 2, "pages asked for", hub.counts)
+    with MockHub(page_size=1) as hub:
+        hub.add_repo("org/m", files={"f%04d" % i: b"x" for i in range(2000)})
+        d = os.path.join(tmp, "many")
+        p = project(d, uri="hf://org/m")
+        r = imp(d, p, hub, "--dry-run")
+        expect(r.rc == 0 and b"files: 2000" in r.out, "2000 pages", r)
+
+
+def test_the_token_never_follows_a_page_to_another_origin(tmp):
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    seen = []
+
+    class H(BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_GET(self):
+            seen.append(dict((k.lower(), v) for k, v in self.headers.items()))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"[]")
+
+    other = ThreadingHTTPServer(("127.0.0.1", 0), H)
+    t = threading.Thread(target=other.serve_forever, daemon=True)
+    t.start()
+    try:
+        with MockHub() as hub:
+            repo = hub.add_repo("org/m", files={"a": b"1"}, private_token="sekret")
+            repo.next_link = "http://127.0.0.1:%d/page2" % other.server_address[1]
+            d = os.path.join(tmp, "x")
+            p = project(d, uri="hf://org/m")
+            r = imp(d, p, hub, token="sekret")
+            expect(r.rc == 0, "import", r)
+            expect(len(seen) == 1, "the other origin's page was not asked for", seen)
+            expect("authorization" not in seen[0], "the token went to another origin", seen)
+            expect(all(q.header("authorization") == "Bearer sekret" for q in hub.requests if q.server == "hub"),
+                   "the Hub did not get the token")
+    finally:
+        other.shutdown()
+        other.server_close()

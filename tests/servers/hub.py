@@ -148,6 +148,7 @@ class Repo:
         self.private_token = private_token
         self.gated = gated
         self.link_loop = False
+        self.next_link = None  # the last page's Link rel="next" target (another server)
         self.page_size = None
         self.served = {}
 
@@ -579,6 +580,8 @@ class _Handler(BaseHTTPRequestHandler):
         if start + size < len(entries):
             query["cursor"] = base64.urlsafe_b64encode(str(start + size).encode()).decode()
             headers["Link"] = '<%s?%s>; rel="next"' % (base, urllib.parse.urlencode(query))
+        elif repo.next_link:
+            headers["Link"] = '<%s>; rel="next"' % repo.next_link
         elif repo.link_loop:
             headers["Link"] = '<%s?%s>; rel="next"' % (base, urllib.parse.urlencode(query))
         self._json(200, page, headers)

@@ -5,6 +5,7 @@
  */
 #include "harness.h"
 #include "scratch_tree.h"
+#include "source/remote.h"
 
 #include <sys/socket.h>
 #include <sys/sysmacros.h>
@@ -453,6 +454,23 @@ TEST(walk_errors_for_missing_root_and_root_that_is_a_file)
 	wl_source_tree_free(NULL);
 }
 
+/* §16.2: the token goes to the endpoint's origin only; a next page over
+ * plain http is refused once https was used. */
+TEST(hub_page_policy_keeps_the_token_at_its_origin_and_refuses_downgrades)
+{
+	const char *ep = "https://hub.example";
+	CHECK_INT(wl__hub_page_policy(ep, NULL, "https://hub.example/api/x"), WL__HUB_PAGE_TOKEN);
+	CHECK_INT(wl__hub_page_policy(ep, ep, "https://hub.example:443/api/x"), WL__HUB_PAGE_TOKEN);
+	CHECK_INT(wl__hub_page_policy(ep, ep, "https://other.example/api/x"), WL__HUB_PAGE_BARE);
+	CHECK_INT(wl__hub_page_policy(ep, ep, "https://hub.example:8443/api/x"), WL__HUB_PAGE_BARE);
+	CHECK_INT(wl__hub_page_policy(ep, ep, "http://hub.example/api/x"), WL__HUB_PAGE_REFUSED);
+	CHECK_INT(wl__hub_page_policy(ep, ep, "ftp://hub.example/x"), WL__HUB_PAGE_REFUSED);
+	CHECK_INT(wl__hub_page_policy("http://127.0.0.1:9", "https://cdn.example/p", "http://127.0.0.1:9/p"),
+	          WL__HUB_PAGE_REFUSED);
+	CHECK_INT(wl__hub_page_policy("http://127.0.0.1:9", NULL, "http://127.0.0.1:9/p"), WL__HUB_PAGE_TOKEN);
+	CHECK_INT(wl__hub_page_policy("http://127.0.0.1:9", NULL, "http://127.0.0.1:10/p"), WL__HUB_PAGE_BARE);
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -461,6 +479,7 @@ int main(void)
 		perror("mkdtemp");
 		return 1;
 	}
+	RUN(hub_page_policy_keeps_the_token_at_its_origin_and_refuses_downgrades);
 	RUN(resolve_relative_uri_joins_the_project_directory);
 	RUN(resolve_absolute_uri_ignores_the_project_directory);
 	RUN(resolve_missing_directory_is_cogs_not_found);
