@@ -36,8 +36,9 @@ const cli_option cli_options[] = {
 	{OPT_KEEP, 0, "keep", "NAME", CMD_PRUNE,
 	 "keep entry NAME (repeatable; default: cog.yaml's)"},
 	{OPT_TIMEOUT, 0, "timeout", "SECONDS",
-	 CMD_FMT | CMD_PRUNE | CMD_WITH_LOCK | CMD_IMPORT | CMD_EXTRACT | CMD_CONVERT | CMD_PUSH | CMD_STATUS,
-	 "lock wait (default: forever); push, status: stall per request (30)"},
+	 CMD_FMT | CMD_PRUNE | CMD_WITH_LOCK | CMD_IMPORT | CMD_EXTRACT | CMD_CONVERT | CMD_PUSH | CMD_PULL |
+	     CMD_STATUS,
+	 "lock wait (default: forever); push, pull, status: stall per request (30)"},
 	{OPT_INCLUDE, 0, "include", "PATTERN", CMD_DIGEST,
 	 "keep only files matching PATTERN (repeatable)"},
 	{OPT_EXCLUDE, 0, "exclude", "PATTERN", CMD_DIGEST,

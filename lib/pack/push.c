@@ -6,6 +6,7 @@
  */
 #include "pack/pack_internal.h"
 
+#include "common/grammar.h"
 #include "net/registry.h"
 
 #include <errno.h>
@@ -94,22 +95,6 @@ typedef struct file_src {
 	struct pack_stream *stream;
 } file_src;
 
-static int read_file_at(void *ctx, int64_t off, void *buf, size_t cap, size_t *got)
-{
-	file_src *f = ctx;
-	*got = 0;
-	for (;;) {
-		ssize_t n = pread(f->fd, buf, cap, off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return wl__fail_errno(WL_EIO, errno, "read blob %s", f->job->digest);
-		*got = (size_t)n;
-		atomic_fetch_add_explicit(&f->run->bytes_done, (uint64_t)n, memory_order_relaxed);
-		return 0;
-	}
-}
-
 static int read_mem_at(void *ctx, int64_t off, void *buf, size_t cap, size_t *got)
 {
 	file_src *f = ctx;
@@ -124,10 +109,14 @@ static int read_mem_at(void *ctx, int64_t off, void *buf, size_t cap, size_t *go
 
 /* The packer runs on a thread of its own and fills a ring; the upload
  * reads the ring in order. A read behind what the ring holds (a retry
- * from the start) packs the layer again; nothing is written to disk. */
+ * from the start) packs the layer again; nothing is written to disk.
+ * A layout's blob goes the same way, its file read and hashed in place of
+ * the packing: in both, the last bytes are sent only once the whole blob
+ * is known to hash to the recorded digest. */
 typedef struct pack_stream {
 	push_run *run;
 	const wl_layer *layer;
+	int layout_fd;     /* the layout's blob, or -1: packed from the sources */
 	wl_plan_layer plan;
 	size_t *index;
 	pthread_mutex_t mu;
@@ -170,10 +159,41 @@ static int ring_write(void *ctx, const void *data, size_t n)
 	return 0;
 }
 
+/* The layout's blob into the ring, hashed on the way; `out` says what it
+ * held (reading stops one byte past the recorded size). */
+static int copy_layout_blob(pack_stream *ps)
+{
+	enum { PIECE = 256 << 10 };
+	unsigned char *buf = malloc(PIECE);
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	int rc = buf && md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 ? 0 : wl__nomem();
+	int64_t off = 0;
+	while (rc == 0 && off <= ps->layer->size) {
+		ssize_t n = pread(ps->layout_fd, buf, PIECE, off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			rc = wl__fail_errno(WL_EIO, errno, "read");
+		if (n <= 0)
+			break;
+		EVP_DigestUpdate(md, buf, (size_t)n);
+		off += n;
+		rc = ring_write(ps, buf, (size_t)n);
+	}
+	if (rc == 0 && !wl__digest_final(md, ps->out.digest))
+		rc = wl__nomem();
+	ps->out.size = off;
+	EVP_MD_CTX_free(md);
+	free(buf);
+	return rc;
+}
+
 static void *pack_thread(void *arg)
 {
 	pack_stream *ps = arg;
-	int rc = wl_pack_layer(&ps->out, NULL, ps->run->files, &ps->plan, 1, ring_write, ps, &ps->cancel);
+	int rc = ps->layout_fd >= 0
+	             ? copy_layout_blob(ps)
+	             : wl_pack_layer(&ps->out, NULL, ps->run->files, &ps->plan, 1, ring_write, ps, &ps->cancel);
 	pthread_mutex_lock(&ps->mu);
 	ps->rc = rc;
 	if (rc != 0)
@@ -215,9 +235,17 @@ static int stream_start(pack_stream *ps)
 /* Called with the lock held: the packer failed, or made other bytes. */
 static int stream_check_end(pack_stream *ps)
 {
+	bool layout = ps->layout_fd >= 0;
 	if (ps->rc != 0)
-		return wl__fail(ps->rc, "layer %s: packing from the sources: %s", ps->layer->digest.ptr, ps->err);
-	if (!wl_string_equal(wl_str(ps->out.digest), ps->layer->digest) || ps->out.size != ps->layer->size)
+		return wl__fail(ps->rc, "layer %s: %s: %s", ps->layer->digest.ptr,
+		                layout ? "reading the layout's blob" : "packing from the sources", ps->err);
+	bool same = wl_string_equal(wl_str(ps->out.digest), ps->layer->digest) && ps->out.size == ps->layer->size;
+	if (!same && layout)
+		return wl__fail(WL_EMISMATCH,
+		                "layer %s: the layout's blob does not match its digest: it hashes to %s (%lld bytes); "
+		                "nothing was uploaded under that digest",
+		                ps->layer->digest.ptr, ps->out.digest, (long long)ps->out.size);
+	if (!same)
 		return wl__fail(WL_EMISMATCH,
 		                "layer %s: packed from the sources it is %s (%lld bytes): the sources changed since "
 		                "import, or another packer made it (push from its --oci-layout)",
@@ -270,8 +298,8 @@ static int read_packed_at(void *ctx, int64_t off, void *buf, size_t cap, size_t 
 		if (ps->done) {
 			rc = stream_check_end(ps); /* ended short */
 			if (rc == 0)
-				rc = wl__fail(WL_EMISMATCH, "layer %s: the sources pack to fewer bytes than recorded",
-				              ps->layer->digest.ptr);
+				rc = wl__fail(WL_EMISMATCH, "layer %s: %s fewer bytes than recorded", ps->layer->digest.ptr,
+				              ps->layout_fd >= 0 ? "the layout's blob holds" : "the sources pack to");
 			break;
 		}
 		pthread_cond_wait(&ps->cv, &ps->mu);
@@ -282,11 +310,12 @@ static int read_packed_at(void *ctx, int64_t off, void *buf, size_t cap, size_t 
 	return rc;
 }
 
-static int stream_init(pack_stream *ps, push_run *run, size_t li)
+static int stream_init(pack_stream *ps, push_run *run, size_t li, int layout_fd)
 {
 	memset(ps, 0, sizeof *ps);
 	const wl_entry *e = run->entry;
 	ps->run = run;
+	ps->layout_fd = layout_fd;
 	ps->layer = &e->layers[li];
 	ps->ring = malloc(RING_SIZE);
 	ps->index = malloc((e->file_count ? e->file_count : 1) * sizeof *ps->index);
@@ -336,13 +365,10 @@ static int push_blob(void *ctx, size_t i)
 	}
 	file_src src = {-1, j, run, NULL};
 	pack_stream ps;
-	bool packing = j->mem == NULL && j->path == NULL;
-	if (packing) {
-		int rc2 = stream_init(&ps, run, j->layer_index);
-		if (rc2 != 0)
-			return rc2;
-		src.stream = &ps;
-	} else if (j->mem == NULL) {
+	/* A layer, packed or read from the layout, goes through the stream
+	 * that holds its last bytes until they hash to its digest. */
+	bool streamed = j->mem == NULL;
+	if (j->path != NULL) {
 		src.fd = open(j->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 		if (src.fd < 0)
 			return wl__fail_errno(errno == ENOENT ? WL_ENOTFOUND : WL_EIO, errno,
@@ -354,18 +380,27 @@ static int push_blob(void *ctx, size_t i)
 			                j->digest, (long long)st.st_size, (long long)j->size);
 		}
 	}
+	if (streamed) {
+		int rc2 = stream_init(&ps, run, j->layer_index, src.fd);
+		if (rc2 != 0) {
+			if (src.fd >= 0)
+				close(src.fd);
+			return rc2;
+		}
+		src.stream = &ps;
+	}
 	wl__registry_upload up = {
 		.digest = j->digest,
 		.size = j->size,
 		.media_type = j->media_type,
-		.read_at = j->mem ? read_mem_at : packing ? read_packed_at : read_file_at,
+		.read_at = streamed ? read_packed_at : read_mem_at,
 		.ctx = &src,
 	};
 	rc = wl__registry_blob_put(run->reg, run->repo, &up);
+	if (streamed)
+		stream_free(&ps); /* stops the reader of src.fd first */
 	if (src.fd >= 0)
 		close(src.fd);
-	if (packing)
-		stream_free(&ps);
 	if (rc == 0) {
 		j->uploaded = true;
 		j->mounted = up.mounted;
@@ -562,6 +597,39 @@ static int push_entry(wl_push_result *res, wl__registry *reg, const char *repo, 
 	return rc;
 }
 
+/* SPEC.md §18.1: before any request, every tag and media type of what is
+ * to be pushed must match its grammar (they go into URLs and headers). */
+static int fail_grammar(const wl_entry *e, const char *what, wl_string value, const char *grammar)
+{
+	char *q = NULL;
+	if (wl_quote(&q, NULL, value) != 0)
+		return WL_ENOMEM;
+	wl__fail(WL_EINVALID, "push weight \"%s\": %s %s is not a valid %s; nothing was sent", e->name.ptr, what, q,
+	         grammar);
+	free(q);
+	return WL_EINVALID;
+}
+
+static int validate_entry(const wl_entry *e, bool multi)
+{
+	char *tag = wl_push_tag(e, multi);
+	if (tag == NULL)
+		return wl__nomem();
+	int rc = wl__tag_valid(tag, strlen(tag)) ? 0 : fail_grammar(e, "its tag", wl_str(tag), "tag");
+	free(tag);
+	if (rc == 0 && !wl__media_type_valid(WL_MEDIA_TYPE_CONFIG, strlen(WL_MEDIA_TYPE_CONFIG)))
+		rc = fail_grammar(e, "the config media type", wl_str(WL_MEDIA_TYPE_CONFIG), "media type");
+	for (size_t i = 0; rc == 0 && i < e->layer_count; i++) {
+		const wl_layer *l = &e->layers[i];
+		if (l->media_type.ptr == NULL || !wl__media_type_valid(l->media_type.ptr, l->media_type.len)) {
+			char what[WL_DIGEST_LEN + 40];
+			snprintf(what, sizeof what, "layer %s has media type", l->digest.ptr ? l->digest.ptr : "?");
+			rc = fail_grammar(e, what, l->media_type, "media type");
+		}
+	}
+	return rc;
+}
+
 void wl_push_report_free(wl_push_report *report)
 {
 	if (report == NULL)
@@ -590,7 +658,11 @@ int wl_push(wl_push_report **out, const wl_lock *lock, const char *const *names,
 	char *repo = NULL;
 	const char *layout_dir = source ? source->oci_layout : NULL;
 	wl_store *store = NULL;
-	rc = wl__registry_open(&reg, &http, &repo, opts, true);
+	for (size_t k = 0; rc == 0 && k < lock->entry_count; k++)
+		if (wl__names_select(names, name_count, lock->entries[k].name))
+			rc = validate_entry(&lock->entries[k], lock->multi_source);
+	if (rc == 0)
+		rc = wl__registry_open(&reg, &http, &repo, opts, true);
 	if (rc == 0 && layout_dir == NULL && source != NULL && source->store_dir != NULL)
 		rc = wl_store_open(&store, source->store_dir);
 	for (size_t k = 0; rc == 0 && k < lock->entry_count; k++) {

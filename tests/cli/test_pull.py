@@ -282,3 +282,15 @@ def test_an_interrupted_pull_keeps_its_bytes_and_corrupt_kept_bytes_are_refetche
         px.reset_log()
         r = pull(p, px.host, store)
         expect(r.rc == 0 and px.requests == [], "cached", r, px.requests)
+
+
+def test_pull_takes_timeout_as_every_registry_command(tmp):
+    # CLI.md: --timeout SECONDS (stall per request) is shared by every registry command.
+    p, layout, e = project(tmp)
+    store = os.path.join(tmp, "store")
+    with Registry() as reg:
+        push(p, reg.host)
+        r = pull(p, reg.host, store, "--timeout", "5")
+        expect(r.rc == 0 and r.out.decode() == "w: pulled 4 files, %d bytes\n" % sum(FILES.values()), "pull", r)
+        r = pull(p, reg.host, store, "--timeout", "x")
+        expect_error(r, "--timeout", "'x'")

@@ -114,7 +114,7 @@ def test_push_errors_a_user_can_reach(tmp):
         expect_error(r, 'push weight "w"', raw["digest"], "open the layout's blob")
         write(blob, data[:-1] + bytes([data[-1] ^ 1]))
         r = push(p, reg.host)
-        expect_error(r, "DIGEST_INVALID")
+        expect_error(r, raw["digest"], "does not match its digest")
         expect(not reg.blob_exists("m/w", raw["digest"]), "a wrong blob stored")
         write(blob, data)
         expect(reg.tags("m/w") == [], "no tag after failures", reg.tags("m/w"))
@@ -291,3 +291,43 @@ def test_push_mounts_blobs_from_another_repository_of_the_registry(tmp):
             r = push(p, px.host, "--mount-from", "m/none", *extra, repo="m/c")
             expect(r.rc == 0, "push with a useless mount source", r)
             same_as_layout(reg, layout, lock, repo="m/c")
+
+
+def test_push_verifies_layout_blobs_and_validates_before_any_request(tmp):
+    import hashlib
+    p, layout, lock = project(tmp)
+    e = lock["weights"][0]
+    # A layout blob corrupted in one byte (same size): hashed while it is
+    # sent, its last bytes held back; the upload fails and the registry
+    # never stores it under the recorded digest.
+    layer = max(e["layers"], key=lambda l: l["size"])
+    path = os.path.join(layout, "blobs", "sha256", layer["digest"][7:])
+    good = read(path)
+    bad = bytearray(good)
+    bad[len(bad) // 2] ^= 0xFF
+    write(path, bytes(bad))
+    with Registry() as reg:
+        r = push(p, reg.host, "--jobs", "1")
+        expect(r.rc != 0 and b"does not match its digest" in r.err and layer["digest"].encode() in r.err,
+               "corrupt layout blob", r)
+        expect(not reg.blob_exists("m/w", layer["digest"]), "the corrupt blob was stored")
+        expect(reg.tags("m/w") == [], "tagged", reg.tags("m/w"))
+    write(path, good)
+    # A layer media type holding CR LF and a header (its manifest digest
+    # recomputed so the entry is consistent): refused before any request.
+    evil = dict(lock)
+    evil["weights"] = [dict(e)]
+    evil["weights"][0]["layers"] = [dict(l) for l in e["layers"]]
+    evil["weights"][0]["layers"][0]["mediaType"] = e["layers"][0]["mediaType"] + "\r\nX-Evil: 1"
+    lockpath = os.path.join(p, "weights.lock")
+    write(lockpath, json.dumps(evil, indent=2) + "\n")
+    m = run(["-C", p, "manifest", "w"])
+    if m.rc == 0:
+        evil["weights"][0]["digest"] = "sha256:" + hashlib.sha256(m.out).hexdigest()
+        write(lockpath, json.dumps(evil, indent=2) + "\n")
+    with Registry() as reg, FaultProxy(reg) as px:
+        px.reset_log()
+        r = push(p, px.host)
+        expect(r.rc != 0 and b'push weight "w"' in r.err and b"media type" in r.err, "evil media type", r)
+        expect(b"\r" not in r.err, "raw control characters in the message", r)
+        expect(px.requests == [], "requests made", [(q.method, q.path) for q in px.requests])
