@@ -183,7 +183,8 @@ class Handler(BaseHTTPRequestHandler):
             return self.hang_up()
         if url.path.startswith("/loop/"):
             k = int(url.path[len("/loop/"):] or 0)
-            return self.send_simple(302, "again\n", [("Location", "/loop/%d" % (k + 1))])
+            nxt = "/loop/%d" % (k + 1) + ("?" + url.query if url.query else "")
+            return self.send_simple(302, "again\n", [("Location", nxt)])
         if url.path.startswith("/f/"):
             return self.serve_file(url.path[len("/f/"):], q, one, n)
         return self.send_simple(404, "no such route\n")

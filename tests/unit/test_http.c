@@ -808,6 +808,134 @@ TEST(a_redirect_loop_fails_after_ten)
 	wl__http_response_release(&rs);
 }
 
+
+/* ---- origins, header injection, endless and dripping bodies ---- */
+
+TEST(authorization_follows_the_request_origin_not_its_url)
+{
+	/* A URL handed out by a server (an upload Location) on another origin
+	 * gets no credentials, though it is the request's own URL. */
+	char other[256], v[32];
+	snprintf(other, sizeof other, "http://127.0.0.1:%d/f/small.txt?t=location", port_other);
+	wl__http *h = client(0, NULL);
+	wl__http_request rq = WL__HTTP_REQUEST_INIT(WL__HTTP_GET, other);
+	rq.origin = url_main("/");
+	rq.authorization = "Bearer secret";
+	wl__http_response rs = {0};
+	CHECK_OK(wl__http_perform(h, &rq, &rs));
+	CHECK_INT(rs.status, 200);
+	CHECK(server_stat(port_other, "/f/small.txt?t=location", "authorization", v, sizeof v));
+	CHECK_STR(v, "no");
+	/* Credentials without their origin are refused before a request. */
+	rq.url = url_main("/f/small.txt?t=no-origin");
+	rq.origin = NULL;
+	CHECK_ERR(wl__http_perform(h, &rq, &rs), WL_EINVALID, "Authorization without the origin it belongs to");
+	CHECK_INT(server_count(port_main, "/f/small.txt?t=no-origin"), 0);
+	wl__http_response_release(&rs);
+	wl__http_free(h);
+}
+
+TEST(an_https_origin_never_goes_to_plain_http)
+{
+	char origin[128];
+	snprintf(origin, sizeof origin, "https://127.0.0.1:%d/", port_tls);
+	wl__http *h = client(0, NULL);
+	wl__http_request rq = WL__HTTP_REQUEST_INIT(WL__HTTP_PUT, url_main("/echo?t=downgrade"));
+	rq.origin = origin;
+	rq.body = "blob bytes";
+	rq.body_len = 10;
+	wl__http_response rs = {0};
+	CHECK_ERR(wl__http_perform(h, &rq, &rs), WL_EIO, "from https to plain http refused");
+	CHECK_INT(server_count(port_main, "/echo?t=downgrade"), 0);
+	/* Without credentials too: the bytes themselves would go in clear. */
+	rq.authorization = NULL;
+	CHECK_ERR(wl__http_perform(h, &rq, &rs), WL_EIO, "from https to plain http refused");
+	wl__http_response_release(&rs);
+	wl__http_free(h);
+}
+
+TEST(header_values_with_control_characters_are_refused_before_sending)
+{
+	wl__http *h = client(0, NULL);
+	const char *smuggle[] = {"X-A: b\r\nX-Smuggled: 1", NULL};
+	wl__http_request rq = WL__HTTP_REQUEST_INIT(WL__HTTP_GET, url_main("/f/small.txt?t=smuggle"));
+	rq.headers = smuggle;
+	wl__http_response rs = {0};
+	CHECK_ERR(wl__http_perform(h, &rq, &rs), WL_EINVALID, "header \"X-A\" holds a control character");
+	CHECK_INT(server_count(port_main, "/f/small.txt?t=smuggle"), 0);
+	/* The Authorization value: refused, and never shown. */
+	rq.headers = NULL;
+	rq.origin = rq.url;
+	rq.authorization = "Bearer tok\r\nX-Smuggled: 1";
+	CHECK_ERR(wl__http_perform(h, &rq, &rs), WL_EINVALID, "header \"Authorization\"");
+	CHECK(strstr(wl_error_last()->message, "tok") == NULL);
+	CHECK_INT(server_count(port_main, "/f/small.txt?t=smuggle"), 0);
+	/* A URL with a line break in it. */
+	rq.authorization = NULL;
+	rq.url = url_main("/f/small.txt?t=x\r\nX-Smuggled: 1");
+	CHECK_ERR(wl__http_perform(h, &rq, &rs), WL_EINVALID, "the URL holds a control character");
+	wl__http_response_release(&rs);
+	wl__http_free(h);
+}
+
+TEST(an_endless_error_body_is_read_up_to_its_cap)
+{
+	wl__http_response rs = {0};
+	double start = now_seconds();
+	CHECK_OK(get("/endless?code=404&t=e404", 0, &rs));
+	CHECK(now_seconds() - start < 10);
+	CHECK_INT(rs.status, 404);
+	CHECK(rs.body_len <= 64 * 1024 && rs.body_len > 0);
+	CHECK(rs.body_truncated);
+	usleep(200000);
+	char v[32];
+	CHECK(server_stat(port_main, "/endless?code=404&t=e404", "sent", v, sizeof v));
+	CHECK(atol(v) < 64L << 20); /* the server gave up long before its 512 MiB */
+	wl__http_response_release(&rs);
+}
+
+TEST(a_redirect_with_an_endless_body_is_followed_without_reading_it)
+{
+	wl__http_response rs = {0};
+	double start = now_seconds();
+	CHECK_OK(get("/endless?code=302&to=/f/small.txt&t=e302", 0, &rs));
+	CHECK(now_seconds() - start < 10);
+	CHECK_INT(rs.status, 200);
+	CHECK_MEM(rs.body, rs.body_len, "hello\n");
+	usleep(200000);
+	char v[32];
+	CHECK(server_stat(port_main, "/endless?code=302&to=/f/small.txt&t=e302", "sent", v, sizeof v));
+	CHECK(atol(v) < 64L << 20);
+	wl__http_response_release(&rs);
+}
+
+TEST(a_server_that_drips_is_ended_by_the_low_speed_guard)
+{
+	wl__http_options o;
+	wl__http_options_init(&o);
+	o.max_retries = 0;
+	o.stall_timeout = 1;
+	wl__http *h = NULL;
+	CHECK_OK(wl__http_new(&h, &o));
+	/* A byte every 0.3 s never trips the stall timer; 100 would take 30 s. */
+	wl__http_request rq = WL__HTTP_REQUEST_INIT(WL__HTTP_GET, url_main("/drip?n=100&every=0.3"));
+	wl__http_response rs = {0};
+	double start = now_seconds();
+	CHECK_ERR(wl__http_perform(h, &rq, &rs), WL_EIO, "timed out");
+	CHECK(now_seconds() - start < 10);
+	wl__http_response_release(&rs);
+	wl__http_free(h);
+}
+
+TEST(a_redirect_loop_message_shows_no_query)
+{
+	wl__http_response rs = {0};
+	CHECK_ERR(get("/loop/0?X-Amz-Signature=secret", 0, &rs), WL_EIO, "more than 10 redirects");
+	CHECK(strstr(wl_error_last()->message, "secret") == NULL);
+	CHECK(strstr(wl_error_last()->message, "Signature") == NULL);
+	wl__http_response_release(&rs);
+}
+
 /* ---- cancellation and stalls ---- */
 
 static volatile sig_atomic_t cancel_flag;
@@ -1211,6 +1339,13 @@ int main(void)
 	RUN(authorization_goes_to_the_origin_only);
 	RUN(relative_redirects_resolve_against_the_current_url);
 	RUN(a_redirect_loop_fails_after_ten);
+	RUN(authorization_follows_the_request_origin_not_its_url);
+	RUN(an_https_origin_never_goes_to_plain_http);
+	RUN(header_values_with_control_characters_are_refused_before_sending);
+	RUN(an_endless_error_body_is_read_up_to_its_cap);
+	RUN(a_redirect_with_an_endless_body_is_followed_without_reading_it);
+	RUN(a_server_that_drips_is_ended_by_the_low_speed_guard);
+	RUN(a_redirect_loop_message_shows_no_query);
 	RUN(cancel_ends_a_transfer);
 	RUN(cancel_ends_a_backoff_wait);
 	RUN(a_stalled_transfer_fails_and_is_retried);
