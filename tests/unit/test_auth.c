@@ -226,6 +226,46 @@ TEST(registry_errors_are_worded_from_their_json)
 	CHECK_OK(status_message(404, "", "PUT x: status 404"));
 }
 
+TEST(tokens_that_are_not_b64tokens_are_refused_and_not_shown)
+{
+	char *tok = NULL;
+	int64_t exp = 0;
+	const char *a = "{\"token\":\"abc\\r\\nX-Evil: 1\",\"expires_in\":300}";
+	CHECK_ERR(wl__auth_parse_token(a, strlen(a), &tok, &exp), WL_EPARSE, "not an RFC 6750 b64token");
+	CHECK(strstr(wl_error_last()->message, "abc") == NULL && strstr(wl_error_last()->message, "Evil") == NULL);
+	CHECK(tok == NULL);
+	const char *b = "{\"access_token\":\"a b\"}";
+	CHECK_ERR(wl__auth_parse_token(b, strlen(b), &tok, &exp), WL_EPARSE, "b64token");
+	const char *c = "{\"token\":\"eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhIn0.c2ln==\"}";
+	CHECK_OK(wl__auth_parse_token(c, strlen(c), &tok, &exp));
+	free(tok);
+}
+
+TEST(registry_error_codes_and_messages_are_one_line)
+{
+	CHECK_OK(status_message(400, "{\"errors\":[{\"code\":\"A\\nB\\u001b[31m\",\"message\":\"x\\ny\\r\\u007f\"}]}",
+	                        "PUT x: status 400: A B [31m: x y  "));
+	for (const char *m = wl_error_last()->message; *m != '\0'; m++)
+		CHECK((unsigned char)*m >= 0x20 && (unsigned char)*m != 0x7f);
+}
+
+TEST(an_upload_resumes_only_within_what_was_sent)
+{
+	CHECK_INT(wl__registry_upload_next("0-999", 2000), 1000);
+	CHECK_INT(wl__registry_upload_next("bytes=0-999", 2000), 1000);
+	CHECK_INT(wl__registry_upload_next("0-0", 2000), 0);      /* empty, or one byte: start over */
+	CHECK_INT(wl__registry_upload_next("0-1999", 2000), 2000); /* all of it */
+	CHECK_INT(wl__registry_upload_next("0-2000", 2000), 0);   /* claims more than was sent */
+	CHECK_INT(wl__registry_upload_next("0-9223372036854775807", 2000), 0);
+	CHECK_INT(wl__registry_upload_next("0-99999999999999999999999", INT64_MAX), 0);
+	CHECK_INT(wl__registry_upload_next("0-9223372036854775806", INT64_MAX), INT64_MAX);
+	CHECK_INT(wl__registry_upload_next("0--5", 2000), 0);
+	CHECK_INT(wl__registry_upload_next("5-10", 2000), 0);     /* not from the first byte */
+	CHECK_INT(wl__registry_upload_next("0-10x", 2000), 0);
+	CHECK_INT(wl__registry_upload_next("0-", 2000), 0);
+	CHECK_INT(wl__registry_upload_next(NULL, 2000), 0);
+}
+
 TEST(repository_names)
 {
 	CHECK(wl__registry_repo_valid("a"));
@@ -249,6 +289,9 @@ int main(void)
 	RUN(bad_credentials_files_are_errors_that_show_no_secret);
 	RUN(a_credential_helper_is_asked_and_wins_over_auths);
 	RUN(registry_errors_are_worded_from_their_json);
+	RUN(tokens_that_are_not_b64tokens_are_refused_and_not_shown);
+	RUN(registry_error_codes_and_messages_are_one_line);
+	RUN(an_upload_resumes_only_within_what_was_sent);
 	RUN(repository_names);
 	return harness_summary("auth");
 }
