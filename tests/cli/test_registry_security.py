@@ -158,6 +158,12 @@ def test_a_weight_name_never_leaves_its_place_in_the_url(tmp):
     doc = json.loads(read(os.path.join(p, "weights.lock")))
     doc["weights"][0]["name"] = name
     write(os.path.join(p, "weights.lock"), json.dumps(doc, indent=2).encode())
+    # The entry stays consistent but for its name: the manifest (which names
+    # the weight) is projected again, so only the name can stop the push.
+    m = run(["-C", p, "manifest", name])
+    expect(m.rc == 0, "manifest", m)
+    doc["weights"][0]["digest"] = "sha256:" + hashlib.sha256(m.out).hexdigest()
+    write(os.path.join(p, "weights.lock"), json.dumps(doc, indent=2).encode())
     with Recorder(basic_registry(lambda h: "/v2/m/w/blobs/uploads/x")) as reg:
         creds = authfile(tmp, reg.host, "alice", "secret")
         r = push_to(p, reg.host, "--authfile", creds, name)
