@@ -1,6 +1,6 @@
 #!/bin/sh
 # Builds the libFuzzer targets with clang (ASan + UBSan) and runs each for
-# ${FUZZ_SECONDS:-60} seconds (targets: ${FUZZ_TARGETS:-lock config config_alias tar http_headers hub auth names})
+# ${FUZZ_SECONDS:-60} seconds (targets: ${FUZZ_TARGETS:-lock config config_alias tar http_headers hub auth names upload})
 # on a scratch copy of its seed corpus, so the
 # committed corpus stays as written. Crash inputs are kept under
 # ${BUILD:-build}/fuzz/crashes/; the script exits non-zero if any target
@@ -59,7 +59,7 @@ run_target() {
 }
 
 # FUZZ_TARGETS picks targets by corpus name (default: all).
-for t in ${FUZZ_TARGETS:-lock config config_alias tar http_headers hub auth names}; do
+for t in ${FUZZ_TARGETS:-lock config config_alias tar http_headers hub auth names upload}; do
 	run_target "fuzz_$t" "$t"
 done
 if [ "$status" -eq 0 ]; then
