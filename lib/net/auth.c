@@ -18,6 +18,8 @@
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -336,22 +338,76 @@ static const wl__json_key helper_keys[] = {
 	WL__JSON_KEY("Secret", "SECRET"),
 };
 
-/* Runs docker-credential-NAME get for host. */
-static int run_helper(wl__credentials *c, wl_string name, const char *host)
+static double helper_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Reads the helper's stdout into `out` and its stderr into `err` (each at
+ * most 64 KiB; more sets *too_long) until both end or the deadline passes
+ * (*late). */
+static void read_helper(int out_fd, int err_fd, wl_buf *out, wl_buf *err, double deadline, bool *too_long,
+                        bool *late)
+{
+	struct pollfd fds[2] = {{out_fd, POLLIN, 0}, {err_fd, POLLIN, 0}};
+	wl_buf *bufs[2] = {out, err};
+	char chunk[4096];
+	while (fds[0].fd >= 0 || fds[1].fd >= 0) {
+		double left = deadline - helper_now();
+		if (left <= 0) {
+			*late = true;
+			return;
+		}
+		int ready = poll(fds, 2, left > 1 ? 1000 : (int)(left * 1000) + 1);
+		if (ready < 0 && errno != EINTR)
+			return;
+		for (int i = 0; i < 2 && ready > 0; i++) {
+			if (fds[i].fd < 0 || fds[i].revents == 0)
+				continue;
+			ssize_t n = read(fds[i].fd, chunk, sizeof chunk);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0) {
+				fds[i].fd = -1;
+				continue;
+			}
+			if (bufs[i]->len + (size_t)n > 65536) {
+				if (i == 0) {
+					*too_long = true;
+					return;
+				}
+				continue; /* a chatty stderr is cut, not fatal */
+			}
+			wl_buf_put(bufs[i], chunk, (size_t)n);
+		}
+	}
+}
+
+/* Runs docker-credential-NAME get for host, with a deadline. The host goes
+ * in through a socket (send with MSG_NOSIGNAL: a helper that exits without
+ * reading costs no SIGPIPE, and no process-wide signal disposition is
+ * touched while other threads run); its answer and its complaints come
+ * back apart, so only stdout is parsed. */
+static int run_helper(wl__credentials *c, wl_string name, const char *host, double timeout)
 {
 	if (!helper_name_ok(name))
 		return wl__fail(WL_EINVALID, "credential helper name \"%.*s\" is not a plain name", (int)name.len,
 		                name.ptr);
 	char prog[96];
 	snprintf(prog, sizeof prog, "docker-credential-%.*s", (int)name.len, name.ptr);
-	int in[2] = {-1, -1}, out[2] = {-1, -1};
-	if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0) {
+	int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1};
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, in) != 0 || pipe2(out, O_CLOEXEC) != 0 ||
+	    pipe2(err, O_CLOEXEC) != 0) {
 		int e = errno;
 		for (int i = 0; i < 2; i++) {
 			if (in[i] >= 0)
 				close(in[i]);
 			if (out[i] >= 0)
 				close(out[i]);
+			if (err[i] >= 0)
+				close(err[i]);
 		}
 		return wl__fail_errno(WL_EIO, e, "%s", prog);
 	}
@@ -359,47 +415,45 @@ static int run_helper(wl__credentials *c, wl_string name, const char *host)
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_adddup2(&fa, in[0], 0);
 	posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-	posix_spawn_file_actions_adddup2(&fa, out[1], 2); /* its complaints are ours to word */
+	posix_spawn_file_actions_adddup2(&fa, err[1], 2);
 	char *argv[] = {prog, "get", NULL};
 	pid_t pid;
 	int se = posix_spawnp(&pid, prog, &fa, NULL, argv, environ);
 	posix_spawn_file_actions_destroy(&fa);
 	close(in[0]);
 	close(out[1]);
+	close(err[1]);
 	if (se != 0) {
 		close(in[1]);
 		close(out[0]);
+		close(err[0]);
 		return wl__fail_errno(WL_EINVALID, se, "credential helper %s", prog);
 	}
-	/* The host is a few bytes: one write into an empty pipe never blocks.
-	 * A helper that exits without reading gives EPIPE, not a signal. */
-	struct sigaction ign = {0}, old;
-	ign.sa_handler = SIG_IGN;
-	sigaction(SIGPIPE, &ign, &old);
-	ssize_t w = write(in[1], host, strlen(host));
+	/* The host is a few bytes: one send into an empty socket never blocks. */
+	ssize_t w = send(in[1], host, strlen(host), MSG_NOSIGNAL);
 	(void)w;
-	sigaction(SIGPIPE, &old, NULL);
 	close(in[1]);
-	wl_buf b;
+	wl_buf b, eb;
 	wl_buf_init(&b);
-	char chunk[4096];
-	bool too_long = false;
-	for (;;) {
-		ssize_t n = read(out[0], chunk, sizeof chunk);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		if (b.len + (size_t)n > 65536) {
-			too_long = true;
-			break;
-		}
-		wl_buf_put(&b, chunk, (size_t)n);
-	}
+	wl_buf_init(&eb);
+	bool too_long = false, late = false;
+	read_helper(out[0], err[0], &b, &eb, helper_now() + (timeout > 0 ? timeout : 30), &too_long, &late);
 	close(out[0]);
+	close(err[0]);
+	if (late || too_long)
+		kill(pid, SIGKILL);
 	int status = 0;
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
 		;
+	char *complaint = NULL;
+	if (wl_buf_finish(&eb, &complaint, NULL) != 0)
+		complaint = NULL;
+	if (late) {
+		wl_buf_release(&b);
+		free(complaint);
+		return wl__fail(WL_EINVALID, "credential helper %s did not answer within %g s", prog,
+		                timeout > 0 ? timeout : 30);
+	}
 	char *text;
 	size_t len;
 	if (wl_buf_finish(&b, &text, &len) != 0)
@@ -408,12 +462,14 @@ static int run_helper(wl__credentials *c, wl_string name, const char *host)
 	if (too_long) {
 		rc = wl__fail(WL_EINVALID, "credential helper %s: answer longer than 64 KiB", prog);
 	} else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-		/* "credentials not found in native keychain": nothing stored */
-		if (strstr(text, "not found") == NULL) {
+		/* "credentials not found in native keychain" (on stdout, as docker's
+		 * helpers say it, or stderr): nothing stored */
+		const char *says = complaint != NULL && complaint[0] != '\0' ? complaint : text;
+		if (strstr(text, "not found") == NULL && (complaint == NULL || strstr(complaint, "not found") == NULL)) {
 			/* its first line, as one short printable line */
 			char said[160];
 			size_t n = 0;
-			for (const char *q = text; *q && *q != '\n' && n < sizeof said - 1; q++)
+			for (const char *q = says; *q && *q != '\n' && n < sizeof said - 1; q++)
 				said[n++] = (unsigned char)*q < 0x20 || *q == 0x7f ? ' ' : *q;
 			said[n] = '\0';
 			rc = wl__fail(WL_EINVALID, "credential helper %s failed (exit status %d)%s%s", prog,
@@ -460,6 +516,7 @@ static int run_helper(wl__credentials *c, wl_string name, const char *host)
 	}
 	OPENSSL_cleanse(text, len);
 	free(text);
+	free(complaint);
 	return rc;
 }
 
@@ -556,7 +613,7 @@ int wl__auth_parse_config(wl__auth_config *f, char *text, size_t len, const char
 	return 0;
 }
 
-static int lookup_file(wl__credentials *c, const char *path, const char *host, bool *done)
+static int lookup_file(wl__credentials *c, const char *path, const char *host, bool *done, double timeout)
 {
 	char *text = NULL;
 	size_t len = 0;
@@ -577,7 +634,7 @@ static int lookup_file(wl__credentials *c, const char *path, const char *host, b
 	if (rc != 0) {
 		/* nothing of the file in the message */
 	} else if (f.helper.len > 0) {
-		rc = run_helper(c, f.helper, host);
+		rc = run_helper(c, f.helper, host, timeout);
 		*done = true;
 	} else if (f.in_auths && f.auth.len > 0) {
 		rc = decode_auth(c, f.auth, path);
@@ -588,7 +645,7 @@ static int lookup_file(wl__credentials *c, const char *path, const char *host, b
 		rc = c->username && c->password ? 0 : wl__nomem();
 		*done = true;
 	} else if (f.store.len > 0) {
-		rc = run_helper(c, f.store, host);
+		rc = run_helper(c, f.store, host, timeout);
 		*done = c->username != NULL;
 	}
 	OPENSSL_cleanse(text, len);
@@ -599,10 +656,16 @@ static int lookup_file(wl__credentials *c, const char *path, const char *host, b
 
 int wl__auth_lookup(wl__credentials *out, const char *const *files, size_t file_count, const char *host)
 {
+	return wl__auth_lookup_timeout(out, files, file_count, host, 30);
+}
+
+int wl__auth_lookup_timeout(wl__credentials *out, const char *const *files, size_t file_count, const char *host,
+                            double timeout)
+{
 	memset(out, 0, sizeof *out);
 	for (size_t i = 0; i < file_count; i++) {
 		bool done = false;
-		int rc = lookup_file(out, files[i], host, &done);
+		int rc = lookup_file(out, files[i], host, &done, timeout);
 		if (rc != 0) {
 			wl__credentials_release(out);
 			return rc;

@@ -75,6 +75,11 @@ void wl__credentials_release(wl__credentials *c);
  * valid JSON, is WL_EINVALID naming the file or the helper.
  */
 int wl__auth_lookup(wl__credentials *out, const char *const *files, size_t file_count, const char *host);
+/** wl__auth_lookup with a deadline for a credential helper (seconds; 0 or
+ *  less: 30): a helper still running then is killed, and the lookup fails
+ *  naming it. wl__auth_lookup uses 30 s. */
+int wl__auth_lookup_timeout(wl__credentials *out, const char *const *files, size_t file_count, const char *host,
+                            double timeout);
 
 /** What a credentials file says for one host, before any helper runs:
  *  strings point into the parsed text or `st`. */

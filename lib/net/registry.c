@@ -1089,7 +1089,7 @@ int wl__registry_open(wl__registry **reg, wl__http **http, char **repo, const wl
 	wl__credentials cred;
 	memset(&cred, 0, sizeof cred);
 	if (rc == 0)
-		rc = wl__auth_lookup(&cred, o->auth_files, o->auth_file_count, host);
+		rc = wl__auth_lookup_timeout(&cred, o->auth_files, o->auth_file_count, host, o->timeout);
 	wl__http_options ho;
 	wl__http_options_init(&ho);
 	ho.cacert = o->cacert;

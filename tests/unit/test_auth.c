@@ -4,6 +4,8 @@
  * files (auths, credHelpers, credsStore) and the registry's error bodies.
  */
 #include "harness.h"
+
+#include <time.h>
 #include "net/auth.h"
 #include "net/registry.h"
 #include "pack_fixture.h"
@@ -213,6 +215,46 @@ static int status_message(long status, const char *body, const char *want)
 	return 0;
 }
 
+TEST(a_credential_helper_has_a_deadline_and_its_stderr_is_kept_apart)
+{
+	char *dir = fx_tmpdir();
+	CHECK(dir != NULL);
+	char *slow = file_in(dir, "docker-credential-wlslow", "#!/bin/sh\nexec sleep 30\n");
+	char *chatty = file_in(dir, "docker-credential-wlchatty",
+	                       "#!/bin/sh\nread h\necho 'warning: {not json' >&2\n"
+	                       "printf '{\"Username\":\"u\",\"Secret\":\"s\"}'\necho 'more noise' >&2\n");
+	chmod(slow, 0755);
+	chmod(chatty, 0755);
+	char *cfg = file_in(dir, "config.json", "{\"credHelpers\":{\"slow\":\"wlslow\",\"chatty\":\"wlchatty\"}}");
+	const char *path = getenv("PATH");
+	char *newpath = malloc(strlen(dir) + strlen(path ? path : "") + 2);
+	sprintf(newpath, "%s:%s", dir, path ? path : "");
+	char *old = path ? strdup(path) : NULL;
+	setenv("PATH", newpath, 1);
+	wl__credentials c;
+	const char *files[] = {cfg};
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	int rc = wl__auth_lookup_timeout(&c, files, 1, "slow", 1);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double took = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	CHECK_INT(rc, WL_EINVALID);
+	CHECK(strstr(wl_error_last()->message, "docker-credential-wlslow did not answer within 1 s") != NULL);
+	CHECK(took < 10);
+	CHECK_OK(wl__auth_lookup_timeout(&c, files, 1, "chatty", 5));
+	CHECK_STR(c.username, "u");
+	CHECK_STR(c.password, "s");
+	wl__credentials_release(&c);
+	if (old != NULL)
+		setenv("PATH", old, 1);
+	free(old);
+	free(newpath);
+	free(slow);
+	free(chatty);
+	free(cfg);
+	fx_remove(dir);
+}
+
 TEST(registry_errors_are_worded_from_their_json)
 {
 	CHECK_OK(status_message(400,
@@ -288,6 +330,7 @@ int main(void)
 	RUN(credentials_from_auths_in_either_form_and_key_spelling);
 	RUN(bad_credentials_files_are_errors_that_show_no_secret);
 	RUN(a_credential_helper_is_asked_and_wins_over_auths);
+	RUN(a_credential_helper_has_a_deadline_and_its_stderr_is_kept_apart);
 	RUN(registry_errors_are_worded_from_their_json);
 	RUN(tokens_that_are_not_b64tokens_are_refused_and_not_shown);
 	RUN(registry_error_codes_and_messages_are_one_line);
