@@ -42,6 +42,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 LOCK = threading.Lock()
 STATS = {}  # (listener, target) -> {"count": n, "range": ..., ...}
+REALM = {}  # listener -> the token realm its /v2/ answers name
 CHUNK = 16384
 
 
@@ -148,6 +149,16 @@ class Handler(BaseHTTPRequestHandler):
             return self.wfile.write(reply)
         if url.path == "/redirect":
             return self.send_simple(int(one("code", "302")), "moved\n", [("Location", one("to", "/"))])
+        if url.path.startswith("/v2/"):
+            # A registry that wants a token from the realm set through /_realm.
+            with LOCK:
+                realm = REALM.get(self.server.name, "")
+            return self.send_simple(401, '{"errors":[{"code":"UNAUTHORIZED","message":"token"}]}',
+                                    [("WWW-Authenticate", 'Bearer realm="%s",service="test"' % realm)])
+        if url.path == "/_realm":
+            with LOCK:
+                REALM[self.server.name] = one("to", "")
+            return self.send_simple(200, "ok\n")
         if url.path == "/endless":
             # An answer whose body never ends (bounded here: at most `max`
             # bytes, 512 MiB by default); what was sent is kept in the stats.

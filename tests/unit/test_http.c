@@ -12,6 +12,7 @@
  */
 #include "harness.h"
 #include "net/http.h"
+#include "net/registry.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -1088,6 +1089,38 @@ TEST(expect_size_fails_a_shorter_complete_body)
 		snprintf(url, sizeof url, "https://127.0.0.1:%d%s", port_tls, target);                        \
 	} while (0)
 
+TEST(an_https_registry_never_asks_a_plain_http_realm)
+{
+	if (!have_tls) {
+		HARNESS_FAIL("no TLS server (is the openssl command installed?)");
+		return;
+	}
+	char realm_url[512], to[128], enc[256];
+	snprintf(to, sizeof to, "http://127.0.0.1:%d/token", port_main);
+	percent_encode(to, enc, sizeof enc);
+	snprintf(realm_url, sizeof realm_url, "https://127.0.0.1:%d/_realm?to=%s", port_tls, enc);
+	wl__http *h = client(0, ca_path);
+	wl__http_request rq = WL__HTTP_REQUEST_INIT(WL__HTTP_GET, realm_url);
+	wl__http_response rs = {0};
+	CHECK_OK(wl__http_perform(h, &rq, &rs));
+	CHECK_INT(rs.status, 200);
+	char host[64];
+	snprintf(host, sizeof host, "127.0.0.1:%d", port_tls);
+	wl__credentials cred = {"alice", "secret"};
+	wl__registry_options ro = {.host = host, .credentials = &cred};
+	wl__registry *r = NULL;
+	CHECK_OK(wl__registry_new(&r, h, &ro));
+	bool exists = true;
+	CHECK_ERR(wl__registry_blob_exists(r, "m/w", "sha256:a57d03762ee9fb3550f9cc4f7273727846d0aeee367384b7ff5e6b6176fbc8bf",
+	                                   &exists),
+	          WL_EINVALID, "is plain http for an https registry: refused");
+	CHECK(strstr(wl_error_last()->message, "secret") == NULL);
+	CHECK_INT(server_count(port_main, "/token"), 0);
+	wl__registry_free(r);
+	wl__http_response_release(&rs);
+	wl__http_free(h);
+}
+
 TEST(tls_with_the_extra_ca_file)
 {
 	TLS_URL(url, "/f/data.bin");
@@ -1353,6 +1386,7 @@ int main(void)
 	RUN(expect_size_fails_a_longer_body);
 	RUN(expect_size_fails_a_shorter_complete_body);
 	RUN(tls_with_the_extra_ca_file);
+	RUN(an_https_registry_never_asks_a_plain_http_realm);
 	RUN(tls_without_the_ca_fails_clearly_and_is_not_retried);
 	RUN(a_missing_ca_file_is_an_error_at_creation);
 	RUN(connections_are_reused);
