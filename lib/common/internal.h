@@ -52,6 +52,14 @@ void wl__error_save(wl__saved_error *out);
 /** Puts a saved record back; returns its code. */
 int wl__error_restore(const wl__saved_error *saved);
 
+/* ---- paths (paths.c) ---- */
+
+/** Sign of the byte-wise comparison of `s` with `dir` followed by '/':
+ *  0 for exactly "dir/", so in sorted paths a bisection for the first one
+ *  not below 0 finds the first path under `dir` (the file-and-directory
+ *  rule of SPEC.md §5.1). */
+int wl__path_compare_with_dir(wl_string s, wl_string dir);
+
 /* ---- growable buffer (buf.c) ---- */
 
 typedef struct wl_buf {

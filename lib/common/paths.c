@@ -162,6 +162,22 @@ int wl_path_clean(char **out, size_t *out_len, wl_string path)
 	return 0;
 }
 
+/* Sign of the comparison of `s` with `dir` + "/" (byte-wise): with paths
+ * sorted, bisection finds the first one under `dir`. */
+int wl__path_compare_with_dir(wl_string s, wl_string dir)
+{
+	size_t n = s.len < dir.len ? s.len : dir.len;
+	int c = n ? memcmp(s.ptr, dir.ptr, n) : 0;
+	if (c != 0)
+		return c;
+	if (s.len <= dir.len)
+		return -1;
+	unsigned char next = (unsigned char)s.ptr[dir.len];
+	if (next != '/')
+		return next < '/' ? -1 : 1;
+	return s.len == dir.len + 1 ? 0 : 1;
+}
+
 bool wl_weight_name_valid(wl_string name)
 {
 	/* ^[a-z0-9]+([._-][a-z0-9]+)*$ */

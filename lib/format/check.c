@@ -71,28 +71,13 @@ static void put_digest(wl_buf *b, wl_string s)
 		put_quoted(b, s);
 }
 
-/* Sign of the comparison of `s` with `dir` + "/". */
-static int compare_with_dir(wl_string s, wl_string dir)
-{
-	size_t n = s.len < dir.len ? s.len : dir.len;
-	int c = n ? memcmp(s.ptr, dir.ptr, n) : 0;
-	if (c != 0)
-		return c;
-	if (s.len <= dir.len)
-		return -1;
-	unsigned char next = (unsigned char)s.ptr[dir.len];
-	if (next != '/')
-		return next < '/' ? -1 : 1;
-	return s.len == dir.len + 1 ? 0 : 1;
-}
-
 /* The first file (in sorted files) under the directory `dir`, or NULL. */
 static const wl_file *first_under(const wl_entry *e, wl_string dir)
 {
 	size_t lo = 0, hi = e->file_count;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (compare_with_dir(e->files[mid].path, dir) < 0)
+		if (wl__path_compare_with_dir(e->files[mid].path, dir) < 0)
 			lo = mid + 1;
 		else
 			hi = mid;

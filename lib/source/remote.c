@@ -183,18 +183,6 @@ static int compare_files(const void *a, const void *b)
 	return wl_string_compare(((const wl__remote_file *)a)->path, ((const wl__remote_file *)b)->path);
 }
 
-/* `a` compared byte-wise with `dir` followed by '/'. */
-static int compare_with_dir(wl_string a, wl_string dir)
-{
-	size_t n = a.len < dir.len ? a.len : dir.len;
-	int c = memcmp(a.ptr, dir.ptr, n);
-	if (c != 0 || a.len < dir.len)
-		return c != 0 ? c : -1;
-	if (a.len == dir.len)
-		return -1; /* a is dir itself, before "dir/" */
-	return (unsigned char)a.ptr[dir.len] - (unsigned char)'/';
-}
-
 /* True when a path in files[from, count) (sorted) starts with `dir` + '/':
  * the first path not before "dir/" is found by bisection. */
 static bool has_descendant(const wl__remote *r, size_t from, wl_string dir)
@@ -202,7 +190,7 @@ static bool has_descendant(const wl__remote *r, size_t from, wl_string dir)
 	size_t lo = from, hi = r->count;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
-		if (compare_with_dir(r->files[mid].path, dir) < 0)
+		if (wl__path_compare_with_dir(r->files[mid].path, dir) < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
