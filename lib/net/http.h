@@ -173,6 +173,16 @@ void wl__http_response_release(wl__http_response *resp);
  * ETag): a 206 from N continues, a 200 calls on_restart, anything else
  * fails.
  *
+ * Bounds: a non-2xx body is kept up to 64 KiB and the transfer is then
+ * ended (its status stands); a redirect's body is not read. Every transfer
+ * has an overall deadline of four stall periods plus its bytes at 64 KiB/s
+ * (the rest of an expected download, an upload's body, a kept body's
+ * bound; a streamed download of unknown size has none), and is ended, like
+ * a stall, when it averages under 1 KiB/s for a stall period. No request
+ * goes out with a control character in a header line, the Authorization
+ * value or the URL (WL_EINVALID), nor to plain http when `origin` is https
+ * (WL_EIO).
+ *
  * Returns 0 for any final status that is not retried (2xx, 3xx, 4xx other
  * than 408 and 429): the caller words the message for a 404. WL_EIO when
  * the last attempt failed ("GET URL: status 503 (after 6 attempts)", "GET
