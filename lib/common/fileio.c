@@ -335,3 +335,15 @@ void wl__temp_name(char out[32], const char *prefix)
 	r ^= atomic_fetch_add(&counter, 1) * 0x9e3779b97f4a7c15ULL;
 	snprintf(out, 32, "%s%016llx", prefix, (unsigned long long)r);
 }
+
+/* One rule for every file the project trusts because of where it lies (the
+ * hash cache, the content store: SPEC.md §15, §17): another user, or a
+ * group or anyone who may write to it, could have put its bytes there. */
+const char *wl__distrust(const struct stat *st)
+{
+	if (st->st_uid != geteuid())
+		return "is not owned by you";
+	if ((st->st_mode & (S_IWGRP | S_IWOTH)) != 0)
+		return "is writable by others";
+	return NULL;
+}

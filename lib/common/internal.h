@@ -301,6 +301,11 @@ static inline bool wl_mul_overflows_size(size_t a, size_t b, size_t *out)
 /** What a file of this type is, for messages: "a FIFO", "a directory",
  *  "a character device", "a symbolic link", ... */
 const char *wl__file_kind(mode_t mode);
+/** NULL when the file or directory `st` describes may be trusted (§15):
+ *  owned by the effective user and writable by no one else; else why not
+ *  ("is not owned by you", "is writable by others"). */
+struct stat;
+const char *wl__distrust(const struct stat *st);
 /** The mechanism of wl_write_file_atomic with the bytes produced by
  *  fill(ctx, fd) into the temporary file: fill returns 0, an errno value
  *  (a failed write), or a negative wl_error_code it recorded (returned as

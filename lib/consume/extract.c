@@ -796,7 +796,7 @@ static void partial_release(layer_feed *f, bool keep)
 {
 	if (f->partial_fd >= 0) {
 		if (!keep || !f->keep_bytes)
-			unlink(f->partial_path);
+			wl__store_partial_remove(f->run->store, f->layer->digest.ptr);
 		close(f->partial_fd);
 		f->partial_fd = -1;
 	}

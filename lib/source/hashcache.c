@@ -262,17 +262,6 @@ static char *join(const char *dir, const char *name)
 
 /* ---- trust (§15) ---- */
 
-/* NULL when `st` (of the cache directory, or of its file) may be trusted:
- * owned by the effective user and writable by no one else. */
-static const char *distrust(const struct stat *st)
-{
-	if (st->st_uid != geteuid())
-		return "is not owned by you";
-	if ((st->st_mode & (S_IWGRP | S_IWOTH)) != 0)
-		return "is writable by others";
-	return NULL;
-}
-
 static void set_untrusted(wl_hash_cache *c, const char *what, const char *why)
 {
 	if (c->untrusted)
@@ -291,7 +280,7 @@ static int open_dir(wl_hash_cache *c)
 	if (dfd < 0)
 		return -1; /* made (0700) when first saved */
 	struct stat st;
-	const char *why = fstat(dfd, &st) != 0 ? "cannot be examined" : distrust(&st);
+	const char *why = fstat(dfd, &st) != 0 ? "cannot be examined" : wl__distrust(&st);
 	if (why != NULL) {
 		set_untrusted(c, "its directory", why);
 		close(dfd);
@@ -326,7 +315,7 @@ static int merge_file(wl_hash_cache *c, bool *exists, bool *valid)
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
 		why = "is not a regular file";
 	else
-		why = distrust(&st);
+		why = wl__distrust(&st);
 	if (why != NULL) {
 		set_untrusted(c, "its file", why);
 		close(fd);

@@ -8,8 +8,20 @@
  * are checked, it is fsynced, made 0644 and renamed into place, and the
  * directory is fsynced. A file in the store is never modified, so two
  * writers of one digest are harmless: the rename is atomic and the bytes
- * equal. Nothing here trusts a stored file's bytes: whoever reads one as
- * part of its work (packing) hashes it and reports a corrupt file by path.
+ * equal. Whoever reads a stored file as part of its work (packing) hashes
+ * it and reports a corrupt file by path.
+ *
+ * Safety (§17): anyone who may write into the store could plant a link
+ * there (files/sha256/ab -> /etc makes a pull write chosen bytes into any
+ * directory) or a file under a name a put will use. So the store is walked
+ * from its root descriptor, each of files, sha256 and the prefix directory
+ * opened with O_NOFOLLOW (a link is refused, naming it), and every file
+ * operation below them is an *at() call on the prefix directory's
+ * descriptor; temporaries are created with O_EXCL. wl_store_has trusts a
+ * file by name and size only when the root, files, sha256, the prefix
+ * directory and the file pass §15's ownership rule (wl__distrust);
+ * otherwise it re-hashes the file, and a mismatch counts as missing, so the
+ * caller fetches it again and the rename of the fresh bytes replaces it.
  */
 #include "source/store.h"
 
@@ -34,6 +46,13 @@ struct wl_store {
 
 struct wl_store_put {
 	wl_store *store;
+	/* The temporary: its directory (files/sha256/<tmp_prefix>, or
+	 * files/sha256 when tmp_prefix is ""), open until the file is closed
+	 * (a batch holds many closed files: walked again to place them), and
+	 * its name there, "" once placed. */
+	int tmp_dfd;
+	char tmp_prefix[3];
+	char tmp_name[WL__STORE_TEMP_MAX];
 	char digest[WL_DIGEST_LEN + 1]; /* expected, or "" */
 	int64_t size;                   /* expected, or -1 */
 	int64_t written;
@@ -72,6 +91,95 @@ void wl_store_free(wl_store *store)
 	free(store);
 }
 
+/* Opens one directory below `dfd` without following a link, making it
+ * first when `create`; `rel` names it in messages. 1: missing (not
+ * `create`). */
+static int walk_step(const wl_store *store, int dfd, const char *name, const char *rel, bool create, int *out)
+{
+	for (int tries = 0;; tries++) {
+		int fd = openat(dfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0) {
+			*out = fd;
+			return 0;
+		}
+		int err = errno;
+		if (err == ENOENT && !create)
+			return 1;
+		if (err == ENOENT && tries == 0) {
+			if (mkdirat(dfd, name, 0755) != 0 && errno != EEXIST)
+				return wl__fail_errno(WL_EIO, errno, "content store %s: create directory %s", store->dir, rel);
+			continue;
+		}
+		if (err == ELOOP || err == ENOTDIR) {
+			struct stat st;
+			const char *kind =
+			    fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 ? wl__file_kind(st.st_mode) : "not a directory";
+			return wl__fail(WL_EINVALID, "content store %s: %s is %s: refused", store->dir, rel, kind);
+		}
+		return wl__fail_errno(WL_EIO, err, "content store %s: open %s", store->dir, rel);
+	}
+}
+
+/* The directory files/sha256 (`prefix` NULL) or files/sha256/<2 chars of
+ * prefix>, open, walked from the store's root; `*trusted` (may be NULL):
+ * whether every directory on the way passes wl__distrust. 1: missing
+ * (not `create`). */
+static int store_walk(const wl_store *store, const char *prefix, bool create, int *fd_out, bool *trusted)
+{
+	*fd_out = -1;
+	bool trust = true;
+	/* The root itself is the user's choice (it may be reached through a
+	 * link, e.g. a moved ~/.cache); what lies below it is not. */
+	if (create) {
+		int rc = wl__make_dirs(store->dir, 0755, "content store %s", store->dir);
+		if (rc != 0)
+			return rc;
+	}
+	int fd = open(store->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return !create && (errno == ENOENT || errno == ENOTDIR)
+		           ? 1
+		           : wl__fail_errno(WL_EIO, errno, "content store %s: open", store->dir);
+	char last[3] = {0};
+	if (prefix != NULL)
+		memcpy(last, prefix, 2);
+	const char *names[3] = {"files", "sha256", last};
+	const char *rels[3] = {"files", "files/sha256", NULL};
+	char rel[sizeof "files/sha256/xx"];
+	snprintf(rel, sizeof rel, "files/sha256/%s", last);
+	rels[2] = rel;
+	int rc = 0;
+	for (int i = 0; i < (prefix != NULL ? 3 : 2); i++) {
+		struct stat st;
+		if (fstat(fd, &st) != 0 || wl__distrust(&st) != NULL)
+			trust = false;
+		int next = -1;
+		rc = walk_step(store, fd, names[i], rels[i], create, &next);
+		close(fd);
+		fd = next;
+		if (rc != 0)
+			break;
+	}
+	if (rc == 0) {
+		struct stat st;
+		if (fstat(fd, &st) != 0 || wl__distrust(&st) != NULL)
+			trust = false;
+		*fd_out = fd;
+		if (trusted != NULL)
+			*trusted = trust;
+	}
+	return rc;
+}
+
+/* A temporary's name as callers give it, "<2 hex>/<name>": the name, or
+ * NULL when it is not of that form. */
+static const char *temp_base(const char *temp)
+{
+	return strlen(temp) > 3 && temp[2] == '/' && strchr(temp + 3, '/') == NULL && strcmp(temp + 3, "..") != 0
+	           ? temp + 3
+	           : NULL;
+}
+
 char *wl_store_path(const wl_store *store, const char *digest)
 {
 	if (store == NULL || digest == NULL || !wl_digest_valid(wl_str(digest)))
@@ -82,28 +190,84 @@ char *wl_store_path(const wl_store *store, const char *digest)
 	return p;
 }
 
+/* Whether the regular file `name` in `dfd`, of st->st_size bytes, hashes
+ * to `digest`: 1 or 0, or an error naming it. */
+static int rehash(const wl_store *store, int dfd, const char *name, const char *digest, const char *path)
+{
+	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT || errno == ELOOP ? 0
+		                                         : wl__fail_errno(WL_EIO, errno, "content store %s: open %s",
+		                                                          store->dir, path);
+	struct stat st;
+	int rc = 0;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return 0;
+	}
+	wl__hash_io io = {.md = EVP_sha256()};
+	char got[WL_DIGEST_LEN + 1];
+	uint64_t seen = 0;
+	rc = wl__hash_fd(got, &seen, fd, (int64_t)st.st_size, &io);
+	close(fd);
+	if (rc == WL_EIO)
+		return wl__fail_errno(WL_EIO, io.sys_errno, "content store %s: %s %s", store->dir,
+		                      io.failed_step ? io.failed_step : "read", path);
+	if (rc != 0)
+		return rc;
+	return seen == (uint64_t)st.st_size && strcmp(got, digest) == 0;
+}
+
 int wl_store_has(const wl_store *store, const char *digest, int64_t size)
 {
 	char *path = wl_store_path(store, digest);
 	if (path == NULL)
 		return wl_digest_valid(wl_str(digest ? digest : "")) ? wl__nomem()
 		                                                     : wl__fail(WL_EINVALID, "invalid digest");
-	struct stat st;
-	int rc = 0;
-	if (lstat(path, &st) == 0)
-		rc = S_ISREG(st.st_mode) && (size < 0 || (int64_t)st.st_size == size);
-	else if (errno != ENOENT && errno != ENOTDIR)
-		rc = wl__fail_errno(WL_EIO, errno, "content store %s: stat %s", store->dir, path);
+	int dfd = -1;
+	bool trusted = false;
+	int rc = store_walk(store, digest + 7, false, &dfd, &trusted);
+	if (rc == 1)
+		rc = 0;
+	else if (rc == 0) {
+		struct stat st;
+		if (fstatat(dfd, digest + 7, &st, AT_SYMLINK_NOFOLLOW) != 0)
+			rc = errno == ENOENT ? 0 : wl__fail_errno(WL_EIO, errno, "content store %s: stat %s", store->dir, path);
+		else if (!S_ISREG(st.st_mode) || (size >= 0 && (int64_t)st.st_size != size))
+			rc = 0;
+		else if (trusted && wl__distrust(&st) == NULL)
+			rc = 1; /* by name and size: no one else could have put it there */
+		else
+			rc = rehash(store, dfd, digest + 7, digest, path);
+		close(dfd);
+	}
 	free(path);
 	return rc;
+}
+
+/* Opens the temporary's directory again when it was closed. */
+static int temp_dir(wl_store_put *p)
+{
+	if (p->tmp_dfd >= 0)
+		return 0;
+	int rc = store_walk(p->store, p->tmp_prefix[0] ? p->tmp_prefix : NULL, false, &p->tmp_dfd, NULL);
+	return rc == 1 ? wl__fail(WL_EIO, "content store %s: %s is gone", p->store->dir, p->tmp_path) : rc;
 }
 
 static void put_free(wl_store_put *p)
 {
 	if (p->fd >= 0)
 		close(p->fd);
-	if (p->tmp_path != NULL)
-		unlink(p->tmp_path);
+	if (p->tmp_name[0] != '\0') {
+		/* Cleanup: the error being reported is kept. */
+		wl__saved_error saved;
+		wl__error_save(&saved);
+		if (temp_dir(p) == 0)
+			unlinkat(p->tmp_dfd, p->tmp_name, 0);
+		wl__error_restore(&saved);
+	}
+	if (p->tmp_dfd >= 0)
+		close(p->tmp_dfd);
 	free(p->tmp_path);
 	EVP_MD_CTX_free(p->md);
 	if (p->writer_ready)
@@ -111,34 +275,45 @@ static void put_free(wl_store_put *p)
 	free(p);
 }
 
-static int fsync_dir(const wl_store *store, const char *dir)
+static int fsync_dir(const wl_store *store, int dfd, const char *digest)
 {
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int err = fd < 0 ? errno : fsync(fd) != 0 && errno != EINVAL ? errno : 0;
-	if (fd >= 0)
-		close(fd);
-	return err ? wl__fail_errno(WL_EIO, err, "content store %s: fsync %s", store->dir, dir) : 0;
+	return fsync(dfd) != 0 && errno != EINVAL
+	           ? wl__fail_errno(WL_EIO, errno, "content store %s: fsync files/sha256/%.2s", store->dir, digest + 7)
+	           : 0;
 }
 
-
-/* Opens the temporary file a caller named (below files/sha256), which it
- * owns: created or emptied, but never through a link. -1 when that cannot
- * be done, and a random name is used instead. */
-static int open_named_temp(wl_store_put *p, const char *temp)
+/* Sets the temporary's name (in tmp_dfd) and its path for messages. */
+static int set_temp(wl_store_put *p, const char *prefix, const char *name)
 {
-	if (asprintf(&p->tmp_path, "%s/%s", p->store->file_dir, temp) < 0) {
+	snprintf(p->tmp_name, sizeof p->tmp_name, "%s", name);
+	free(p->tmp_path);
+	if ((prefix != NULL ? asprintf(&p->tmp_path, "%s/%.2s/%s", p->store->file_dir, prefix, name)
+	                    : asprintf(&p->tmp_path, "%s/%s", p->store->file_dir, name)) < 0) {
 		p->tmp_path = NULL;
-		return -1;
+		p->tmp_name[0] = '\0';
+		return wl__nomem();
 	}
-	int fd = open(p->tmp_path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
-	struct stat st;
-	if (fd >= 0 && (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_nlink != 1 || ftruncate(fd, 0) != 0)) {
+	return 0;
+}
+
+/* Creates the temporary file a caller named (its base `name`, in
+ * tmp_dfd), which it owns while it holds the layer's partial. Whatever
+ * is under the name is removed first and a fresh file made with O_EXCL:
+ * a file a killed pull left there holds nothing we need (it is emptied
+ * anyway), and anything else (a link, a hard link to someone's file, a
+ * file another user planted) must never be written through; unlinking a
+ * link removes the link, not its target. -1 when that cannot be done, and
+ * a random name is used instead. */
+static int open_named_temp(wl_store_put *p, const char *prefix, const char *name)
+{
+	if (unlinkat(p->tmp_dfd, name, 0) != 0 && errno != ENOENT)
+		return -1;
+	int fd = openat(p->tmp_dfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd >= 0 && set_temp(p, prefix, name) != 0) {
+		wl_error_clear();
+		unlinkat(p->tmp_dfd, name, 0);
 		close(fd);
 		fd = -1;
-	}
-	if (fd < 0) {
-		free(p->tmp_path);
-		p->tmp_path = NULL;
 	}
 	return fd;
 }
@@ -158,30 +333,29 @@ static int put_begin(wl_store_put **out, wl_store *store, const char *digest, in
 	p->hash = hash;
 	if (digest != NULL)
 		snprintf(p->digest, sizeof p->digest, "%s", digest);
-	/* Where the temporary file goes: the prefix directory when known. */
-	char *dir = NULL;
-	int rc = 0;
-	if (digest != NULL ? asprintf(&dir, "%s/%.2s", store->file_dir, digest + 7) < 0
-	                   : (dir = strdup(store->file_dir)) == NULL)
-		rc = wl__nomem();
-	if (rc == 0)
-		rc = wl__make_dirs(dir, 0755, "content store %s", store->dir);
+	p->tmp_dfd = -1;
+	/* Where the temporary file goes: the named one's prefix directory,
+	 * else the digest's, else files/sha256. */
+	const char *name = temp != NULL ? temp_base(temp) : NULL;
+	const char *prefix = name != NULL ? temp : digest != NULL ? digest + 7 : NULL;
+	if (prefix != NULL)
+		memcpy(p->tmp_prefix, prefix, 2);
+	int rc = store_walk(store, prefix, true, &p->tmp_dfd, NULL);
 	if (rc == 0 && hash && ((p->md = EVP_MD_CTX_new()) == NULL || EVP_DigestInit_ex(p->md, EVP_sha256(), NULL) != 1))
 		rc = wl__nomem();
-	if (rc == 0 && temp != NULL)
-		p->fd = open_named_temp(p, temp);
+	if (rc == 0 && name != NULL)
+		p->fd = open_named_temp(p, prefix, name);
 	for (int tries = 0; rc == 0 && p->fd < 0 && tries < 16; tries++) {
-		char name[32];
-		wl__temp_name(name, PUT_PREFIX);
-		free(p->tmp_path);
-		if (asprintf(&p->tmp_path, "%s/%s", dir, name) < 0) {
-			p->tmp_path = NULL;
-			rc = wl__nomem();
-			break;
-		}
-		p->fd = open(p->tmp_path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-		if (p->fd < 0 && errno != EEXIST)
-			rc = wl__fail_errno(WL_EIO, errno, "content store %s: create %s", store->dir, p->tmp_path);
+		char base[32];
+		wl__temp_name(base, PUT_PREFIX);
+		p->fd = openat(p->tmp_dfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+		if (p->fd >= 0 && (rc = set_temp(p, prefix, base)) != 0) {
+			unlinkat(p->tmp_dfd, base, 0);
+			close(p->fd);
+			p->fd = -1;
+		} else if (p->fd < 0 && errno != EEXIST)
+			rc = wl__fail_errno(WL_EIO, errno, "content store %s: create a temporary file in files/sha256%s%.2s",
+			                    store->dir, prefix != NULL ? "/" : "", prefix != NULL ? prefix : "");
 	}
 	if (rc == 0 && p->fd < 0)
 		rc = wl__fail_errno(WL_EIO, EEXIST, "content store %s: create a temporary file", store->dir);
@@ -191,11 +365,6 @@ static int put_begin(wl_store_put **out, wl_store *store, const char *digest, in
 			rc = wl__nomem();
 		p->writer_ready = err == 0;
 	}
-	if (rc != 0 && p->fd < 0) {
-		free(p->tmp_path);
-		p->tmp_path = NULL;
-	}
-	free(dir);
 	if (rc != 0) {
 		put_free(p);
 		return rc;
@@ -283,6 +452,10 @@ static int put_close(wl_store_put *p, bool sync)
 		return wl__fail_errno(WL_EIO, errno, "content store %s: sync %s", p->store->dir, p->tmp_path);
 	int fd = p->fd;
 	p->fd = -1;
+	if (p->tmp_dfd >= 0) {
+		close(p->tmp_dfd);
+		p->tmp_dfd = -1;
+	}
 	if (close(fd) != 0)
 		return wl__fail_errno(WL_EIO, errno, "content store %s: close %s", p->store->dir, p->tmp_path);
 	return 0;
@@ -293,21 +466,22 @@ static int put_close(wl_store_put *p, bool sync)
 static int put_place(wl_store_put *p, const char *got, bool sync)
 {
 	const wl_store *store = p->store;
-	char *path = wl_store_path(store, got);
-	char *dir = NULL;
-	int rc = path == NULL || asprintf(&dir, "%s/%.2s", store->file_dir, got + 7) < 0 ? wl__nomem() : 0;
-	if (rc == 0 && p->digest[0] == '\0')
-		rc = wl__make_dirs(dir, 0755, "content store %s", store->dir);
-	if (rc == 0 && rename(p->tmp_path, path) != 0)
-		rc = wl__fail_errno(WL_EIO, errno, "content store %s: rename to %s", store->dir, path);
+	int dfd = -1;
+	int rc = temp_dir(p);
+	if (rc == 0)
+		rc = store_walk(store, got + 7, true, &dfd, NULL);
+	/* Over a file already there: the same bytes (or, in a store someone
+	 * else may write to, bad ones wl_store_has found). */
+	if (rc == 0 && renameat(p->tmp_dfd, p->tmp_name, dfd, got + 7) != 0)
+		rc = wl__fail_errno(WL_EIO, errno, "content store %s: rename %s to files/sha256/%.2s/%s", store->dir,
+		                    p->tmp_path, got + 7, got + 7);
 	if (rc == 0) {
-		free(p->tmp_path);
-		p->tmp_path = NULL;
+		p->tmp_name[0] = '\0';
 		if (sync)
-			rc = fsync_dir(store, dir);
+			rc = fsync_dir(store, dfd, got);
 	}
-	free(path);
-	free(dir);
+	if (dfd >= 0)
+		close(dfd);
 	return rc;
 }
 
@@ -366,10 +540,12 @@ int wl__store_batch_new(wl__store_batch **out, wl_store *store)
 
 static int sync_store(const wl_store *store)
 {
-	int fd = open(store->file_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	int err = fd < 0 ? errno : syncfs(fd) != 0 ? errno : 0;
-	if (fd >= 0)
-		close(fd);
+	int fd = -1;
+	int rc = store_walk(store, NULL, false, &fd, NULL);
+	if (rc != 0)
+		return rc == 1 ? 0 : rc;
+	int err = syncfs(fd) != 0 ? errno : 0;
+	close(fd);
 	return err ? wl__fail_errno(WL_EIO, err, "content store %s: sync", store->dir) : 0;
 }
 
@@ -419,38 +595,55 @@ void wl__store_batch_free(wl__store_batch *b)
 /* The bytes of a layer being pulled                                         */
 /* ------------------------------------------------------------------------ */
 
+/* Whether `fd` (open under a put-layer name) may be taken as a partial
+ * this pull may replay and write to: a regular file of ours, one name, no
+ * one else may write to it. */
+static bool partial_ours(int fd)
+{
+	struct stat st;
+	return fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1 && wl__distrust(&st) == NULL;
+}
+
 int wl__store_partial_open(wl_store *store, const char *layer_digest, int *fd_out, char **path_out)
 {
 	*fd_out = -1;
 	*path_out = NULL;
 	if (!wl_digest_valid(wl_str(layer_digest)))
 		return wl__fail(WL_EINVALID, "content store %s: invalid digest \"%s\"", store->dir, layer_digest);
-	char *dir = NULL, *path = NULL;
-	if (asprintf(&dir, "%s/%.2s", store->file_dir, layer_digest + 7) < 0)
+	char name[WL__STORE_TEMP_MAX], *path = NULL;
+	snprintf(name, sizeof name, PUT_PREFIX "layer-%.64s", layer_digest + 7);
+	if (asprintf(&path, "%s/%.2s/%s", store->file_dir, layer_digest + 7, name) < 0)
 		return wl__nomem();
-	int rc = wl__make_dirs(dir, 0755, "content store %s", store->dir);
-	if (rc == 0 && asprintf(&path, "%s/" PUT_PREFIX "layer-%s", dir, layer_digest + 7) < 0) {
-		path = NULL;
-		rc = wl__nomem();
-	}
-	free(dir);
-	if (rc != 0)
-		return rc;
+	int dfd = -1;
+	int rc = store_walk(store, layer_digest + 7, true, &dfd, NULL);
 	int fd = -1;
-	/* The file locked must still be the one under the name: a pull that
-	 * finished removes it after others opened it. */
-	for (int tries = 0; rc == 0 && fd < 0 && tries < 4; tries++) {
-		fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0644);
+	/* Anything under the name that is not a partial of ours (a link, a
+	 * hard link to someone's file, another user's file) is removed and a
+	 * fresh one made with O_EXCL: its bytes are never replayed nor written
+	 * through. The file locked must still be the one under the name: a
+	 * pull that finished removes it after others opened it. */
+	for (int tries = 0; rc == 0 && fd < 0 && tries < 8; tries++) {
+		fd = openat(dfd, name, O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+		if (fd < 0 && errno == ENOENT) {
+			fd = openat(dfd, name, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+			if (fd < 0 && errno == EEXIST)
+				continue;
+		}
 		struct stat st, named;
-		if (fd < 0 || fstat(fd, &st) != 0) {
+		if (fd < 0 && errno != ELOOP) {
 			rc = wl__fail_errno(WL_EIO, errno, "content store %s: open %s", store->dir, path);
-		} else if (!S_ISREG(st.st_mode)) {
-			rc = wl__fail(WL_EINVALID, "content store %s: %s is %s", store->dir, path,
-			              wl__file_kind(st.st_mode));
+		} else if (fd < 0 || !partial_ours(fd)) {
+			if (fd >= 0)
+				close(fd);
+			fd = -1;
+			if (unlinkat(dfd, name, 0) != 0 && errno != ENOENT)
+				rc = wl__fail_errno(WL_EIO, errno, "content store %s: remove %s (not a partial download of ours)",
+				                    store->dir, path);
 		} else if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
 			rc = errno == EWOULDBLOCK ? 1
 			                          : wl__fail_errno(WL_EIO, errno, "content store %s: lock %s", store->dir, path);
-		} else if (lstat(path, &named) != 0 || named.st_ino != st.st_ino || named.st_dev != st.st_dev) {
+		} else if (fstat(fd, &st) != 0 || fstatat(dfd, name, &named, AT_SYMLINK_NOFOLLOW) != 0 ||
+		           named.st_ino != st.st_ino || named.st_dev != st.st_dev) {
 			close(fd);
 			fd = -1;
 			continue;
@@ -460,15 +653,27 @@ int wl__store_partial_open(wl_store *store, const char *layer_digest, int *fd_ou
 			fd = -1;
 		}
 	}
+	if (dfd >= 0)
+		close(dfd);
 	if (rc == 0 && fd < 0)
 		rc = 1; /* taken over and over: go without */
 	if (rc != 0) {
 		free(path);
 		return rc;
 	}
+	int fl = fcntl(fd, F_GETFL);
+	if (fl >= 0)
+		fcntl(fd, F_SETFL, fl & ~O_NONBLOCK);
 	*fd_out = fd;
 	*path_out = path;
 	return 0;
+}
+
+void wl__store_partial_remove(wl_store *store, const char *layer_digest)
+{
+	char name[WL__STORE_TEMP_MAX];
+	snprintf(name, sizeof name, "%.2s/" PUT_PREFIX "layer-%.64s", layer_digest + 7, layer_digest + 7);
+	wl__store_remove_temp(store, name);
 }
 
 void wl__store_layer_temp(char out[WL__STORE_TEMP_MAX], const char *layer_digest, size_t k)
@@ -478,8 +683,16 @@ void wl__store_layer_temp(char out[WL__STORE_TEMP_MAX], const char *layer_digest
 
 void wl__store_remove_temp(wl_store *store, const char *temp)
 {
-	char *path = NULL;
-	if (asprintf(&path, "%s/%s", store->file_dir, temp) >= 0)
-		unlink(path);
-	free(path);
+	const char *name = temp_base(temp);
+	int dfd = -1;
+	/* Cleanup: the error being reported is kept; a link or nothing there
+	 * is nothing of ours to remove. */
+	wl__saved_error saved;
+	wl__error_save(&saved);
+	int rc = name == NULL ? 1 : store_walk(store, temp, false, &dfd, NULL);
+	wl__error_restore(&saved);
+	if (rc != 0)
+		return;
+	unlinkat(dfd, name, 0);
+	close(dfd);
 }

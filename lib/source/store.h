@@ -38,6 +38,8 @@ void wl__store_batch_free(wl__store_batch *b);
  * when another pull holds it (nothing opened), or an error. The caller
  * removes it once the layer is done, and whenever its bytes fail. */
 int wl__store_partial_open(wl_store *store, const char *layer_digest, int *fd_out, char **path_out);
+/** Removes a layer's partial (by the store's walk, never through a link). */
+void wl__store_partial_remove(wl_store *store, const char *layer_digest);
 
 /* While it holds a layer's partial: the temporary name of the layer's k-th
  * file, `<2 hex>/put-layer-<64 hex>-<k>`, and its removal (a file that a

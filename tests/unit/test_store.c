@@ -346,6 +346,180 @@ TEST(a_layer_partial_is_held_by_one_pull_at_a_time)
 	wl_store_free(s);
 }
 
+/* Empty, or holding nothing (a directory a planted link pointed at). */
+static bool dir_empty(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (d == NULL)
+		return false;
+	bool empty = true;
+	for (struct dirent *e; (e = readdir(d)) != NULL;)
+		empty = empty && (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0);
+	closedir(d);
+	return empty;
+}
+
+/* A path below store/files/sha256 (at() cannot take names this long). */
+static const char *below_sha256(const char *rel)
+{
+	static char bufs[2][PATH_MAX + 256];
+	static int next;
+	char *b = bufs[next++ & 1];
+	snprintf(b, PATH_MAX + 256, "%s/%s", at("store/files/sha256"), rel);
+	return b;
+}
+
+#define HELLO_FILE below_sha256("2c/2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824")
+
+TEST(a_link_planted_at_a_prefix_directory_is_refused_naming_it)
+{
+	scratch_new();
+	mkdir(at("victim"), 0755);
+	mkdir(at("store"), 0755);
+	mkdir(at("store/files"), 0755);
+	mkdir(at("store/files/sha256"), 0755);
+	CHECK(symlink(at("victim"), at("store/files/sha256/2c")) == 0);
+	wl_store *s = NULL;
+	CHECK_OK(wl_store_open(&s, at("store")));
+	wl_store_put *p = NULL;
+	CHECK_ERR(wl_store_put_begin(&p, s, HELLO, 5), WL_EINVALID, "files/sha256/2c is a symbolic link: refused");
+	CHECK_ERR(wl__store_put_begin_hashed(&p, s, HELLO, 5, NULL), WL_EINVALID, "symbolic link: refused");
+	CHECK_ERR(wl_store_has(s, HELLO, 5), WL_EINVALID, "files/sha256/2c is a symbolic link: refused");
+	/* Known only once hashed: refused at the rename. */
+	CHECK_ERR(put(s, NULL, -1, "hello", NULL), WL_EINVALID, "files/sha256/2c is a symbolic link: refused");
+	int fd = -1;
+	char *path = NULL;
+	CHECK_ERR(wl__store_partial_open(s, "sha256:2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c2c", &fd, &path),
+	          WL_EINVALID, "symbolic link: refused");
+	CHECK(fd < 0 && path == NULL);
+	CHECK(dir_empty(at("victim")));
+	/* The same one level up. */
+	unlink(at("store/files/sha256/2c"));
+	rmdir(at("store/files/sha256"));
+	CHECK(symlink(at("victim"), at("store/files/sha256")) == 0);
+	CHECK_ERR(put(s, HELLO, 5, "hello", NULL), WL_EINVALID, "files/sha256 is a symbolic link: refused");
+	CHECK(dir_empty(at("victim")));
+	CHECK_INT(temporaries(at("store")), 0);
+	wl_store_free(s);
+}
+
+TEST(a_file_planted_at_a_partial_name_is_never_written_through)
+{
+	scratch_new();
+	wl_store *s = NULL;
+	CHECK_OK(wl_store_open(&s, at("store")));
+	const char *layer = "sha256:cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd";
+	char name[PATH_MAX + 256];
+	snprintf(name, sizeof name, "%s", below_sha256("cd/put-layer-cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd"));
+	mkdir(at("store"), 0755);
+	mkdir(at("store/files"), 0755);
+	mkdir(at("store/files/sha256"), 0755);
+	mkdir(at("store/files/sha256/cd"), 0755);
+	put_text("outside", "not the store's");
+	const char *plants[] = {"hard link", "symbolic link", "another user's file"};
+	for (int i = 0; i < 3; i++) {
+		if (i == 0)
+			CHECK(link(at("outside"), name) == 0);
+		else if (i == 1)
+			CHECK(symlink(at("outside"), name) == 0);
+		else {
+			{
+				FILE *f = fopen(name, "w");
+				CHECK(f != NULL && fputs("planted bytes", f) >= 0 && fclose(f) == 0);
+			}
+			CHECK(chown(name, 65534, 65534) == 0);
+		}
+		int fd = -1;
+		char *path = NULL;
+		CHECK_OK(wl__store_partial_open(s, layer, &fd, &path));
+		struct stat st;
+		CHECK(fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0 && st.st_nlink == 1 &&
+		      st.st_uid == geteuid());
+		CHECK(write(fd, "abc", 3) == 3);
+		CHECK(file_is(at("outside"), (const unsigned char *)"not the store's", 15));
+		if (lstat(name, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size != 3) {
+			HARNESS_FAIL("planted %s: the partial is not the file written", plants[i]);
+			return;
+		}
+		close(fd);
+		wl__store_partial_remove(s, layer);
+		CHECK(access(name, F_OK) != 0);
+		free(path);
+	}
+	/* A named temporary: the same. */
+	char temp[WL__STORE_TEMP_MAX];
+	wl__store_layer_temp(temp, layer, 0);
+	char tpath[PATH_MAX];
+	snprintf(tpath, sizeof tpath, "%s/%s", at("store/files/sha256"), temp);
+	CHECK(symlink(at("outside"), tpath) == 0);
+	wl_store_put *p = NULL;
+	CHECK_OK(wl__store_put_begin_hashed(&p, s, HELLO, 5, temp));
+	struct stat st;
+	CHECK(lstat(tpath, &st) == 0 && S_ISREG(st.st_mode));
+	CHECK_OK(wl_store_put_write(p, "hello", 5));
+	CHECK_OK(wl_store_put_commit(p, NULL));
+	CHECK(file_is(at("outside"), (const unsigned char *)"not the store's", 15));
+	CHECK(file_is(HELLO_FILE, (const unsigned char *)"hello", 5));
+	CHECK_INT(temporaries(at("store")), 0);
+	wl_store_free(s);
+}
+
+/* A same-size file with the wrong bytes under HELLO's name. */
+static void plant_wrong_hello(void)
+{
+	mkdir(at("store"), 0755);
+	mkdir(at("store/files"), 0755);
+	mkdir(at("store/files/sha256"), 0755);
+	mkdir(at("store/files/sha256/2c"), 0755);
+	FILE *f = fopen(HELLO_FILE, "w");
+	if (f != NULL && fputs("HELLO", f) >= 0)
+		fclose(f);
+}
+
+TEST(in_a_store_others_may_write_to_a_file_is_rehashed_before_it_counts)
+{
+	/* Each way the rule fails: a directory writable by others, or owned by
+	 * someone else, at each level; and the file owned by someone else. */
+	const char *dirs[] = {"store", "store/files", "store/files/sha256", "store/files/sha256/2c"};
+	for (int i = 0; i < 9; i++) {
+		scratch_new();
+		plant_wrong_hello();
+		if (i < 4)
+			CHECK(chmod(at(dirs[i]), 0757) == 0);
+		else if (i < 8)
+			CHECK(chown(at(dirs[i - 4]), 65534, 65534) == 0);
+		else
+			CHECK(chown(HELLO_FILE, 65534, 65534) == 0);
+		wl_store *s = NULL;
+		CHECK_OK(wl_store_open(&s, at("store")));
+		int has = wl_store_has(s, HELLO, 5);
+		if (has != 0) {
+			HARNESS_FAIL("case %d: wl_store_has is %d, want 0 (re-hashed)", i, has);
+			return;
+		}
+		/* Fetched again: the right bytes replace the wrong ones. */
+		CHECK_OK(put(s, HELLO, 5, "hello", NULL));
+		CHECK(file_is(HELLO_FILE, (const unsigned char *)"hello", 5));
+		CHECK_INT(wl_store_has(s, HELLO, 5), 1);
+		CHECK_INT(temporaries(at("store")), 0);
+		wl_store_free(s);
+	}
+}
+
+TEST(in_a_store_of_ours_a_file_is_trusted_by_name_and_size)
+{
+	/* The rule, documented: no re-hashing where no one else could have
+	 * put the file, so a same-size wrong file (only we could have made
+	 * it) counts as present. */
+	scratch_new();
+	plant_wrong_hello();
+	wl_store *s = NULL;
+	CHECK_OK(wl_store_open(&s, at("store")));
+	CHECK_INT(wl_store_has(s, HELLO, 5), 1);
+	CHECK_INT(wl_store_has(s, HELLO, 4), 0);
+	wl_store_free(s);
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -363,6 +537,10 @@ int main(void)
 	RUN(a_batch_makes_small_files_durable_together);
 	RUN(a_named_temporary_is_reused_but_never_through_a_link);
 	RUN(a_layer_partial_is_held_by_one_pull_at_a_time);
+	RUN(a_link_planted_at_a_prefix_directory_is_refused_naming_it);
+	RUN(a_file_planted_at_a_partial_name_is_never_written_through);
+	RUN(in_a_store_others_may_write_to_a_file_is_rehashed_before_it_counts);
+	RUN(in_a_store_of_ours_a_file_is_trusted_by_name_and_size);
 	scratch_remove(scratch_root);
 	return harness_summary("store");
 }
