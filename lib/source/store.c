@@ -27,6 +27,7 @@
 
 #include "common/internal.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
@@ -175,7 +176,9 @@ static int store_walk(const wl_store *store, const char *prefix, bool create, in
  * NULL when it is not of that form. */
 static const char *temp_base(const char *temp)
 {
-	return strlen(temp) > 3 && temp[2] == '/' && strchr(temp + 3, '/') == NULL && strcmp(temp + 3, "..") != 0
+	/* Hex, so that the prefix cannot be ".." either. */
+	return strlen(temp) > 3 && isxdigit((unsigned char)temp[0]) && isxdigit((unsigned char)temp[1]) &&
+	               temp[2] == '/' && strchr(temp + 3, '/') == NULL && strcmp(temp + 3, "..") != 0
 	           ? temp + 3
 	           : NULL;
 }
@@ -452,10 +455,6 @@ static int put_close(wl_store_put *p, bool sync)
 		return wl__fail_errno(WL_EIO, errno, "content store %s: sync %s", p->store->dir, p->tmp_path);
 	int fd = p->fd;
 	p->fd = -1;
-	if (p->tmp_dfd >= 0) {
-		close(p->tmp_dfd);
-		p->tmp_dfd = -1;
-	}
 	if (close(fd) != 0)
 		return wl__fail_errno(WL_EIO, errno, "content store %s: close %s", p->store->dir, p->tmp_path);
 	return 0;
@@ -577,6 +576,10 @@ int wl__store_batch_add(wl__store_batch *b, wl_store_put *put)
 		put_free(put);
 		return rc;
 	}
+	/* Held closed until the flush, which walks to its directory again:
+	 * 256 puts must not hold 256 descriptors. */
+	close(put->tmp_dfd);
+	put->tmp_dfd = -1;
 	b->puts[b->count++] = put;
 	b->bytes += put->written;
 	return b->count == BATCH_FILES || b->bytes >= BATCH_BYTES ? wl__store_batch_flush(b) : 0;
