@@ -59,6 +59,11 @@ int wl__error_restore(const wl__saved_error *saved);
  *  not below 0 finds the first path under `dir` (the file-and-directory
  *  rule of SPEC.md §5.1). */
 int wl__path_compare_with_dir(wl_string s, wl_string dir);
+/** In `count` items of `stride` bytes sorted by the wl_string path at
+ *  `path_offset` in each, the index of the first one from `from` on whose
+ *  path lies under `dir` ("dir/..."), found by bisection; `count` when none. */
+size_t wl__path_first_under(const void *items, size_t count, size_t stride, size_t path_offset, size_t from,
+                            wl_string dir);
 
 /* ---- growable buffer (buf.c) ---- */
 

@@ -178,6 +178,27 @@ int wl__path_compare_with_dir(wl_string s, wl_string dir)
 	return s.len == dir.len + 1 ? 0 : 1;
 }
 
+size_t wl__path_first_under(const void *items, size_t count, size_t stride, size_t path_offset, size_t from,
+                            wl_string dir)
+{
+	const char *base = items;
+	wl_string path;
+	size_t lo = from, hi = count;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		memcpy(&path, base + mid * stride + path_offset, sizeof path);
+		if (wl__path_compare_with_dir(path, dir) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == count)
+		return count;
+	memcpy(&path, base + lo * stride + path_offset, sizeof path);
+	bool under = path.len > dir.len && memcmp(path.ptr, dir.ptr, dir.len) == 0 && path.ptr[dir.len] == '/';
+	return under ? lo : count;
+}
+
 bool wl_weight_name_valid(wl_string name)
 {
 	/* ^[a-z0-9]+([._-][a-z0-9]+)*$ */

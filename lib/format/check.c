@@ -15,6 +15,7 @@
 #include "common/grammar.h"
 #include "common/internal.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,20 +75,8 @@ static void put_digest(wl_buf *b, wl_string s)
 /* The first file (in sorted files) under the directory `dir`, or NULL. */
 static const wl_file *first_under(const wl_entry *e, wl_string dir)
 {
-	size_t lo = 0, hi = e->file_count;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (wl__path_compare_with_dir(e->files[mid].path, dir) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo == e->file_count)
-		return NULL;
-	wl_string s = e->files[lo].path;
-	if (s.len > dir.len && memcmp(s.ptr, dir.ptr, dir.len) == 0 && s.ptr[dir.len] == '/')
-		return &e->files[lo];
-	return NULL;
+	size_t i = wl__path_first_under(e->files, e->file_count, sizeof *e->files, offsetof(wl_file, path), 0, dir);
+	return i < e->file_count ? &e->files[i] : NULL;
 }
 
 /* Index of the first layer (in sorted layers) with that digest, or -1. */

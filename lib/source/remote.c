@@ -16,6 +16,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -183,22 +184,11 @@ static int compare_files(const void *a, const void *b)
 	return wl_string_compare(((const wl__remote_file *)a)->path, ((const wl__remote_file *)b)->path);
 }
 
-/* True when a path in files[from, count) (sorted) starts with `dir` + '/':
- * the first path not before "dir/" is found by bisection. */
+/* True when a path in files[from, count) (sorted) starts with `dir` + '/'. */
 static bool has_descendant(const wl__remote *r, size_t from, wl_string dir)
 {
-	size_t lo = from, hi = r->count;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		if (wl__path_compare_with_dir(r->files[mid].path, dir) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo == r->count)
-		return false;
-	wl_string p = r->files[lo].path;
-	return p.len > dir.len && memcmp(p.ptr, dir.ptr, dir.len) == 0 && p.ptr[dir.len] == '/';
+	return wl__path_first_under(r->files, r->count, sizeof *r->files, offsetof(wl__remote_file, path), from,
+	                            dir) < r->count;
 }
 
 /* Sorted by path, then what a local walk cannot give is refused (§16.2):
