@@ -165,6 +165,29 @@ TEST(bad_credentials_files_are_errors_that_show_no_secret)
 	fx_remove(dir);
 }
 
+/* Puts `dir` first on PATH (where helpers are looked up); returns the old
+ * PATH for path_restore. */
+static char *path_prepend(const char *dir)
+{
+	const char *path = getenv("PATH");
+	char *old = strdup(path ? path : "");
+	char *newpath = malloc(strlen(dir) + strlen(old ? old : "") + 2);
+	if (old == NULL || newpath == NULL) {
+		fprintf(stderr, "out of memory\n");
+		exit(2);
+	}
+	sprintf(newpath, "%s:%s", dir, old);
+	setenv("PATH", newpath, 1);
+	free(newpath);
+	return old;
+}
+
+static void path_restore(char *old)
+{
+	setenv("PATH", old, 1);
+	free(old);
+}
+
 TEST(a_credential_helper_is_asked_and_wins_over_auths)
 {
 	char *dir = fx_tmpdir();
@@ -177,11 +200,7 @@ TEST(a_credential_helper_is_asked_and_wins_over_auths)
 	char *cfg = file_in(dir, "config.json",
 	                    "{\"auths\":{\"h\":{\"auth\":\"eDp5\"},\"none\":{}},\"credHelpers\":{\"h\":\"wltest\","
 	                    "\"none\":\"wltest\"}}");
-	const char *path = getenv("PATH");
-	char *newpath = malloc(strlen(dir) + strlen(path ? path : "") + 2);
-	sprintf(newpath, "%s:%s", dir, path ? path : "");
-	char *old = path ? strdup(path) : NULL;
-	setenv("PATH", newpath, 1);
+	char *old = path_prepend(dir);
 	wl__credentials c;
 	const char *files[] = {cfg};
 	CHECK_OK(wl__auth_lookup(&c, files, 1, "h"));
@@ -191,10 +210,7 @@ TEST(a_credential_helper_is_asked_and_wins_over_auths)
 	/* "not found": anonymous, not an error */
 	CHECK_OK(wl__auth_lookup(&c, files, 1, "none"));
 	CHECK(c.username == NULL);
-	if (old != NULL)
-		setenv("PATH", old, 1);
-	free(old);
-	free(newpath);
+	path_restore(old);
 	free(helper);
 	free(cfg);
 	fx_remove(dir);
@@ -226,11 +242,7 @@ TEST(a_credential_helper_has_a_deadline_and_its_stderr_is_kept_apart)
 	chmod(slow, 0755);
 	chmod(chatty, 0755);
 	char *cfg = file_in(dir, "config.json", "{\"credHelpers\":{\"slow\":\"wlslow\",\"chatty\":\"wlchatty\"}}");
-	const char *path = getenv("PATH");
-	char *newpath = malloc(strlen(dir) + strlen(path ? path : "") + 2);
-	sprintf(newpath, "%s:%s", dir, path ? path : "");
-	char *old = path ? strdup(path) : NULL;
-	setenv("PATH", newpath, 1);
+	char *old = path_prepend(dir);
 	wl__credentials c;
 	const char *files[] = {cfg};
 	struct timespec t0, t1;
@@ -245,10 +257,7 @@ TEST(a_credential_helper_has_a_deadline_and_its_stderr_is_kept_apart)
 	CHECK_STR(c.username, "u");
 	CHECK_STR(c.password, "s");
 	wl__credentials_release(&c);
-	if (old != NULL)
-		setenv("PATH", old, 1);
-	free(old);
-	free(newpath);
+	path_restore(old);
 	free(slow);
 	free(chatty);
 	free(cfg);
