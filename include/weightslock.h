@@ -817,6 +817,12 @@ WL_API void wl_plan_free(wl_plan *plan);
 WL_API int wl_envelope(char **out, size_t *out_len, const wl_pack_options *options);
 WL_API int wl_envelope_digest(char out[WL_DIGEST_LEN + 1], const wl_pack_options *options);
 
+/** Cog's envelope (§11.6) with the effective thresholds, and its digest:
+ *  `sha256:ce2d53f8...` for the defaults. A lockfile stamped with it holds
+ *  records Cog made under the same plan settings, which import reuses. */
+WL_API int wl_cog_envelope(char **out, size_t *out_len, const wl_pack_options *options);
+WL_API int wl_cog_envelope_digest(char out[WL_DIGEST_LEN + 1], const wl_pack_options *options);
+
 /** A produced layer blob. */
 typedef struct wl_packed_layer {
 	char digest[WL_DIGEST_LEN + 1];

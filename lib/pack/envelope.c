@@ -1,7 +1,7 @@
 /*
  * envelope.c - the project's envelope (SPEC.md §11.6): the JSON naming
  * everything that determines layer bytes, and its digest, stamped as the
- * lockfile's `envelopeFormat`.
+ * lockfile's `envelopeFormat`; and Cog's, whose records import may reuse.
  *
  * A dozen fixed keys in a fixed order: a JSON library would only add a
  * dependency and a key-ordering question, so the bytes are written here.
@@ -64,14 +64,46 @@ int wl_envelope(char **out, size_t *out_len, const wl_pack_options *options)
 	return envelope_default(out, out_len, options);
 }
 
-int wl_envelope_digest(char out[WL_DIGEST_LEN + 1], const wl_pack_options *options)
+static int digest_of(char out[WL_DIGEST_LEN + 1], const wl_pack_options *options,
+                     int (*make)(char **, size_t *, const wl_pack_options *))
 {
 	char *json;
 	size_t len;
-	int rc = envelope_default(&json, &len, options);
+	int rc = make(&json, &len, options);
 	if (rc != 0)
 		return rc;
 	wl_sha256_digest(out, json, len);
 	free(json);
 	return 0;
+}
+
+int wl_envelope_digest(char out[WL_DIGEST_LEN + 1], const wl_pack_options *options)
+{
+	return digest_of(out, options, envelope_default);
+}
+
+/* Cog's envelope (§11.6): its keys in Go's sorted order, its values in
+ * v0.19.3, with the effective thresholds. */
+int wl_cog_envelope(char **out, size_t *out_len, const wl_pack_options *options)
+{
+	int64_t file_max, size_max;
+	int rc = wl__pack_thresholds(&file_max, &size_max, options);
+	if (rc != 0)
+		return rc;
+	wl_buf b;
+	wl_buf_init(&b);
+	wl_buf_puts(&b, "{\"bundleFileMax\":");
+	wl_buf_put_int64(&b, file_max);
+	wl_buf_puts(&b, ",\"bundleSizeMax\":");
+	wl_buf_put_int64(&b, size_max);
+	wl_buf_puts(&b, ",\"gzipLevelBundle\":9,\"gzipLevelLarge\":-1,"
+	                "\"incompressibleExts\":[\".bin\",\".gguf\",\".onnx\",\".parquet\",\".pt\",\".pth\","
+	                "\".safetensors\"],\"mediaTypeCompressed\":\"" WL_MEDIA_TYPE_LAYER_TAR_GZIP "\","
+	                "\"mediaTypeRaw\":\"" WL_MEDIA_TYPE_LAYER_TAR "\",\"revision\":1}");
+	return wl_buf_finish(&b, out, out_len);
+}
+
+int wl_cog_envelope_digest(char out[WL_DIGEST_LEN + 1], const wl_pack_options *options)
+{
+	return digest_of(out, options, wl_cog_envelope);
 }

@@ -273,6 +273,38 @@ TEST(envelope_records_libdeflate_block_size_and_effective_thresholds)
 	CHECK(strcmp(got_digest, "sha256:ce2d53f8dd962ace393450e0abadbe227304897be87753a503b61f9c8525726e") != 0);
 }
 
+/* SPEC.md §11.6: Cog's envelope bytes and the digest in every Cog v0.19.3
+ * lockfile; other thresholds change the digest. */
+TEST(cog_envelope_is_cogs_bytes_and_digest)
+{
+	const char *want = "{\"bundleFileMax\":67108864,\"bundleSizeMax\":268435456,\"gzipLevelBundle\":9,"
+	                   "\"gzipLevelLarge\":-1,\"incompressibleExts\":[\".bin\",\".gguf\",\".onnx\",\".parquet\","
+	                   "\".pt\",\".pth\",\".safetensors\"],\"mediaTypeCompressed\":"
+	                   "\"application/vnd.oci.image.layer.v1.tar+gzip\",\"mediaTypeRaw\":"
+	                   "\"application/vnd.oci.image.layer.v1.tar\",\"revision\":1}";
+	char *json;
+	size_t len;
+	CHECK_OK(wl_cog_envelope(&json, &len, NULL));
+	int same = len == strlen(want) && memcmp(json, want, len) == 0;
+	if (!same)
+		HARNESS_FAIL("Cog's envelope is %s", json);
+	wl_free(json);
+	if (!same)
+		return;
+	char d[WL_DIGEST_LEN + 1], other[WL_DIGEST_LEN + 1];
+	CHECK_OK(wl_cog_envelope_digest(d, NULL));
+	CHECK_STR(d, "sha256:ce2d53f8dd962ace393450e0abadbe227304897be87753a503b61f9c8525726e");
+	wl_pack_options small = {64, 0};
+	CHECK_OK(wl_cog_envelope_digest(other, &small));
+	CHECK(strcmp(other, d) != 0);
+	CHECK_OK(wl_cog_envelope(&json, &len, &small));
+	const char *head = "{\"bundleFileMax\":64,\"bundleSizeMax\":268435456,";
+	CHECK(len > strlen(head) && memcmp(json, head, strlen(head)) == 0);
+	wl_free(json);
+	wl_pack_options bad = {-1, 0};
+	CHECK_ERR(wl_cog_envelope_digest(d, &bad), WL_EINVALID, "negative");
+}
+
 TEST(envelope_rejects_negative_thresholds)
 {
 	wl_pack_options o = {0, -5};
@@ -282,6 +314,7 @@ TEST(envelope_rejects_negative_thresholds)
 
 int main(void)
 {
+	RUN(cog_envelope_is_cogs_bytes_and_digest);
 	RUN(small_is_strictly_below_bundle_file_max);
 	RUN(exactly_64_mib_is_large);
 	RUN(bundle_closes_when_total_plus_size_exceeds_max);
