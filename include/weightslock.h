@@ -899,6 +899,17 @@ typedef enum wl_import_status {
 /** "new", "unchanged", "config-changed", "upstream-changed". */
 WL_API const char *wl_import_status_name(wl_import_status status);
 
+/** What import does with a weight (§11.7 rule 1); the dry run reports the
+ *  same decision the import takes. */
+typedef enum wl_import_decision {
+	WL_IMPORT_KEEP,   /* the recorded layers stand: nothing is packed */
+	WL_IMPORT_PACK,   /* a new weight, or its declaration or files changed */
+	WL_IMPORT_REPACK, /* the same files, but the recorded layers cannot be reused */
+} wl_import_decision;
+
+/** "keep", "pack", "repack". */
+WL_API const char *wl_import_decision_name(wl_import_decision decision);
+
 typedef struct wl_import_options {
 	const char *project_dir;    /* relative sources resolve here */
 	const char *lockfile;       /* the lockfile's path */
@@ -912,7 +923,8 @@ typedef struct wl_import_options {
 	const char *hf_token;       /* sent to the Hub's origin only; NULL: none */
 	const char *cacert;         /* an extra CA file for HTTPS; NULL: the system CAs */
 	int threads;                /* <= 0: one per CPU */
-	bool dry_run;               /* plan and report; write nothing */
+	bool dry_run;               /* plan, decide and report; write nothing */
+	bool repack;                /* ignore the recorded layers: pack every selected weight */
 	double lock_timeout;        /* guard lock wait, < 0: forever */
 	bool map_files;             /* as in wl_hash_options */
 	wl_progress_fn progress;    /* may be NULL */
@@ -935,13 +947,23 @@ typedef struct wl_import_result {
 	char **excluded;
 	size_t excluded_count;
 	bool packed;           /* layers were produced (not taken from the lockfile) */
-	bool entry_changed;    /* the lockfile entry was replaced */
+	bool entry_changed;    /* the lockfile entry was replaced (dry run: would be) */
+	wl_import_decision decision;
+	const char *reason;    /* why, for the user: "new", "declaration changed", "files changed
+	                          upstream", or why the layers are repacked; "" when kept */
+	bool changes_lockfile; /* the lockfile changes because of this weight (its entry,
+	                          or the envelope it restamps); dry run: would */
+	char digest[WL_DIGEST_LEN + 1]; /* the entry's manifest digest; "" when a dry run
+	                                   cannot know it without packing */
 } wl_import_result;
 
 typedef struct wl_import_report {
 	wl_import_result *results; /* in the order imported */
 	size_t result_count;
-	size_t pruned;             /* undeclared entries removed */
+	size_t pruned;             /* undeclared entries removed (dry run: would be) */
+	char **removed;            /* their names */
+	bool changed;              /* the lockfile changed (dry run: would change) */
+	bool reshaped;             /* ... into the multi-source shape (§13) */
 	bool lockfile_written;
 	char **warnings;           /* for the user to see, e.g. a pattern dropped, the hash cache ignored */
 	size_t warning_count;

@@ -75,6 +75,7 @@ typedef enum cli_option_id {
 	OPT_EXCLUDE,
 	OPT_LIST,
 	OPT_DRY_RUN,
+	OPT_REPACK,
 	OPT_OCI_LAYOUT,
 	OPT_NO_CACHE,
 	OPT_CACHE_DIR,
@@ -150,6 +151,7 @@ typedef struct cli_invocation {
 	size_t exclude_count;
 	bool list;
 	bool dry_run;
+	bool repack;
 	const char *oci_layout;
 	bool no_cache;
 	const char *cache_dir;

@@ -223,6 +223,12 @@ static void print_plan(cli_buf *b, const wl_import_report *report, bool verbose)
 		cli_buf_puts(b, " \xe2\x86\x92 ");
 		cli_buf_human(b, r->target);
 		cli_buf_printf(b, "\n  status: %s\n", wl_import_status_name(r->status));
+		if (r->decision == WL_IMPORT_REPACK) {
+			/* Beyond Cog's plan: the recorded layers will not be reused. */
+			cli_buf_puts(b, "  repack: ");
+			cli_buf_text(b, r->reason);
+			cli_buf_puts(b, "\n");
+		}
 		for (size_t k = 0; k < r->change_count; k++) {
 			cli_buf_puts(b, "  changed: ");
 			cli_buf_text(b, r->changes[k]);
@@ -243,6 +249,76 @@ static void print_plan(cli_buf *b, const wl_import_report *report, bool verbose)
 		}
 		cli_buf_puts(b, "\n");
 	}
+}
+
+/* import --check: one line per weight that changes the lockfile, naming
+ * why, and per entry that would be removed. */
+static void print_check(cli_buf *b, const wl_import_report *report, const char *lock_path)
+{
+	for (size_t i = 0; i < report->result_count; i++) {
+		const wl_import_result *r = &report->results[i];
+		if (!r->changes_lockfile)
+			continue;
+		cli_buf_human(b, r->name);
+		if (r->decision == WL_IMPORT_REPACK) {
+			cli_buf_puts(b, ": packing changed (");
+			cli_buf_text(b, r->reason);
+			cli_buf_puts(b, ")");
+		} else {
+			cli_buf_puts(b, ": ");
+			cli_buf_text(b, r->reason);
+			for (size_t k = 0; k < r->change_count; k++) {
+				cli_buf_puts(b, k == 0 ? " (" : "; ");
+				cli_buf_text(b, r->changes[k]);
+			}
+			if (r->change_count > 0)
+				cli_buf_puts(b, ")");
+		}
+		cli_buf_puts(b, "\n");
+	}
+	for (size_t i = 0; i < report->pruned; i++) {
+		cli_buf_human(b, wl_str(report->removed[i]));
+		cli_buf_puts(b, ": undeclared, would be removed\n");
+	}
+	if (report->reshaped) {
+		cli_buf_human(b, wl_str(lock_path));
+		cli_buf_puts(b, ": would be rewritten in the multi-source shape\n");
+	}
+}
+
+/* import --json (schema weightslock.import/1). */
+static void print_json(cli_buf *b, const wl_import_report *report, const char *lock_path)
+{
+	cli_buf_puts(b, "{\n  \"schema\": \"weightslock.import/1\",\n  \"lockfile\": ");
+	cli_buf_json_string(b, wl_str(lock_path));
+	cli_buf_printf(b, ",\n  \"changed\": %s,\n  \"written\": %s,\n  \"weights\": [",
+	               report->changed ? "true" : "false", report->lockfile_written ? "true" : "false");
+	for (size_t i = 0; i < report->result_count; i++) {
+		const wl_import_result *r = &report->results[i];
+		cli_buf_puts(b, i ? ",\n    {\n      \"name\": " : "\n    {\n      \"name\": ");
+		cli_buf_json_string(b, r->name);
+		cli_buf_printf(b, ",\n      \"status\": \"%s\",\n      \"decision\": \"%s\",\n      \"reason\": ",
+		               wl_import_status_name(r->status), wl_import_decision_name(r->decision));
+		cli_buf_json_string(b, wl_str(r->reason));
+		cli_buf_puts(b, ",\n      \"changes\": [");
+		for (size_t k = 0; k < r->change_count; k++) {
+			cli_buf_puts(b, k ? ", " : "");
+			cli_buf_json_string(b, wl_str(r->changes[k]));
+		}
+		cli_buf_printf(b, "],\n      \"files\": %zu,\n      \"bytes\": %lld,\n      \"digest\": ", r->file_count,
+		               (long long)r->size);
+		if (r->digest[0] != '\0')
+			cli_buf_json_string(b, wl_str(r->digest));
+		else
+			cli_buf_puts(b, "null");
+		cli_buf_puts(b, "\n    }");
+	}
+	cli_buf_puts(b, report->result_count ? "\n  ],\n  \"removed\": [" : "],\n  \"removed\": [");
+	for (size_t i = 0; i < report->pruned; i++) {
+		cli_buf_puts(b, i ? ", " : "");
+		cli_buf_json_string(b, wl_str(report->removed[i]));
+	}
+	cli_buf_puts(b, "]\n}\n");
 }
 
 int cmd_import(cli_invocation *cli)
@@ -282,7 +358,8 @@ int cmd_import(cli_invocation *cli)
 		.hf_token = hf_token(),
 		.cacert = cli->cacert,
 		.threads = cli->jobs,
-		.dry_run = cli->dry_run,
+		.dry_run = cli->dry_run || cli->check,
+		.repack = cli->repack,
 		.lock_timeout = cli->timeout,
 		.map_files = true,
 		.progress = cli_progress_report,
@@ -297,12 +374,22 @@ int cmd_import(cli_invocation *cli)
 		cli_warn("%s", report->warnings[i]);
 	if (rc != 0) {
 		status = cli_lib_error(rc);
-	} else if (cli->dry_run) {
+	} else if (cli->json || cli->dry_run || cli->check) {
 		cli_buf b = {0};
-		print_plan(&b, report, cli->verbose);
+		if (cli->json)
+			print_json(&b, report, lock_path);
+		else if (cli->dry_run)
+			print_plan(&b, report, cli->verbose);
+		if (cli->check && !cli->json)
+			print_check(&b, report, lock_path);
 		status = cli_flush_stdout(&b);
 		cli_buf_release(&b);
-	} else {
+		if (cli->check && status == EXIT_OK) {
+			cli_note(cli, "%s: %s", lock_path, report->changed ? "would change" : "up to date");
+			status = report->changed ? EXIT_FOUND : EXIT_OK;
+		}
+	}
+	if (rc == 0 && !cli->dry_run && !cli->check) {
 		for (size_t i = 0; i < report->result_count; i++) {
 			const wl_import_result *r = &report->results[i];
 			cli_buf b = {0};
@@ -310,9 +397,14 @@ int cmd_import(cli_invocation *cli)
 			cli_buf_put(&b, "", 1);
 			if (b.failed)
 				continue;
-			cli_note(cli, "%s: %s, %zu files, %lld bytes%s", b.data, wl_import_status_name(r->status),
-			         r->file_count, (long long)r->size,
-			         !r->entry_changed ? ", entry unchanged" : r->packed ? ", packed" : ", entry updated");
+			const char *outcome = !r->entry_changed ? ", entry unchanged" : r->packed ? ", packed" : ", entry updated";
+			if (r->decision == WL_IMPORT_REPACK)
+				cli_note(cli, "%s: %s, %zu files, %lld bytes, repacked (%s)%s", b.data,
+				         wl_import_status_name(r->status), r->file_count, (long long)r->size, r->reason,
+				         !r->entry_changed ? ", entry unchanged" : ", entry updated");
+			else
+				cli_note(cli, "%s: %s, %zu files, %lld bytes%s", b.data, wl_import_status_name(r->status),
+				         r->file_count, (long long)r->size, outcome);
 			cli_buf_release(&b);
 		}
 		if (report->pruned > 0)

@@ -25,9 +25,11 @@ const cli_option cli_options[] = {
 	{OPT_HELP, 'h', "help", NULL, CMD_GLOBAL, "show help and exit"},
 	{OPT_CHECK, 0, "check", NULL, CMD_FMT,
 	 "write nothing; exit 1 if the file is not canonical"},
+	{OPT_CHECK, 0, "check", NULL, CMD_IMPORT,
+	 "decide as import would, write nothing; exit 1 if the lockfile would change"},
 	{OPT_STDOUT, 0, "stdout", NULL, CMD_FMT | CMD_CONVERT,
 	 "print the canonical bytes; never write the file"},
-	{OPT_JSON, 0, "json", NULL, CMD_SHOW | CMD_DRIFT | CMD_VERIFY | CMD_DIFF | CMD_STATUS,
+	{OPT_JSON, 0, "json", NULL, CMD_SHOW | CMD_DRIFT | CMD_VERIFY | CMD_DIFF | CMD_STATUS | CMD_IMPORT,
 	 "print JSON instead of text"},
 	{OPT_OUTPUT, 'o', NULL, "FILE", CMD_RUNTIME_MANIFEST,
 	 "write to FILE atomically instead of stdout"},
@@ -45,6 +47,7 @@ const cli_option cli_options[] = {
 	 "drop files matching PATTERN (repeatable; wins over --include)"},
 	{OPT_LIST, 0, "list", NULL, CMD_DIGEST, "first print `<hex>  <path>` per file"},
 	{OPT_DRY_RUN, 0, "dry-run", NULL, CMD_IMPORT, "print the plan; write nothing"},
+	{OPT_REPACK, 0, "repack", NULL, CMD_IMPORT, "ignore the recorded layers: pack every selected weight"},
 	{OPT_OCI_LAYOUT, 0, "oci-layout", "DIR", CMD_IMPORT | CMD_EXTRACT | CMD_PUSH,
 	 "OCI image layout (import: also write to it; extract, push: read it)"},
 	{OPT_NO_CACHE, 0, "no-cache", NULL, CMD_IMPORT, "read every file, ignore the hash cache"},
@@ -167,30 +170,47 @@ const cli_command cli_commands[] = {
 	 "The hash cache is never used: every byte is read.\n"
 	 "Exit status: 0 done; 2 error (including no file left by the patterns).\n",
 	 cmd_digest},
-	{"import", CMD_IMPORT, "[NAME...]", "import local weight directories into the lockfile",
+	{"import", CMD_IMPORT, "[NAME...]", "import weights (local, hf://, https://) into the lockfile",
 	 "Import the named weights (default: every weight declared in cog.yaml\n"
-	 "whose source is a local directory): walk, hash, filter, pack into tar\n"
-	 "layers, build the OCI manifest, and update the lockfile under the guard\n"
-	 "lock. An entry whose declaration, fingerprint and packing are unchanged\n"
-	 "is left byte for byte as it was; the lockfile is rewritten only if\n"
-	 "something changed, and not at all if any weight fails. Entries of weights\n"
-	 "no longer declared are removed. Unchanged files are not re-read: their\n"
-	 "digests come from a hash cache keyed by device, inode, size and times\n"
-	 "(--cache-dir, default $XDG_CACHE_HOME/weightslock or\n"
-	 "~/.cache/weightslock), trusted only when it and its directory are yours\n"
-	 "and writable by no one else (otherwise ignored, with a warning). Patterns\n"
-	 "RE2 cannot compile are dropped with a warning, as in digest. With\n"
-	 "--oci-layout DIR the layers, config blobs and manifests are also written\n"
-	 "to an OCI image layout, tagged by weight name; a blob already there is\n"
-	 "kept only if its bytes hash to its name.\n"
+	 "whose source is a local directory, an hf:// repository or an https://\n"
+	 "file): list, hash, filter, pack into tar layers, build the OCI manifest,\n"
+	 "and update the lockfile under the guard lock. An entry whose\n"
+	 "declaration, fingerprint and packing are unchanged is left byte for byte\n"
+	 "as it was; the lockfile is rewritten only if something changed, and not\n"
+	 "at all if any weight fails. Entries of weights no longer declared are\n"
+	 "removed. Unchanged files are not re-read: their digests come from a hash\n"
+	 "cache keyed by device, inode, size and times (--cache-dir, default\n"
+	 "$XDG_CACHE_HOME/weightslock or ~/.cache/weightslock), trusted only when\n"
+	 "it and its directory are yours and writable by no one else (otherwise\n"
+	 "ignored, with a warning). Patterns RE2 cannot compile are dropped with a\n"
+	 "warning, as in digest. With --oci-layout DIR the layers, config blobs\n"
+	 "and manifests are also written to an OCI image layout, tagged by weight\n"
+	 "name; a blob already there is kept only if its bytes hash to its name.\n"
 	 "Sources may be hf://ORG/REPO[@REF] (HF_ENDPOINT, HF_TOKEN) and https://\n"
 	 "files: their files are fetched, verified, into the content store (--store)\n"
 	 "and packed from there; an unchanged commit or strong ETag downloads\n"
 	 "nothing. A weight whose source: is a list merges its sources, later ones\n"
 	 "winning path by path.\n"
+	 "Each weight gets one decision: keep (the recorded layers stand), pack\n"
+	 "(new, declaration changed, files changed upstream) or repack (same files,\n"
+	 "but the recorded layers cannot be reused: --repack given, the lockfile's\n"
+	 "envelope is another packer's, the layers do not match the plan, or an\n"
+	 "OCI layout needs bytes another packer made). Records Cog made with the\n"
+	 "same thresholds are reused like this program's own, so importing\n"
+	 "unchanged sources over Cog's lockfile writes nothing.\n"
 	 "--dry-run prints the plan (status, changes, files and size per weight) on\n"
 	 "stdout and writes nothing; -v adds the included and excluded files.\n"
-	 "Exit status: 0 done; 2 error.\n",
+	 "--check decides the same way and writes nothing (no lockfile, hash cache,\n"
+	 "store or layout): it prints `NAME: WHY` per weight that would change the\n"
+	 "lockfile and `NAME: undeclared, would be removed`, and exits 1 if the\n"
+	 "lockfile would change; for CI, like `cargo --locked`.\n"
+	 "--json prints instead one document on stdout:\n"
+	 "  {\"schema\": \"weightslock.import/1\", \"lockfile\": PATH, \"changed\": B,\n"
+	 "   \"written\": B, \"weights\": [{\"name\", \"status\", \"decision\",\n"
+	 "   \"reason\", \"changes\": [S], \"files\": N, \"bytes\": N, \"digest\": S|null}],\n"
+	 "   \"removed\": [NAME]}\n"
+	 "(digest is null where a dry run cannot know it without packing).\n"
+	 "Exit status: 0 done (--check: up to date); 1 --check: would change; 2 error.\n",
 	 cmd_import},
 	{"verify", CMD_VERIFY, "NAME DIR", "check that a directory holds exactly an entry's files",
 	 "Check that DIR holds exactly the file set of the lockfile entry NAME: the\n"
@@ -408,15 +428,22 @@ static bool accepts(const cli_command *command, const cli_option *option)
 	return command != NULL && (option->commands & command->bit) != 0;
 }
 
-/* Finds an option by long name (`name` of length n) or short letter. */
-static const cli_option *find_long(const char *name, size_t n)
+/* Finds an option by long name (`name` of length n), the command's own
+ * first (one name may mean different things to two commands), or by short
+ * letter. */
+static const cli_option *find_long(const cli_command *command, const char *name, size_t n)
 {
+	const cli_option *any = NULL;
 	for (size_t i = 0; i < cli_option_count; i++) {
 		const char *l = cli_options[i].long_name;
-		if (l != NULL && strlen(l) == n && memcmp(l, name, n) == 0)
+		if (l == NULL || strlen(l) != n || memcmp(l, name, n) != 0)
+			continue;
+		if (accepts(command, &cli_options[i]))
 			return &cli_options[i];
+		if (any == NULL)
+			any = &cli_options[i];
 	}
-	return NULL;
+	return any;
 }
 
 static const cli_option *find_short(char c)
@@ -501,6 +528,7 @@ static int apply(cli_invocation *cli, const cli_option *option, const char *valu
 		break;
 	case OPT_LIST: cli->list = true; break;
 	case OPT_DRY_RUN: cli->dry_run = true; break;
+	case OPT_REPACK: cli->repack = true; break;
 	case OPT_SIZES_ONLY: cli->sizes_only = true; break;
 	case OPT_FORCE: cli->force = true; break;
 	case OPT_OCI_LAYOUT: cli->oci_layout = value; break;
@@ -571,7 +599,7 @@ static int parse_option(cli_invocation *cli, int argc, char **argv, int *i)
 		const char *name = arg + 2;
 		const char *eq = strchr(name, '=');
 		size_t n = eq != NULL ? (size_t)(eq - name) : strlen(name);
-		const cli_option *option = find_long(name, n);
+		const cli_option *option = find_long(command, name, n);
 		if (option == NULL || !accepts(command, option))
 			return cli_usage_error(command, "unknown option '%.*s'", (int)(n + 2), arg);
 		option_spelling(option, spelled, sizeof spelled);

@@ -37,6 +37,25 @@ const char *wl_import_status_name(wl_import_status status)
 	return "unknown";
 }
 
+const char *wl_import_decision_name(wl_import_decision decision)
+{
+	switch (decision) {
+	case WL_IMPORT_KEEP: return "keep";
+	case WL_IMPORT_PACK: return "pack";
+	case WL_IMPORT_REPACK: return "repack";
+	}
+	return "unknown";
+}
+
+/* Why a weight is packed (the status) or repacked (§11.7 rule 1). */
+static const char REASON_NEW[] = "new";
+static const char REASON_DECLARATION[] = "declaration changed";
+static const char REASON_UPSTREAM[] = "files changed upstream";
+static const char REASON_REPACK[] = "--repack given";
+static const char REASON_ENVELOPE[] = "the lockfile's envelope is another packer's";
+static const char REASON_LAYERS[] = "the recorded layers do not match the plan";
+static const char REASON_FOREIGN[] = "packed by another packer";
+
 static int64_t now_ns(void)
 {
 	struct timespec ts;
@@ -154,11 +173,20 @@ static void weight_job_release(weight_job *w)
 	memset(w, 0, sizeof *w);
 }
 
+/* Who made the layer records of the lockfile, by its envelope (§11.6). */
+typedef enum records_kind {
+	RECORDS_OURS,  /* this packer, same settings: its bytes can be made again */
+	RECORDS_COGS,  /* Cog, same plan settings: reusable, gzip bytes not reproducible */
+	RECORDS_OTHER, /* anything else: never reused */
+} records_kind;
+
 typedef struct importer {
 	const wl_config *config;
 	const wl_import_options *opts;
 	wl_pack_options pack;
 	char envelope[WL_DIGEST_LEN + 1];
+	char cog_envelope[WL_DIGEST_LEN + 1];
+	records_kind records;
 	wl_hash_cache *cache;
 	wl_oci_layout *layout;
 	const wl_lock *recorded; /* the lockfile as loaded under the guard */
@@ -189,6 +217,71 @@ static void progress(importer *im, wl_phase phase, const char *weight, uint64_t 
 		return;
 	wl_progress p = {phase, weight, items_done, items_total, bytes_done, bytes_total};
 	im->opts->progress(im->opts->progress_ctx, &p);
+}
+
+static bool entry_has_gzip(const wl_entry *x)
+{
+	for (size_t i = 0; x != NULL && i < x->layer_count; i++)
+		if (!wl_string_equal(x->layers[i].media_type, wl_str(WL_MEDIA_TYPE_LAYER_TAR)))
+			return true;
+	return false;
+}
+
+/* Recorded layers may stand at all (the first conditions of rule 1). */
+static bool records_reusable(const importer *im)
+{
+	return im->records != RECORDS_OTHER && !im->opts->repack;
+}
+
+/* For a weight whose declaration and fingerprint are as recorded in `x`:
+ * why its recorded layers cannot stand, or NULL when they can. */
+static const char *repack_reason(const importer *im, const wl_entry *x, bool layers_match)
+{
+	if (im->opts->repack)
+		return REASON_REPACK;
+	if (im->records == RECORDS_OTHER)
+		return REASON_ENVELOPE;
+	if (!layers_match)
+		return REASON_LAYERS;
+	/* A layout needs the layer bytes, and Cog's gzip bytes cannot be made here. */
+	if (im->records == RECORDS_COGS && im->opts->oci_layout != NULL && entry_has_gzip(x))
+		return REASON_FOREIGN;
+	return NULL;
+}
+
+/*
+ * The decision for one weight, from its status (§11.9) and rule 1 of
+ * §11.7, made once for the dry run and the import alike; also what it
+ * would do to the lockfile, which the import later replaces by what it
+ * did. `layers_match`: the recorded layers hold the planned files.
+ */
+static void decide(const importer *im, weight_job *w, const wl_entry *x, bool layers_match)
+{
+	wl_import_result *r = w->result;
+	const char *why = NULL;
+	switch (r->status) {
+	case WL_IMPORT_NEW: r->reason = REASON_NEW; break;
+	case WL_IMPORT_CONFIG_CHANGED: r->reason = REASON_DECLARATION; break;
+	case WL_IMPORT_UPSTREAM_CHANGED: r->reason = REASON_UPSTREAM; break;
+	case WL_IMPORT_UNCHANGED: why = repack_reason(im, x, layers_match); break;
+	}
+	if (r->status != WL_IMPORT_UNCHANGED) {
+		r->decision = WL_IMPORT_PACK;
+		r->entry_changed = true;
+	} else if (why != NULL) {
+		r->decision = WL_IMPORT_REPACK;
+		r->reason = why;
+		/* Plain tar layers come out the same from any packer; gzip ones
+		 * only from this one with the same envelope. */
+		r->entry_changed = why == REASON_LAYERS || why == REASON_FOREIGN ||
+		                   (im->records != RECORDS_OURS && entry_has_gzip(x));
+	} else {
+		r->decision = WL_IMPORT_KEEP;
+		r->reason = "";
+		r->entry_changed = false;
+		snprintf(r->digest, sizeof r->digest, "%.*s", (int)x->digest.len, x->digest.ptr ? x->digest.ptr : "");
+	}
+	r->changes_lockfile = r->entry_changed || im->records == RECORDS_OTHER;
 }
 
 /* Status and Cog's "changed" lines against the recorded entry (§11.9). */
@@ -344,8 +437,8 @@ static int list_remote(importer *im, weight_job *w)
 	 * waits until it differs. */
 	const wl_entry *x = wl_lock_find(im->recorded, w->decl->name);
 	wl__remote_options o = im->remote;
-	if (x != NULL && im->layout == NULL && wl_string_equal(im->recorded->envelope_format, wl_str(im->envelope)) &&
-	    declaration_matches(w, x) && wl_entry_source(x) != NULL && wl_entry_source(x)->fingerprint.len > 0)
+	if (x != NULL && im->opts->oci_layout == NULL && records_reusable(im) && declaration_matches(w, x) &&
+	    wl_entry_source(x) != NULL && wl_entry_source(x)->fingerprint.len > 0)
 		o.stop_if_fingerprint = wl_entry_source(x)->fingerprint.ptr;
 	if (w->hash_only)
 		o.stop_if_fingerprint = w->stop_fingerprint;
@@ -918,6 +1011,18 @@ static void result_release(wl_import_result *r)
 	free(r->excluded);
 }
 
+/* Rule 7: a weight decided "keep" whose layers were produced anyway (for a
+ * layout) and came out other than recorded was packed by another packer. */
+static void confirm_kept(weight_job *w, const wl_entry *x)
+{
+	wl_import_result *r = w->result;
+	if (r->decision == WL_IMPORT_KEEP && !wl_entries_equal(x, &w->entry)) {
+		r->decision = WL_IMPORT_REPACK;
+		r->reason = REASON_FOREIGN;
+		r->digest[0] = '\0';
+	}
+}
+
 /* Is the file of path `p` in `set` (sorted) already? Its index, or -1. */
 static long find_in_set(const wl_source_file *set, size_t n, wl_string p)
 {
@@ -977,15 +1082,16 @@ static int import_multi(importer *im, weight_job *w)
 	 * declaration, same envelope, no layout to fill); if every source's
 	 * fingerprint is unchanged it stands, and remote files are not fetched. */
 	const wl_entry *x = wl_lock_find(im->recorded, w->decl->name);
-	bool fast = x != NULL && im->layout == NULL && x->source_count == ns &&
-	            wl_string_equal(im->recorded->envelope_format, wl_str(im->envelope)) &&
-	            wl_string_equal(x->target, w->decl->target);
-	for (size_t k = 0; fast && k < ns; k++) {
+	bool declared_same = x != NULL && x->source_count == ns && wl_string_equal(x->target, w->decl->target);
+	bool recorded_fingerprints = declared_same;
+	for (size_t k = 0; declared_same && k < ns; k++) {
 		const wl_source *a = &x->sources[k], *d = &w->decl->sources[k];
-		fast = wl_string_equal(a->uri, d->uri) && a->fingerprint.len > 0 &&
-		       wl__strings_equal(a->include, a->include_count, d->include, d->include_count) &&
-		       wl__strings_equal(a->exclude, a->exclude_count, d->exclude, d->exclude_count);
+		declared_same = wl_string_equal(a->uri, d->uri) &&
+		                wl__strings_equal(a->include, a->include_count, d->include, d->include_count) &&
+		                wl__strings_equal(a->exclude, a->exclude_count, d->exclude, d->exclude_count);
+		recorded_fingerprints = recorded_fingerprints && a->fingerprint.len > 0;
 	}
+	bool fast = declared_same && recorded_fingerprints && records_reusable(im) && im->opts->oci_layout == NULL;
 	for (size_t k = 0; fast && k < ns && rc == 0; k++) {
 		weight_job *pj = part_init(parts, results, w, k);
 		pj->stop_fingerprint = x->sources[k].fingerprint.ptr;
@@ -1006,6 +1112,7 @@ static int import_multi(importer *im, weight_job *w)
 		w->entry = *x;
 		w->kept = true;
 		w->result->status = WL_IMPORT_UNCHANGED;
+		decide(im, w, x, true);
 		w->result->file_count = x->file_count;
 		w->result->size = x->size;
 		return 0;
@@ -1087,10 +1194,20 @@ static int import_multi(importer *im, weight_job *w)
 	w->set_count = n;
 	w->locations = locations;
 	rc = plan_set(im, w);
-	if (rc != 0 || im->opts->dry_run)
+	if (rc != 0)
 		return rc;
-	x = wl_lock_find(im->recorded, w->decl->name);
-	w->result->status = x == NULL ? WL_IMPORT_NEW : WL_IMPORT_UPSTREAM_CHANGED;
+	bool same_fingerprints = declared_same;
+	for (size_t k = 0; same_fingerprints && k < ns; k++)
+		same_fingerprints = wl_string_equal(x->sources[k].fingerprint, wl_str(w->fingerprints[k]));
+	w->result->status = x == NULL          ? WL_IMPORT_NEW
+	                    : !declared_same   ? WL_IMPORT_CONFIG_CHANGED
+	                    : !same_fingerprints ? WL_IMPORT_UPSTREAM_CHANGED
+	                                       : WL_IMPORT_UNCHANGED;
+	/* The layers of a multi-source weight are packed whenever it is not
+	 * kept above; packed the same, its entry stays as recorded. */
+	decide(im, w, x, true);
+	if (im->opts->dry_run)
+		return 0;
 	size_t nl = w->plan->layer_count;
 	size_t *todo = calloc(nl ? nl : 1, sizeof(size_t));
 	if (todo == NULL)
@@ -1104,8 +1221,8 @@ static int import_multi(importer *im, weight_job *w)
 		return rc;
 	w->result->packed = nl > 0;
 	rc = assemble(im, w);
-	if (rc == 0 && x != NULL && wl_entries_equal(x, &w->entry))
-		w->result->status = WL_IMPORT_UNCHANGED;
+	if (rc == 0)
+		confirm_kept(w, x);
 	return rc;
 }
 
@@ -1128,28 +1245,37 @@ static int import_weight(importer *im, weight_job *w)
 		 * envelope: the recorded entry stands and nothing is fetched. */
 		if (w->remote->unchanged) {
 			rc = describe_changes(w, x);
+			decide(im, w, x, true);
 			w->entry = *x;
 			w->kept = true;
 			w->result->file_count = x->file_count;
 			w->result->size = x->size;
 			return rc;
 		}
-		if (!im->opts->dry_run)
+		if (!im->opts->dry_run) {
 			rc = fetch_set(im, w);
+		} else if (w->fingerprint[0] == '\0' && w->remote->count == 1 && w->set_count == 1) {
+			/* An https:// file without a strong ETag: a dry run hashes
+			 * its bytes as they come and keeps none of them. */
+			rc = wl__remote_hash(w->remote, 0, &im->remote);
+			if (rc == 0)
+				rc = wl__remote_set_content_fingerprint(w->remote);
+			if (rc == 0) {
+				memcpy(w->set[0].digest, w->remote->files[0].digest, sizeof w->set[0].digest);
+				snprintf(w->fingerprint, sizeof w->fingerprint, "%s", w->remote->fingerprint);
+			}
+		}
 	} else if (rc == 0) {
 		rc = hash_tree(im, w);
 	}
 	if (rc == 0)
 		rc = describe_changes(w, x);
-	if (rc != 0 || im->opts->dry_run)
+	if (rc != 0)
 		return rc;
 
 	/* Rule 1: the recorded layers stand for the plan only if the
 	 * envelope, the declaration and the fingerprint are unchanged and the
 	 * layers hold the same files. */
-	bool fast = x != NULL && wl_string_equal(im->recorded->envelope_format, wl_str(im->envelope)) &&
-	            declaration_matches(w, x) &&
-	            wl_string_equal(wl_entry_source(x)->fingerprint, wl_str(w->fingerprint));
 	size_t nl = w->plan->layer_count;
 	wl_packed_layer *fresh = calloc(nl, sizeof *fresh);
 	size_t *todo = calloc(nl, sizeof(size_t));
@@ -1159,8 +1285,22 @@ static int import_weight(importer *im, weight_job *w)
 		return wl__nomem();
 	}
 	memcpy(fresh, w->packed, nl * sizeof *fresh);
-	if (fast)
-		fast = reuse_recorded_layers(w, x);
+	bool layers_match = false;
+	if (x != NULL && w->result->status == WL_IMPORT_UNCHANGED) {
+		/* A dry run of a remote source has only the listing's digests:
+		 * the same commit or ETag is taken to hold the recorded files. */
+		bool known = true;
+		for (size_t i = 0; i < w->set_count && known; i++)
+			known = w->set[i].digest[0] != '\0';
+		layers_match = known ? reuse_recorded_layers(w, x) : im->opts->dry_run;
+	}
+	decide(im, w, x, layers_match);
+	if (im->opts->dry_run) {
+		free(fresh);
+		free(todo);
+		return 0;
+	}
+	bool fast = w->result->decision == WL_IMPORT_KEEP;
 	/* Rule 7: a layer produced while hashing must agree with its record. */
 	for (size_t li = 0; li < nl && fast; li++)
 		if (w->produced[li] && strcmp(fresh[li].digest, w->packed[li].digest) != 0)
@@ -1189,7 +1329,10 @@ static int import_weight(importer *im, weight_job *w)
 	for (size_t li = 0; li < nl; li++)
 		any = any || w->produced[li];
 	w->result->packed = any;
-	return assemble(im, w);
+	rc = assemble(im, w);
+	if (rc == 0)
+		confirm_kept(w, x);
+	return rc;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1259,37 +1402,83 @@ static int select_weights(const wl_config_weight ***out, size_t *count, const wl
 	return 0;
 }
 
-/* Rules 3-5 of §11.7 on the lockfile loaded under the guard lock.
- * Returns 1 when the lockfile changed, 0 when not, or an error. */
+/* The names of the entries no weight of cog.yaml declares (rule 5). */
+static int list_undeclared(importer *im, const wl_lock *lock, wl_import_report *report)
+{
+	for (size_t i = 0; i < lock->entry_count; i++) {
+		const wl_entry *e = &lock->entries[i];
+		bool declared = false;
+		for (size_t k = 0; k < im->config->weight_count && !declared; k++)
+			declared = wl_string_equal(im->config->weights[k].name, e->name);
+		if (declared)
+			continue;
+		char **p = realloc(report->removed, (report->pruned + 1) * sizeof *p);
+		if (p == NULL)
+			return wl__nomem();
+		report->removed = p;
+		if ((p[report->pruned] = strndup(e->name.ptr ? e->name.ptr : "", e->name.len)) == NULL)
+			return wl__nomem();
+		report->pruned++;
+	}
+	return 0;
+}
+
+/* A weight declared as a list turns a single-source file into the §13
+ * shape. */
+static bool reshapes(const wl_lock *lock, const weight_job *jobs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (jobs[i].decl->source_is_list && !lock->multi_source)
+			return true;
+	return false;
+}
+
+/* What the dry run's decisions would do to the lockfile. */
+static int predict(importer *im, const wl_lock *lock, weight_job *jobs, size_t n, wl_import_report *report)
+{
+	report->reshaped = reshapes(lock, jobs, n);
+	bool changed = report->reshaped || (im->records == RECORDS_OTHER && n > 0);
+	for (size_t i = 0; i < n; i++)
+		changed = changed || jobs[i].result->changes_lockfile;
+	int rc = list_undeclared(im, lock, report);
+	report->changed = changed || report->pruned > 0;
+	return rc;
+}
+
+/* Rules 3-5 of §11.7 on the lockfile loaded under the guard lock: an entry
+ * equal to its record keeps it; the envelope is restamped only when an
+ * entry changes or the records were not reusable (a file of Cog's records
+ * that nothing changed keeps Cog's stamp). Returns 1 when the lockfile
+ * changed, 0 when not, or an error. */
 static int apply(importer *im, wl_lock *lock, weight_job *jobs, size_t n, wl_import_report *report)
 {
-	bool changed = !wl_string_equal(lock->envelope_format, wl_str(im->envelope));
+	report->reshaped = reshapes(lock, jobs, n);
+	bool changed = report->reshaped || (im->records == RECORDS_OTHER && n > 0);
 	for (size_t i = 0; i < n; i++) {
 		weight_job *w = &jobs[i];
 		const wl_entry *x = wl_lock_find(lock, w->entry.name);
-		if (wl_entries_equal(x, &w->entry)) {
+		w->result->entry_changed = !wl_entries_equal(x, &w->entry);
+		if (!w->result->entry_changed)
 			w->entry.imported_at = x->imported_at;
-		} else {
-			w->result->entry_changed = true;
-			changed = true;
-		}
+		w->result->changes_lockfile = w->result->entry_changed || im->records == RECORDS_OTHER;
+		changed = changed || w->result->entry_changed;
+		snprintf(w->result->digest, sizeof w->result->digest, "%.*s", (int)w->entry.digest.len,
+		         w->entry.digest.ptr ? w->entry.digest.ptr : "");
 	}
-	for (size_t i = 0; i < n; i++)
-		if (jobs[i].decl->source_is_list && !lock->multi_source)
-			changed = true;
 	if (changed) {
 		if (!wl_storage_string(lock->storage, &lock->envelope_format, im->envelope, WL_DIGEST_LEN))
 			return wl__nomem();
-		/* A weight declared as a list is written in the §13 shape. */
-		for (size_t i = 0; i < n; i++)
-			if (jobs[i].decl->source_is_list)
-				lock->multi_source = true;
+		if (report->reshaped)
+			lock->multi_source = true;
 		for (size_t i = 0; i < n; i++) {
 			int rc = wl_lock_upsert(lock, &jobs[i].entry);
 			if (rc != 0)
 				return rc;
 		}
 	}
+	int rc = list_undeclared(im, lock, report);
+	if (rc != 0)
+		return rc;
 	size_t declared = im->config->weight_count;
 	wl_string *keep = calloc(declared ? declared : 1, sizeof *keep);
 	if (keep == NULL)
@@ -1297,11 +1486,12 @@ static int apply(importer *im, wl_lock *lock, weight_job *jobs, size_t n, wl_imp
 	for (size_t k = 0; k < declared; k++)
 		keep[k] = im->config->weights[k].name;
 	bool present = lock->entries_present;
-	report->pruned = wl_lock_retain(lock, keep, declared);
+	size_t pruned = wl_lock_retain(lock, keep, declared);
 	free(keep);
-	if (report->pruned == 0)
+	if (pruned == 0)
 		lock->entries_present = present; /* retain alone must not change the file */
-	return changed || report->pruned > 0 ? 1 : 0;
+	report->changed = changed || pruned > 0;
+	return report->changed ? 1 : 0;
 }
 
 void wl_import_report_free(wl_import_report *report)
@@ -1314,6 +1504,9 @@ void wl_import_report_free(wl_import_report *report)
 	for (size_t i = 0; i < report->warning_count; i++)
 		free(report->warnings[i]);
 	free(report->warnings);
+	for (size_t i = 0; i < report->pruned; i++)
+		free(report->removed[i]);
+	free(report->removed);
 	free(report);
 }
 
@@ -1323,6 +1516,8 @@ int wl_import(wl_import_report **out, const wl_config *config, const wl_import_o
 	importer im = {.config = config, .opts = opts, .pack = opts->pack};
 	im.threads = opts->threads > 0 ? opts->threads : wl__cpu_count();
 	int rc = wl_envelope_digest(im.envelope, &im.pack);
+	if (rc == 0)
+		rc = wl_cog_envelope_digest(im.cog_envelope, &im.pack);
 	if (rc != 0)
 		return rc;
 	const wl_config_weight **sel = NULL;
@@ -1353,6 +1548,9 @@ int wl_import(wl_import_report **out, const wl_config *config, const wl_import_o
 	if (rc != 0)
 		goto done;
 	im.recorded = lock;
+	im.records = wl_string_equal(lock->envelope_format, wl_str(im.envelope))       ? RECORDS_OURS
+	             : wl_string_equal(lock->envelope_format, wl_str(im.cog_envelope)) ? RECORDS_COGS
+	                                                                               : RECORDS_OTHER;
 	if (opts->cache_dir != NULL && wl_hash_cache_open(&im.cache, opts->cache_dir) != 0)
 		im.cache = NULL; /* a cache is an optimization; without it we read */
 	if (wl_hash_cache_warning(im.cache) != NULL)
@@ -1378,6 +1576,8 @@ int wl_import(wl_import_report **out, const wl_config *config, const wl_import_o
 			free(q);
 		}
 	}
+	if (rc == 0 && opts->dry_run)
+		rc = predict(&im, lock, jobs, n, report);
 	if (rc != 0 || opts->dry_run)
 		goto done;
 	if (im.layout != NULL) {

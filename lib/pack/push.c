@@ -245,11 +245,15 @@ static int stream_check_end(pack_stream *ps)
 		                "layer %s: the layout's blob does not match its digest: it hashes to %s (%lld bytes); "
 		                "nothing was uploaded under that digest",
 		                ps->layer->digest.ptr, ps->out.digest, (long long)ps->out.size);
+	/* The packer checked every file against its recorded digest: the same
+	 * files made other bytes, so another packer made the recorded ones
+	 * (Cog's gzip bytes cannot be made here). */
 	if (!same)
 		return wl__fail(WL_EMISMATCH,
-		                "layer %s: packed from the sources it is %s (%lld bytes): the sources changed since "
-		                "import, or another packer made it (push from its --oci-layout)",
-		                ps->layer->digest.ptr, ps->out.digest, (long long)ps->out.size);
+		                "layer %s was packed by another packer: packed here from the same files it is %s "
+		                "(%lld bytes); it must already be in the registry (or push from the OCI layout it was "
+		                "written to), or repack the weight with `weightslock import --repack %s`",
+		                ps->layer->digest.ptr, ps->out.digest, (long long)ps->out.size, ps->run->weight);
 	return 0;
 }
 

@@ -14,6 +14,7 @@
 
 #include "common/json_read.h"
 
+#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stddef.h>
@@ -772,6 +773,67 @@ static int sink_restart(void *ctx)
 	return rc;
 }
 
+/* A GET of file `f`, with the token only for the Hub's own origin (a
+ * file's URL is the endpoint's; its redirect to a CDN goes without). */
+static void file_request(wl__http_request *req, const wl__remote *remote, const wl__remote_file *f)
+{
+	if (remote->authorization != NULL && remote->origin != NULL &&
+	    wl__hub_page_policy(remote->origin, NULL, f->url) == WL__HUB_PAGE_TOKEN) {
+		req->origin = remote->origin;
+		req->authorization = remote->authorization;
+	}
+	req->expect_size = f->size;
+}
+
+static int download_status(const wl__http_response *resp)
+{
+	if (resp->status >= 200 && resp->status <= 299)
+		return 0;
+	return wl__fail(resp->status == 404 ? WL_ENOTFOUND : WL_EIO, "download answered status %ld", resp->status);
+}
+
+static int hash_data(void *ctx, const void *data, size_t len)
+{
+	return EVP_DigestUpdate(ctx, data, len) == 1 ? 0 : wl__nomem();
+}
+
+static int hash_restart(void *ctx)
+{
+	return EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 ? 0 : wl__nomem();
+}
+
+int wl__remote_hash(wl__remote *remote, size_t i, const wl__remote_options *opts)
+{
+	wl__remote_file *f = &remote->files[i];
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	int rc = md != NULL ? hash_restart(md) : wl__nomem();
+	if (rc == 0) {
+		wl__http_request req = WL__HTTP_REQUEST_INIT(WL__HTTP_GET, f->url);
+		file_request(&req, remote, f);
+		if (f->size < 0)
+			req.expect_size = -1;
+		req.on_data = hash_data;
+		req.on_restart = hash_restart;
+		req.ctx = md;
+		wl__http_response resp;
+		memset(&resp, 0, sizeof resp);
+		rc = wl__http_perform(opts->http, &req, &resp);
+		if (rc == 0)
+			rc = download_status(&resp);
+		wl__http_response_release(&resp);
+	}
+	if (rc == 0 && !wl__digest_final(md, f->digest))
+		rc = wl__nomem();
+	EVP_MD_CTX_free(md);
+	if (rc != 0 && rc != WL_ENOMEM) {
+		char *path_q = NULL;
+		if (wl_quote(&path_q, NULL, f->path) == 0)
+			wl__error_prefix("fetch %s", path_q);
+		free(path_q);
+	}
+	return rc;
+}
+
 int wl__remote_fetch(wl__remote *remote, size_t i, wl_store *store, const wl__remote_options *opts,
                      char **location, const wl__remote_tee *tee)
 {
@@ -797,23 +859,15 @@ int wl__remote_fetch(wl__remote *remote, size_t i, wl_store *store, const wl__re
 	rc = wl_store_put_begin(&sink.put, store, f->digest[0] ? f->digest : NULL, f->size);
 	if (rc == 0) {
 		wl__http_request req = WL__HTTP_REQUEST_INIT(WL__HTTP_GET, f->url);
-		/* The token for the Hub's own origin only (a file's URL is the
-		 * endpoint's; its redirect to a CDN goes without). */
-		if (remote->authorization != NULL && remote->origin != NULL &&
-		    wl__hub_page_policy(remote->origin, NULL, f->url) == WL__HUB_PAGE_TOKEN) {
-			req.origin = remote->origin;
-			req.authorization = remote->authorization;
-		}
+		file_request(&req, remote, f);
 		req.on_data = sink_data;
 		req.on_restart = sink_restart;
 		req.ctx = &sink;
-		req.expect_size = f->size;
 		wl__http_response resp;
 		memset(&resp, 0, sizeof resp);
 		rc = wl__http_perform(opts->http, &req, &resp);
-		if (rc == 0 && (resp.status < 200 || resp.status > 299))
-			rc = wl__fail(resp.status == 404 ? WL_ENOTFOUND : WL_EIO, "download answered status %ld",
-			              resp.status);
+		if (rc == 0)
+			rc = download_status(&resp);
 		wl__http_response_release(&resp);
 		char digest[WL_DIGEST_LEN + 1];
 		if (rc == 0) {

@@ -104,4 +104,8 @@ wl__hub_page_auth wl__hub_page_policy(const char *endpoint, const char *from, co
  *  fingerprint, once its one file was fetched. */
 int wl__remote_set_content_fingerprint(wl__remote *remote);
 
+/** Downloads file `i` only to hash it (a dry run's content fingerprint):
+ *  its digest is set; nothing is written anywhere. */
+int wl__remote_hash(wl__remote *remote, size_t i, const wl__remote_options *opts);
+
 #endif

@@ -4,19 +4,9 @@ clear error, quickly, with nothing written."""
 import os
 import time
 
-from wltest import expect, expect_error, read, run, write
+from wltest import expect, expect_error, run, tree_snapshot, write
 
 WEIGHT = "  - name: w\n    target: /src/w\n    source:\n      uri: ./weights\n"
-
-
-def tree(p):
-    """Every file under p with its bytes: to prove nothing was written."""
-    out = {}
-    for root, dirs, files in os.walk(p):
-        for f in files:
-            full = os.path.join(root, f)
-            out[os.path.relpath(full, p)] = read(full)
-    return out
 
 
 def project(tmp, cog, name="proj"):
@@ -31,14 +21,14 @@ def refused(tmp, cog, *parts, name="proj"):
     """import, drift and prune all fail with the message, in seconds, and
     leave the project as it was."""
     p = project(tmp, cog, name)
-    before = tree(p)
+    before = tree_snapshot(p)
     for args in (["import"], ["drift"], ["prune"]):
         t0 = time.monotonic()
         r = run(["-C", p] + args, timeout=60)
         elapsed = time.monotonic() - t0
         expect_error(r, *parts)
         expect(elapsed < 20, "%s took %.1f s" % (args[0], elapsed))
-        expect(tree(p) == before, "%s wrote something" % args[0], sorted(tree(p)))
+        expect(tree_snapshot(p) == before, "%s wrote something" % args[0], sorted(tree_snapshot(p)))
 
 
 def test_a_big_anchor_aliased_thousands_of_times_is_refused(tmp):

@@ -64,6 +64,16 @@ def snapshot(path):
     return (read(path), st.st_mtime_ns, st.st_ino)
 
 
+def tree_snapshot(root):
+    """{relative path: snapshot} of every file under root ({} if absent)."""
+    out = {}
+    for d, _, files in os.walk(root):
+        for f in files:
+            full = os.path.join(d, f)
+            out[os.path.relpath(full, root)] = snapshot(full)
+    return out
+
+
 def local_weight_cog_yaml(name="w", uri="./weights"):
     """cog.yaml text declaring one weight NAME from the local source URI."""
     return ("image: r8.im/example/model\nweights:\n  - name: %s\n    target: /src/weights/%s\n"
