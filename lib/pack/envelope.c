@@ -25,13 +25,37 @@ int wl__pack_thresholds(int64_t *file_max, int64_t *size_max, const wl_pack_opti
 	return 0;
 }
 
-int wl__envelope_with(char **out, size_t *out_len, const wl_pack_options *options, int revision,
-                      const char *compressor, int64_t gzip_block_size)
+/* The keys both envelopes share, in the same order in both. */
+#define EXTS_AND_MEDIA_TYPES                                                                             \
+	"\"incompressibleExts\":[\".bin\",\".gguf\",\".onnx\",\".parquet\",\".pt\",\".pth\",\".safetensors\"],"      \
+	"\"mediaTypeCompressed\":\"" WL_MEDIA_TYPE_LAYER_TAR_GZIP "\",\"mediaTypeRaw\":\"" WL_MEDIA_TYPE_LAYER_TAR "\""
+
+/* "bundleFileMax":F,"bundleSizeMax":S with the effective thresholds. */
+static int put_thresholds(wl_buf *b, const wl_pack_options *options)
 {
 	int64_t file_max, size_max;
 	int rc = wl__pack_thresholds(&file_max, &size_max, options);
 	if (rc != 0)
 		return rc;
+	wl_buf_puts(b, "\"bundleFileMax\":");
+	wl_buf_put_int64(b, file_max);
+	wl_buf_puts(b, ",\"bundleSizeMax\":");
+	wl_buf_put_int64(b, size_max);
+	return 0;
+}
+
+static int finish(wl_buf *b, int rc, char **out, size_t *out_len)
+{
+	if (rc != 0) {
+		wl_buf_release(b);
+		return rc;
+	}
+	return wl_buf_finish(b, out, out_len);
+}
+
+int wl__envelope_with(char **out, size_t *out_len, const wl_pack_options *options, int revision,
+                      const char *compressor, int64_t gzip_block_size)
+{
 	wl_buf b;
 	wl_buf_init(&b);
 	wl_buf_puts(&b, "{\"producer\":\"weightslock\",\"revision\":");
@@ -40,15 +64,10 @@ int wl__envelope_with(char **out, size_t *out_len, const wl_pack_options *option
 	wl_json_put_string(&b, compressor, strlen(compressor));
 	wl_buf_puts(&b, ",\"gzipBlockSize\":");
 	wl_buf_put_int64(&b, gzip_block_size);
-	wl_buf_puts(&b, ",\"bundleFileMax\":");
-	wl_buf_put_int64(&b, file_max);
-	wl_buf_puts(&b, ",\"bundleSizeMax\":");
-	wl_buf_put_int64(&b, size_max);
-	wl_buf_puts(&b, ",\"gzipLevelBundle\":9,\"gzipLevelLarge\":6,"
-	                "\"incompressibleExts\":[\".bin\",\".gguf\",\".onnx\",\".parquet\",\".pt\",\".pth\","
-	                "\".safetensors\"],\"mediaTypeCompressed\":\"" WL_MEDIA_TYPE_LAYER_TAR_GZIP "\","
-	                "\"mediaTypeRaw\":\"" WL_MEDIA_TYPE_LAYER_TAR "\"}");
-	return wl_buf_finish(&b, out, out_len);
+	wl_buf_putc(&b, ',');
+	int rc = put_thresholds(&b, options);
+	wl_buf_puts(&b, ",\"gzipLevelBundle\":9,\"gzipLevelLarge\":6," EXTS_AND_MEDIA_TYPES "}");
+	return finish(&b, rc, out, out_len);
 }
 
 static int envelope_default(char **out, size_t *out_len, const wl_pack_options *options)
@@ -86,21 +105,12 @@ int wl_envelope_digest(char out[WL_DIGEST_LEN + 1], const wl_pack_options *optio
  * v0.19.3, with the effective thresholds. */
 int wl_cog_envelope(char **out, size_t *out_len, const wl_pack_options *options)
 {
-	int64_t file_max, size_max;
-	int rc = wl__pack_thresholds(&file_max, &size_max, options);
-	if (rc != 0)
-		return rc;
 	wl_buf b;
 	wl_buf_init(&b);
-	wl_buf_puts(&b, "{\"bundleFileMax\":");
-	wl_buf_put_int64(&b, file_max);
-	wl_buf_puts(&b, ",\"bundleSizeMax\":");
-	wl_buf_put_int64(&b, size_max);
-	wl_buf_puts(&b, ",\"gzipLevelBundle\":9,\"gzipLevelLarge\":-1,"
-	                "\"incompressibleExts\":[\".bin\",\".gguf\",\".onnx\",\".parquet\",\".pt\",\".pth\","
-	                "\".safetensors\"],\"mediaTypeCompressed\":\"" WL_MEDIA_TYPE_LAYER_TAR_GZIP "\","
-	                "\"mediaTypeRaw\":\"" WL_MEDIA_TYPE_LAYER_TAR "\",\"revision\":1}");
-	return wl_buf_finish(&b, out, out_len);
+	wl_buf_putc(&b, '{');
+	int rc = put_thresholds(&b, options);
+	wl_buf_puts(&b, ",\"gzipLevelBundle\":9,\"gzipLevelLarge\":-1," EXTS_AND_MEDIA_TYPES ",\"revision\":1}");
+	return finish(&b, rc, out, out_len);
 }
 
 int wl_cog_envelope_digest(char out[WL_DIGEST_LEN + 1], const wl_pack_options *options)

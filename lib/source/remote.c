@@ -792,6 +792,24 @@ static int download_status(const wl__http_response *resp)
 	return wl__fail(resp->status == 404 ? WL_ENOTFOUND : WL_EIO, "download answered status %ld", resp->status);
 }
 
+/* GETs file `f` into `on_data`; a status other than 2xx is an error. */
+static int get_file(const wl__remote *remote, const wl__remote_file *f, const wl__remote_options *opts,
+                    wl__http_data_fn on_data, wl__http_restart_fn on_restart, void *ctx)
+{
+	wl__http_request req = WL__HTTP_REQUEST_INIT(WL__HTTP_GET, f->url);
+	file_request(&req, remote, f);
+	req.on_data = on_data;
+	req.on_restart = on_restart;
+	req.ctx = ctx;
+	wl__http_response resp;
+	memset(&resp, 0, sizeof resp);
+	int rc = wl__http_perform(opts->http, &req, &resp);
+	if (rc == 0)
+		rc = download_status(&resp);
+	wl__http_response_release(&resp);
+	return rc;
+}
+
 static int hash_data(void *ctx, const void *data, size_t len)
 {
 	return EVP_DigestUpdate(ctx, data, len) == 1 ? 0 : wl__nomem();
@@ -807,21 +825,8 @@ int wl__remote_hash(wl__remote *remote, size_t i, const wl__remote_options *opts
 	wl__remote_file *f = &remote->files[i];
 	EVP_MD_CTX *md = EVP_MD_CTX_new();
 	int rc = md != NULL ? hash_restart(md) : wl__nomem();
-	if (rc == 0) {
-		wl__http_request req = WL__HTTP_REQUEST_INIT(WL__HTTP_GET, f->url);
-		file_request(&req, remote, f);
-		if (f->size < 0)
-			req.expect_size = -1;
-		req.on_data = hash_data;
-		req.on_restart = hash_restart;
-		req.ctx = md;
-		wl__http_response resp;
-		memset(&resp, 0, sizeof resp);
-		rc = wl__http_perform(opts->http, &req, &resp);
-		if (rc == 0)
-			rc = download_status(&resp);
-		wl__http_response_release(&resp);
-	}
+	if (rc == 0)
+		rc = get_file(remote, f, opts, hash_data, hash_restart, md);
 	if (rc == 0 && !wl__digest_final(md, f->digest))
 		rc = wl__nomem();
 	EVP_MD_CTX_free(md);
@@ -858,17 +863,7 @@ int wl__remote_fetch(wl__remote *remote, size_t i, wl_store *store, const wl__re
 	fetch_sink sink = {NULL, opts->bytes_done, 0, tee};
 	rc = wl_store_put_begin(&sink.put, store, f->digest[0] ? f->digest : NULL, f->size);
 	if (rc == 0) {
-		wl__http_request req = WL__HTTP_REQUEST_INIT(WL__HTTP_GET, f->url);
-		file_request(&req, remote, f);
-		req.on_data = sink_data;
-		req.on_restart = sink_restart;
-		req.ctx = &sink;
-		wl__http_response resp;
-		memset(&resp, 0, sizeof resp);
-		rc = wl__http_perform(opts->http, &req, &resp);
-		if (rc == 0)
-			rc = download_status(&resp);
-		wl__http_response_release(&resp);
+		rc = get_file(remote, f, opts, sink_data, sink_restart, &sink);
 		char digest[WL_DIGEST_LEN + 1];
 		if (rc == 0) {
 			/* The size the listing gave is checked by the put. */
