@@ -3,6 +3,8 @@
 
 Each test gets a fresh temporary directory (argument `tmp`). The binary under
 test is $WL_BIN; helper tools built from tests/tools are in $WL_TOOLS.
+Arguments, if any, are filters: a test runs only if its id (module.function,
+e.g. test_git.test_diff) contains one of them.
 Prints one FAIL line per failing test and ends with "N passed, N failed".
 """
 import importlib.util
@@ -17,7 +19,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 
 def main():
-    only = sys.argv[1] if len(sys.argv) > 1 else None
+    only = sys.argv[1:]
     passed = failed = 0
     for fn in sorted(os.listdir(HERE)):
         if not (fn.startswith("test_") and fn.endswith(".py")):
@@ -28,7 +30,7 @@ def main():
         spec.loader.exec_module(mod)
         for name in sorted(n for n in dir(mod) if n.startswith("test_")):
             tid = "%s.%s" % (fn[:-3], name)
-            if only and only not in tid:
+            if only and not any(o in tid for o in only):
                 continue
             tmp = tempfile.mkdtemp(prefix="wlcli-")
             try:

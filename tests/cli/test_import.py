@@ -14,7 +14,7 @@ import signal
 import subprocess
 import time
 
-from wltest import BIN, SHARED, expect, expect_error, read, run, snapshot, write
+from wltest import BIN, expect, expect_error, read, run, snapshot, write
 
 DEMO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "examples", "demo")
 APPENDIX_A_SET = "sha256:df918f9ee2fda72ca0cde55fb65400078a54143b2924811239256bc8bd503496"

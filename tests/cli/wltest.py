@@ -5,8 +5,8 @@ import subprocess
 
 BIN = os.environ.get("WL_BIN", "build/weightslock")
 TOOLS = os.environ.get("WL_TOOLS", "build/tools")
-SHARED = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared"))
-EXAMPLES = os.path.join(SHARED, "cog-examples")
+# Lockfiles written by Cog and their runtime manifests (tests/fixtures/cog-examples).
+EXAMPLES = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "cog-examples"))
 
 
 class Result:

@@ -5,7 +5,7 @@
 set -u
 top=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-build}
-examples="$top/../shared/cog-examples"
+examples="$top/tests/fixtures/cog-examples"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 pass=0

@@ -4,7 +4,9 @@
  * TEST(name) defines a test; CHECK* macros record a failure and return
  * from the test; main() lists RUN(name) calls and ends with
  * `return harness_summary("module");`, which prints the failures and one
- * "N passed, N failed" line.
+ * "N passed, N failed" line. RUN_IF(cond, name, why...) runs a test only
+ * when its material is there; otherwise it prints "NOT RUN name: why" and
+ * counts the test as neither passed nor failed.
  */
 #ifndef WL_HARNESS_H
 #define WL_HARNESS_H
@@ -16,7 +18,7 @@
 
 #include "weightslock.h"
 
-static int harness_passed, harness_failed, harness_current_failed;
+static int harness_passed, harness_failed, harness_not_run, harness_current_failed;
 static const char *harness_current;
 
 #define TEST(name) static void name(void)
@@ -103,9 +105,25 @@ static const char *harness_current;
 			harness_passed++;                                            \
 	} while (0)
 
+#define RUN_IF(cond, name, ...)                                                      \
+	do {                                                                         \
+		if (cond) {                                                          \
+			RUN(name);                                                   \
+		} else {                                                             \
+			harness_not_run++;                                           \
+			printf("NOT RUN %s: ", #name);                               \
+			printf(__VA_ARGS__);                                         \
+			printf("\n");                                                \
+		}                                                                    \
+	} while (0)
+
 static inline int harness_summary(const char *module)
 {
-	printf("%s: %d passed, %d failed\n", module, harness_passed, harness_failed);
+	if (harness_not_run)
+		printf("%s: %d passed, %d failed (%d not run)\n", module, harness_passed, harness_failed,
+		       harness_not_run);
+	else
+		printf("%s: %d passed, %d failed\n", module, harness_passed, harness_failed);
 	return harness_failed ? 1 : 0;
 }
 

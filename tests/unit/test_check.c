@@ -9,7 +9,7 @@
 #include <time.h>
 
 #include "appendix_a.h"
-#include "shared_cases.h"
+#include "cases.h"
 
 /* SPEC.md §5.2 as decided for check: the longest name whose tag
  * "weights-NAME-<12 hex>" is at most 128 characters. */
@@ -471,7 +471,7 @@ TEST(cog_example_lockfiles_are_consistent)
 		char rel[128];
 		snprintf(rel, sizeof rel, "cog-examples/%s", names[i]);
 		wl_lock *lock;
-		CHECK_OK(shared_load(&lock, rel));
+		CHECK_OK(case_load(&lock, fixtures_dir, rel));
 		int rc = run_check(lock);
 		size_t entries = lock->entry_count;
 		wl_lock_free(lock);
@@ -486,7 +486,7 @@ TEST(cog_example_lockfiles_are_consistent)
 TEST(conformance_check_cases_give_the_expected_status)
 {
 	char dir[PATH_MAX];
-	snprintf(dir, sizeof dir, "%s/conformance/cases/check", shared_dir);
+	snprintf(dir, sizeof dir, "%s/cases/check", conformance_dir);
 	DIR *d = opendir(dir);
 	CHECK(d != NULL);
 	size_t cases = 0, wrong = 0;
@@ -496,16 +496,16 @@ TEST(conformance_check_cases_give_the_expected_status)
 		if (len < 4 || strcmp(de->d_name + len - 3, ".in") != 0)
 			continue;
 		char rel[PATH_MAX];
-		snprintf(rel, sizeof rel, "conformance/cases/check/%.*s.expect", (int)(len - 3), de->d_name);
-		char *expect = shared_read(rel, NULL);
+		snprintf(rel, sizeof rel, "cases/check/%.*s.expect", (int)(len - 3), de->d_name);
+		char *expect = case_read(conformance_dir, rel, NULL);
 		if (expect == NULL)
 			continue;
 		int want = atoi(expect);
 		free(expect);
-		snprintf(rel, sizeof rel, "conformance/cases/check/%s", de->d_name);
+		snprintf(rel, sizeof rel, "cases/check/%s", de->d_name);
 		wl_lock *lock;
 		int got_status;
-		if (shared_load(&lock, rel) != 0) {
+		if (case_load(&lock, conformance_dir, rel) != 0) {
 			got_status = 2;
 		} else {
 			int rc = run_check(lock);
@@ -527,7 +527,7 @@ TEST(conformance_check_cases_give_the_expected_status)
 int main(int argc, char **argv)
 {
 	(void)argc;
-	int have_shared = shared_find(argv[0]);
+	int have_fixtures = cases_find(argv[0]);
 	RUN(consistent_entry_has_no_problem);
 	RUN(set_digest_must_be_the_set_digest_of_the_files);
 	RUN(set_digest_that_is_not_a_digest_is_quoted);
@@ -552,10 +552,10 @@ int main(int argc, char **argv)
 	RUN(check_normalizes_entries_first);
 	RUN(problems_come_in_entry_order_and_name_their_entry);
 	RUN(check_of_100000_files_is_fast);
-	if (!have_shared)
-		printf("FAIL shared test material not found beside the source tree\n");
+	if (!have_fixtures)
+		printf("FAIL test fixtures not found in the source tree (tests/fixtures)\n");
 	RUN(cog_example_lockfiles_are_consistent);
-	RUN(conformance_check_cases_give_the_expected_status);
+	RUN_CONFORMANCE(conformance_check_cases_give_the_expected_status);
 	wl_problems_free(problems, problem_count);
-	return harness_summary("check") || !have_shared;
+	return harness_summary("check") || !have_fixtures;
 }

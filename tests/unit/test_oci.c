@@ -8,7 +8,7 @@
 #include <dirent.h>
 
 #include "appendix_a.h"
-#include "shared_cases.h"
+#include "cases.h"
 
 /* The projection's bytes and their sha256. */
 static char *got;
@@ -346,7 +346,7 @@ TEST(cog_example_digests_are_sha256_of_the_projected_manifests)
 		char rel[128];
 		snprintf(rel, sizeof rel, "cog-examples/%s", names[i]);
 		wl_lock *lock;
-		CHECK_OK(shared_load(&lock, rel));
+		CHECK_OK(case_load(&lock, fixtures_dir, rel));
 		for (size_t k = 0; k < lock->entry_count; k++) {
 			const wl_entry *e = &lock->entries[k];
 			int rc = project(wl_entry_manifest, e);
@@ -360,12 +360,12 @@ TEST(cog_example_digests_are_sha256_of_the_projected_manifests)
 	CHECK_INT(entries, 4);
 }
 
-/* Each manifest case lists `<name> <manifest hex> <config hex>` per entry;
+/* Each manifest case (`in`, under the conformance suite) lists `<name> <manifest hex> <config hex>` per entry;
  * the name is everything before the last two spaces. */
 static int check_manifest_case(const char *in, const char *expect_text, size_t *lines)
 {
 	wl_lock *lock;
-	int rc = shared_load(&lock, in);
+	int rc = case_load(&lock, conformance_dir, in);
 	if (rc != 0)
 		return rc;
 	int bad = 0;
@@ -403,7 +403,7 @@ static int check_manifest_case(const char *in, const char *expect_text, size_t *
 TEST(conformance_manifest_cases_hash_as_expected)
 {
 	char dir[PATH_MAX];
-	snprintf(dir, sizeof dir, "%s/conformance/cases/manifest", shared_dir);
+	snprintf(dir, sizeof dir, "%s/cases/manifest", conformance_dir);
 	DIR *d = opendir(dir);
 	CHECK(d != NULL);
 	size_t cases = 0, lines = 0, failed = 0;
@@ -413,9 +413,9 @@ TEST(conformance_manifest_cases_hash_as_expected)
 		if (len < 4 || strcmp(de->d_name + len - 3, ".in") != 0)
 			continue;
 		char in[PATH_MAX], rel[PATH_MAX];
-		snprintf(in, sizeof in, "conformance/cases/manifest/%s", de->d_name);
-		snprintf(rel, sizeof rel, "conformance/cases/manifest/%.*s.expect", (int)(len - 3), de->d_name);
-		char *expect = shared_read(rel, NULL);
+		snprintf(in, sizeof in, "cases/manifest/%s", de->d_name);
+		snprintf(rel, sizeof rel, "cases/manifest/%.*s.expect", (int)(len - 3), de->d_name);
+		char *expect = case_read(conformance_dir, rel, NULL);
 		if (expect == NULL)
 			continue;
 		cases++;
@@ -432,7 +432,7 @@ TEST(conformance_manifest_cases_hash_as_expected)
 int main(int argc, char **argv)
 {
 	(void)argc;
-	int have_shared = shared_find(argv[0]);
+	int have_fixtures = cases_find(argv[0]);
 	RUN(config_blob_is_compact_json_of_the_file_index);
 	RUN(config_blob_sorts_files_by_path_without_touching_the_entry);
 	RUN(config_blob_file_sort_is_stable);
@@ -456,10 +456,10 @@ int main(int argc, char **argv)
 	RUN(index_descriptor_without_ref_name_has_no_ref_annotation);
 	RUN(index_descriptor_size_annotation_only_when_positive);
 	RUN(index_descriptor_refuses_an_entry_that_cannot_be_projected);
-	if (!have_shared)
-		printf("FAIL shared test material not found beside the source tree\n");
+	if (!have_fixtures)
+		printf("FAIL test fixtures not found in the source tree (tests/fixtures)\n");
 	RUN(cog_example_digests_are_sha256_of_the_projected_manifests);
-	RUN(conformance_manifest_cases_hash_as_expected);
+	RUN_CONFORMANCE(conformance_manifest_cases_hash_as_expected);
 	wl_free(got);
-	return harness_summary("oci") || !have_shared;
+	return harness_summary("oci") || !have_fixtures;
 }

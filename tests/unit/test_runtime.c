@@ -6,7 +6,7 @@
 #include <dirent.h>
 
 #include "appendix_a.h"
-#include "shared_cases.h"
+#include "cases.h"
 
 #define A_RUNTIME                                                                                      \
 	"{\n  \"weights\": [\n    {\n      \"name\": \"demo\",\n      \"target\": \"/src/weights/demo\",\n" \
@@ -110,15 +110,15 @@ TEST(runtime_manifest_points_into_the_lock)
 	CHECK(ok);
 }
 
-/* The runtime manifest of the lockfile `in` must be the bytes of `out`. */
-static int same_as_file(const char *in, const char *out)
+/* The runtime manifest of the lockfile dir/in must be the bytes of dir/out. */
+static int same_as_file(const char *dir, const char *in, const char *out)
 {
 	size_t want_len;
-	char *want = shared_read(out, &want_len);
+	char *want = case_read(dir, out, &want_len);
 	if (want == NULL)
 		return WL_ENOTFOUND;
 	wl_lock *lock;
-	int rc = shared_load(&lock, in);
+	int rc = case_load(&lock, dir, in);
 	char *bytes = NULL;
 	size_t len = 0;
 	if (rc == 0) {
@@ -136,16 +136,19 @@ static int same_as_file(const char *in, const char *out)
 
 TEST(cog_example_runtime_manifests_are_reproduced)
 {
-	CHECK_OK(same_as_file("cog-examples/managed-weights.lock", "cog-examples/managed-weights.runtime.json"));
-	CHECK_OK(same_as_file("cog-examples/resnet.lock", "cog-examples/resnet.runtime.json"));
-	CHECK_OK(same_as_file("cog-examples/resnet-multisource.lock",
-	                      "cog-examples/resnet-multisource.runtime.json"));
+	const char *names[] = {"managed-weights", "resnet", "resnet-multisource"};
+	for (size_t i = 0; i < 3; i++) {
+		char in[128], out[128];
+		snprintf(in, sizeof in, "cog-examples/%s.lock", names[i]);
+		snprintf(out, sizeof out, "cog-examples/%s.runtime.json", names[i]);
+		CHECK_OK(same_as_file(fixtures_dir, in, out));
+	}
 }
 
 TEST(conformance_runtime_cases_are_reproduced)
 {
 	char dir[PATH_MAX];
-	snprintf(dir, sizeof dir, "%s/conformance/cases/runtime", shared_dir);
+	snprintf(dir, sizeof dir, "%s/cases/runtime", conformance_dir);
 	DIR *d = opendir(dir);
 	CHECK(d != NULL);
 	size_t cases = 0, failed = 0;
@@ -155,10 +158,10 @@ TEST(conformance_runtime_cases_are_reproduced)
 		if (len < 5 || strcmp(de->d_name + len - 4, ".out") != 0)
 			continue;
 		char in[PATH_MAX], out[PATH_MAX];
-		snprintf(in, sizeof in, "conformance/cases/runtime/%.*s.in", (int)(len - 4), de->d_name);
-		snprintf(out, sizeof out, "conformance/cases/runtime/%s", de->d_name);
+		snprintf(in, sizeof in, "cases/runtime/%.*s.in", (int)(len - 4), de->d_name);
+		snprintf(out, sizeof out, "cases/runtime/%s", de->d_name);
 		cases++;
-		if (same_as_file(in, out) != 0)
+		if (same_as_file(conformance_dir, in, out) != 0)
 			failed++;
 	}
 	closedir(d);
@@ -169,14 +172,14 @@ TEST(conformance_runtime_cases_are_reproduced)
 int main(int argc, char **argv)
 {
 	(void)argc;
-	int have_shared = shared_find(argv[0]);
+	int have_fixtures = cases_find(argv[0]);
 	RUN(runtime_manifest_is_indented_json_of_name_target_set_digest);
 	RUN(runtime_manifest_without_entries_is_an_empty_list);
 	RUN(runtime_manifest_keeps_lockfile_order_and_escapes_strings);
 	RUN(runtime_manifest_points_into_the_lock);
-	if (!have_shared)
-		printf("FAIL shared test material not found beside the source tree\n");
+	if (!have_fixtures)
+		printf("FAIL test fixtures not found in the source tree (tests/fixtures)\n");
 	RUN(cog_example_runtime_manifests_are_reproduced);
-	RUN(conformance_runtime_cases_are_reproduced);
-	return harness_summary("runtime") || !have_shared;
+	RUN_CONFORMANCE(conformance_runtime_cases_are_reproduced);
+	return harness_summary("runtime") || !have_fixtures;
 }
