@@ -13,6 +13,11 @@
 # and `make check WERROR=` drops it. Objects depend on $(BUILD)/flags, which
 # changes only when the compiler flags do, so a build with other flags
 # (with or without -Werror) recompiles everything instead of reusing it.
+# A top-level make runs one job per CPU (nproc, else 2) unless given -j.
+
+ifeq ($(MAKELEVEL),0)
+MAKEFLAGS += $(shell sh scripts/make-jobs.sh $$PPID)
+endif
 
 PREFIX  ?= /usr/local
 BUILD   ?= build
