@@ -2,20 +2,32 @@
 #
 #   make            library (static + shared), pkg-config file, program
 #   make check      install missing Debian packages, build with -Werror, run
-#                   every suite, then again under ASan+UBSan
+#                   every suite, then again under ASan+UBSan (what CI runs)
 #   make demo       run the main job on the bundled example project
 #   make bench      benchmarks (ratios against references measured in the same run)
 #   make fuzz       libFuzzer targets (clang), FUZZ_SECONDS per target
 #   make install    PREFIX (default /usr/local) and DESTDIR honoured
+#
+# Warnings are errors only in `make check`, so a newer compiler's new
+# warning never breaks a user's build; WERROR=-Werror asks for it anywhere,
+# and `make check WERROR=` drops it. Objects depend on $(BUILD)/flags, which
+# changes only when the compiler flags do, so a build with other flags
+# (with or without -Werror) recompiles everything instead of reusing it.
+# A top-level make runs one job per CPU (nproc, else 2) unless given -j.
+
+ifeq ($(MAKELEVEL),0)
+MAKEFLAGS += $(shell sh scripts/make-jobs.sh $$PPID)
+endif
 
 PREFIX  ?= /usr/local
 BUILD   ?= build
 CC      ?= cc
 SAN     ?=
+WERROR  ?=
 VERSION := 0.1.0
 
 WARN    := -Wall -Wextra -Wpedantic -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
-           -Wformat=2 -Wno-format-nonliteral -Werror
+           -Wformat=2 -Wno-format-nonliteral $(WERROR)
 CSTD    := -std=c11 -D_GNU_SOURCE
 OPT     ?= -O2 -g
 ifeq ($(SAN),1)
@@ -40,17 +52,24 @@ TOOL_BIN := $(TOOL_SRC:tests/tools/%.c=$(BUILD)/tools/%)
 .PHONY: all check test deps demo bench fuzz install clean unit-tests FORCE
 all: $(BUILD)/libweightslock.a $(BUILD)/libweightslock.so $(BUILD)/weightslock.pc $(BUILD)/weightslock
 
-$(BUILD)/lib/%.o: lib/%.c include/weightslock.h $(wildcard lib/*/*.h)
+# Rewritten only when the flags change, so objects built with others are
+# rebuilt (FORCE makes it checked on every run).
+$(BUILD)/flags: FORCE
+	@mkdir -p $(dir $@)
+	@echo '$(CC) $(CFLAGS) $(LDFLAGS) $(LDLIBS)' > $@.tmp
+	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
+
+$(BUILD)/lib/%.o: lib/%.c include/weightslock.h $(wildcard lib/*/*.h) $(BUILD)/flags
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	@$(CC) $(CFLAGS) -c $< -o $@
 
-$(BUILD)/pic/%.o: lib/%.c include/weightslock.h $(wildcard lib/*/*.h)
+$(BUILD)/pic/%.o: lib/%.c include/weightslock.h $(wildcard lib/*/*.h) $(BUILD)/flags
 	@mkdir -p $(dir $@)
 	@echo "  CC(pic) $<"
 	@$(CC) $(CFLAGS) -fPIC -fvisibility=hidden -DWL_BUILDING_SHARED -c $< -o $@
 
-$(BUILD)/programs/%.o: programs/%.c include/weightslock.h $(wildcard programs/*.h)
+$(BUILD)/programs/%.o: programs/%.c include/weightslock.h $(wildcard programs/*.h) $(BUILD)/flags
 	@mkdir -p $(dir $@)
 	@echo "  CC      $<"
 	@$(CC) $(CFLAGS) -c $< -o $@
@@ -75,12 +94,12 @@ $(BUILD)/weightslock.pc: weightslock.pc.in FORCE
 	@if cmp -s $@.tmp $@; then rm -f $@.tmp; else mv $@.tmp $@; fi
 FORCE:
 
-$(BUILD)/tests/test_%: tests/unit/test_%.c $(wildcard tests/unit/*.h) $(BUILD)/libweightslock.a
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(wildcard tests/unit/*.h) $(BUILD)/libweightslock.a $(BUILD)/flags
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(BUILD)/libweightslock.a $(LDFLAGS) $(LDLIBS)
 
-$(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libweightslock.a
+$(BUILD)/tools/%: tests/tools/%.c $(BUILD)/libweightslock.a $(BUILD)/flags
 	@mkdir -p $(dir $@)
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS) -o $@ $< $(BUILD)/libweightslock.a $(LDFLAGS) $(LDLIBS)
@@ -94,9 +113,12 @@ deps:
 test: all unit-tests
 	@sh tests/run-all.sh $(BUILD)
 
+# -Werror unless WERROR was given (on the command line or in the environment).
+CHECK_WERROR := $(if $(filter command line environment,$(origin WERROR)),$(WERROR),-Werror)
+
 check: deps
-	@$(MAKE) --no-print-directory all unit-tests
-	@$(MAKE) --no-print-directory BUILD=build/asan SAN=1 all unit-tests
+	@$(MAKE) --no-print-directory WERROR='$(CHECK_WERROR)' all unit-tests
+	@$(MAKE) --no-print-directory WERROR='$(CHECK_WERROR)' BUILD=build/asan SAN=1 all unit-tests
 	@sh tests/run-all.sh build build/asan
 
 demo:

@@ -17,7 +17,9 @@
  *    counted) and are released with wl_free().
  *  - Strings in the data model are `wl_string`: UTF-8 bytes with an explicit
  *    length (a decoded JSON string may contain NUL), always followed by a
- *    NUL byte so `ptr` can also be used as a C string.
+ *    NUL byte so `ptr` can also be used as a C string. A wl_string the
+ *    library hands out never has a NULL `ptr`: an empty or absent field is
+ *    "" (len 0).
  *  - Sizes are int64_t (as in the format) or size_t (in memory).
  */
 #ifndef WEIGHTSLOCK_H
@@ -94,12 +96,22 @@ WL_API void wl_free(void *ptr);
 /* Strings and timestamps                                                   */
 /* ------------------------------------------------------------------------ */
 
+/**
+ * Bytes with a length. Every wl_string the library hands out (in a lock,
+ * a config, a source tree, a diff, merge, drift or status result, or from
+ * a function returning one) has a non-NULL `ptr` with `ptr[len] == '\0'`;
+ * the empty string, also for a field the document leaves out, is "" with
+ * len 0. Strings passed in may be {NULL, 0} for the empty string. The
+ * exceptions are slices of an argument (wl_pattern_trim,
+ * wl_fingerprint_scheme): never NULL, but followed by whatever followed
+ * them in the argument.
+ */
 typedef struct wl_string {
-	const char *ptr; /* NUL-terminated; NULL only for the empty string */
+	const char *ptr; /* never NULL; NUL-terminated */
 	size_t len;
 } wl_string;
 
-/** A wl_string for a C string (no copy). NULL gives the empty string. */
+/** A wl_string for a C string (no copy). NULL gives "" (len 0). */
 WL_API wl_string wl_str(const char *cstr);
 
 /** True when both strings hold the same bytes. */

@@ -153,12 +153,25 @@ wl_string wl__config_weight_name(const void *config, size_t i);
 struct wl_lock_storage;
 typedef struct wl_lock_storage wl_storage;
 
+/** The empty wl_string: `ptr` is never NULL in what the API hands out. */
+#define WL__EMPTY ((wl_string){"", 0})
+/** Makes a zero-initialized (absent) string the empty string. */
+static inline void wl__string_fill(wl_string *s)
+{
+	if (s->ptr == NULL)
+		*s = WL__EMPTY;
+}
+/** (format/lock.c) wl__string_fill on every string of a source, or of an
+ *  entry with its sources, files and layers. */
+void wl__source_fill(wl_source *src);
+void wl__entry_fill(wl_entry *e);
+
 wl_storage *wl_storage_new(void);
 void wl_storage_free(wl_storage *s);
 /** Allocates n bytes (8-aligned) from the arena; NULL on out of memory. */
 void *wl_storage_alloc(wl_storage *s, size_t n);
 /** Copies bytes (plus a NUL) into the arena. Returns false on ENOMEM. The
- *  empty string is stored as {NULL, 0}. */
+ *  empty string is WL__EMPTY (no byte of the arena). */
 bool wl_storage_string(wl_storage *s, wl_string *out, const char *p, size_t n);
 /** Takes ownership of a malloc'd buffer, freed with the storage. */
 bool wl_storage_adopt(wl_storage *s, void *buffer);

@@ -9,10 +9,9 @@
 
 wl_string wl_str(const char *cstr)
 {
-	wl_string s = {cstr, cstr ? strlen(cstr) : 0};
-	if (s.len == 0)
-		s.ptr = NULL;
-	return s;
+	if (cstr == NULL)
+		return WL__EMPTY;
+	return (wl_string){cstr, strlen(cstr)};
 }
 
 bool wl_string_equal(wl_string a, wl_string b)

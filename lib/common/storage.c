@@ -86,8 +86,7 @@ void *wl_storage_alloc(wl_storage *s, size_t n)
 bool wl_storage_string(wl_storage *s, wl_string *out, const char *p, size_t n)
 {
 	if (n == 0) {
-		out->ptr = NULL;
-		out->len = 0;
+		*out = WL__EMPTY;
 		return true;
 	}
 	if (n == SIZE_MAX)

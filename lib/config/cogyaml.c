@@ -104,7 +104,7 @@ static int read_string(const struct reader *r, wl_string *out, const yaml_node_t
                        const char *field)
 {
 	if (is_null(node)) {
-		*out = (wl_string){NULL, 0};
+		*out = WL__EMPTY;
 		return 0;
 	}
 	if (node->type != YAML_SCALAR_NODE)
@@ -357,7 +357,7 @@ wl_string wl_pattern_trim(wl_string s)
 		i += len;
 	}
 	if (start >= end)
-		return (wl_string){NULL, 0};
+		return WL__EMPTY;
 	return (wl_string){s.ptr + start, end - start};
 }
 
@@ -896,6 +896,16 @@ int wl_config_parse(wl_config **out, const void *data, size_t len, const char *n
 		wl_config_free(config);
 		return rc;
 	}
+	/* What cog.yaml leaves out reads as the empty string. */
+	for (size_t i = 0; i < config->weight_count; i++) {
+		wl_config_weight *w = &config->weights[i];
+		wl__string_fill(&w->name);
+		wl__string_fill(&w->target);
+		for (size_t k = 0; k < w->source_count; k++)
+			wl__source_fill(&w->sources[k]);
+	}
+	wl__string_fill(&config->image);
+	wl__string_fill(&config->model);
 	*out = config;
 	return 0;
 }
@@ -1049,8 +1059,6 @@ int wl_normalize_uri(char **out, size_t *out_len, wl_string uri)
 		return normalize_file(out, out_len, uri);
 	wl_string scheme = {uri.ptr, (size_t)(sep - uri.ptr)};
 	wl_string rest = {sep + 3, uri.len - scheme.len - 3};
-	if (rest.len == 0)
-		rest.ptr = NULL;
 	if (wl_string_equal(scheme, wl_str("file")))
 		return normalize_file(out, out_len, rest);
 	if (wl_string_equal(scheme, wl_str("hf")) || wl_string_equal(scheme, wl_str("huggingface")))

@@ -251,7 +251,7 @@ bool wl_fingerprint_scheme(wl_string *out, wl_string fingerprint)
 		return false;
 	size_t n = (size_t)(colon - fingerprint.ptr);
 	if (out != NULL)
-		*out = (wl_string){n ? fingerprint.ptr : NULL, n};
+		*out = (wl_string){fingerprint.ptr, n};
 	return true;
 }
 
@@ -262,6 +262,6 @@ bool wl_fingerprint_value(wl_string *out, wl_string fingerprint)
 		return false;
 	size_t n = fingerprint.len - (size_t)(colon + 1 - fingerprint.ptr);
 	if (out != NULL)
-		*out = (wl_string){n ? colon + 1 : NULL, n};
+		*out = (wl_string){colon + 1, n};
 	return true;
 }

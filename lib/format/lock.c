@@ -47,6 +47,35 @@ void wl__entry_free_lists(wl_entry *e)
 	e->source_count = e->file_count = e->layer_count = 0;
 }
 
+void wl__source_fill(wl_source *src)
+{
+	wl__string_fill(&src->uri);
+	wl__string_fill(&src->fingerprint);
+	for (size_t i = 0; i < src->include_count; i++)
+		wl__string_fill(&src->include[i]);
+	for (size_t i = 0; i < src->exclude_count; i++)
+		wl__string_fill(&src->exclude[i]);
+}
+
+void wl__entry_fill(wl_entry *e)
+{
+	wl__string_fill(&e->name);
+	wl__string_fill(&e->target);
+	wl__string_fill(&e->digest);
+	wl__string_fill(&e->set_digest);
+	for (size_t i = 0; i < e->source_count; i++)
+		wl__source_fill(&e->sources[i]);
+	for (size_t i = 0; i < e->file_count; i++) {
+		wl__string_fill(&e->files[i].path);
+		wl__string_fill(&e->files[i].digest);
+		wl__string_fill(&e->files[i].layer);
+	}
+	for (size_t i = 0; i < e->layer_count; i++) {
+		wl__string_fill(&e->layers[i].digest);
+		wl__string_fill(&e->layers[i].media_type);
+	}
+}
+
 int wl_lock_new(wl_lock **out)
 {
 	*out = NULL;
@@ -59,6 +88,7 @@ int wl_lock_new(wl_lock **out)
 		return wl__nomem();
 	}
 	lock->version = WL_LOCK_VERSION;
+	lock->envelope_format = WL__EMPTY;
 	*out = lock;
 	return 0;
 }
@@ -455,6 +485,10 @@ static int finish_entries(wl__json_reader *p, wl_lock *lock, entry_vec *ev)
 		entries[i] = ev->items[i].e;
 		memset(&ev->items[i].e, 0, sizeof ev->items[i].e);
 	}
+	/* What the lockfile leaves out reads as the empty string. */
+	for (size_t i = 0; i < n; i++)
+		wl__entry_fill(&entries[i]);
+	wl__string_fill(&lock->envelope_format);
 	lock->entries = entries;
 	lock->entry_count = n;
 	lock->entries_present = ev->present;
@@ -930,6 +964,7 @@ static bool copy_str(wl_storage *st, wl_string *dst, wl_string src)
 {
 	if (st == NULL) {
 		*dst = src;
+		wl__string_fill(dst);
 		return true;
 	}
 	return wl_storage_string(st, dst, src.ptr, src.len);
@@ -1023,6 +1058,7 @@ int wl_lock_upsert(wl_lock *lock, const wl_entry *entry)
 			copy.sources = calloc(1, sizeof(wl_source));
 			if (copy.sources == NULL)
 				return wl__nomem();
+			wl__source_fill(&copy.sources[0]);
 			copy.source_count = 1;
 			copy.sources_present = true;
 		} else {

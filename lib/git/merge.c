@@ -69,7 +69,7 @@ static int decide_ours(merge *m, size_t i)
 	const wl_entry *o = &m->ours->entries[i];
 	const wl_entry *b = find(m->base_names, m->base, o->name);
 	const wl_entry *t = find(m->theirs_names, m->theirs, o->name);
-	wl_string none = {NULL, 0};
+	wl_string none = WL__EMPTY;
 	decision d = KEEP;
 	int rc = 0;
 	if (t == NULL) {
@@ -110,7 +110,7 @@ static int decide_theirs(merge *m, size_t i)
 	}
 	if (!changed(b, t))
 		return 0; /* removed on our side, unchanged on theirs */
-	wl_string none = {NULL, 0};
+	wl_string none = WL__EMPTY;
 	return add_conflict(m, WL_CONFLICT_OURS_REMOVED, t->name, b, NULL, t, none);
 }
 

@@ -510,7 +510,7 @@ static int run_helper(wl__credentials *c, wl_string name, const char *host, doub
 			if (c->username == NULL || c->password == NULL)
 				rc = wl__nomem();
 		}
-		if (secret.ptr != NULL)
+		if (secret.len > 0)
 			OPENSSL_cleanse((void *)(uintptr_t)secret.ptr, secret.len);
 		wl_storage_free(st);
 	}
