@@ -37,10 +37,12 @@ const cli_option cli_options[] = {
 	 "print the config blob instead of the manifest"},
 	{OPT_KEEP, 0, "keep", "NAME", CMD_PRUNE,
 	 "keep entry NAME (repeatable; default: cog.yaml's)"},
-	{OPT_TIMEOUT, 0, "timeout", "SECONDS",
-	 CMD_FMT | CMD_PRUNE | CMD_WITH_LOCK | CMD_IMPORT | CMD_EXTRACT | CMD_CONVERT | CMD_PUSH | CMD_PULL |
-	     CMD_STATUS,
-	 "lock wait (default: forever); push, pull, status: stall per request (30)"},
+	{OPT_TIMEOUT, 0, "timeout", "SECONDS", CMD_FMT | CMD_PRUNE | CMD_WITH_LOCK | CMD_IMPORT | CMD_CONVERT,
+	 "wait at most SECONDS for the guard lock (default: forever)"},
+	{OPT_TIMEOUT, 0, "timeout", "SECONDS", CMD_EXTRACT,
+	 "wait at most SECONDS for DEST's extract lock (default: forever)"},
+	{OPT_TIMEOUT, 0, "timeout", "SECONDS", CMD_PUSH | CMD_PULL | CMD_STATUS,
+	 "give up on a request that makes no progress for SECONDS (default: 30)"},
 	{OPT_INCLUDE, 0, "include", "PATTERN", CMD_DIGEST,
 	 "keep only files matching PATTERN (repeatable)"},
 	{OPT_EXCLUDE, 0, "exclude", "PATTERN", CMD_DIGEST,
@@ -48,8 +50,10 @@ const cli_option cli_options[] = {
 	{OPT_LIST, 0, "list", NULL, CMD_DIGEST, "first print `<hex>  <path>` per file"},
 	{OPT_DRY_RUN, 0, "dry-run", NULL, CMD_IMPORT, "print the plan; write nothing"},
 	{OPT_REPACK, 0, "repack", NULL, CMD_IMPORT, "ignore the recorded layers: pack every selected weight"},
-	{OPT_OCI_LAYOUT, 0, "oci-layout", "DIR", CMD_IMPORT | CMD_EXTRACT | CMD_PUSH,
-	 "OCI image layout (import: also write to it; extract, push: read it)"},
+	{OPT_OCI_LAYOUT, 0, "oci-layout", "DIR", CMD_IMPORT, "also write the layers and manifests to this OCI image layout"},
+	{OPT_OCI_LAYOUT, 0, "oci-layout", "DIR", CMD_EXTRACT, "read the manifest and layers from this OCI image layout"},
+	{OPT_OCI_LAYOUT, 0, "oci-layout", "DIR", CMD_PUSH,
+	 "read the layer blobs from this OCI image layout (default: pack again)"},
 	{OPT_NO_CACHE, 0, "no-cache", NULL, CMD_IMPORT, "read every file, ignore the hash cache"},
 	{OPT_CACHE_DIR, 0, "cache-dir", "DIR", CMD_IMPORT,
 	 "hash cache directory (default: $XDG_CACHE_HOME/weightslock)"},
@@ -57,13 +61,16 @@ const cli_option cli_options[] = {
 	 "files smaller than BYTES are bundled (default: 64 MiB)"},
 	{OPT_BUNDLE_SIZE_MAX, 0, "bundle-size-max", "BYTES", CMD_IMPORT,
 	 "target size of a bundle (default: 256 MiB)"},
-	{OPT_JOBS, 'j', "jobs", "N", CMD_DIGEST | CMD_IMPORT | CMD_VERIFY | CMD_EXTRACT | CMD_PUSH | CMD_PULL |
-	     CMD_STATUS,
+	{OPT_JOBS, 'j', "jobs", "N", CMD_DIGEST | CMD_IMPORT | CMD_VERIFY | CMD_EXTRACT,
 	 "use N threads (default: from the number of CPUs)"},
+	{OPT_JOBS, 'j', "jobs", "N", CMD_PUSH | CMD_PULL | CMD_STATUS, "run N transfers at once (default: 4)"},
 	{OPT_SIZES_ONLY, 0, "sizes-only", NULL, CMD_VERIFY, "compare sizes only; read no content"},
 	{OPT_FORCE, 0, "force", NULL, CMD_EXTRACT, "write into a non-empty DEST extract does not own; remove nothing"},
-	{OPT_STORE, 0, "store", "DIR", CMD_IMPORT | CMD_PULL | CMD_PUSH,
-	 "content store of remote files (default: $COG_CACHE_DIR/weights, else Cog's)"},
+	{OPT_STORE, 0, "store", "DIR", CMD_IMPORT,
+	 "content store for the files of remote sources (default: $COG_CACHE_DIR/weights, else Cog's)"},
+	{OPT_STORE, 0, "store", "DIR", CMD_PULL, "the content store to fill (default: $COG_CACHE_DIR/weights, else Cog's)"},
+	{OPT_STORE, 0, "store", "DIR", CMD_PUSH,
+	 "content store to read remote sources' files from (default: as for import)"},
 	{OPT_CACERT, 0, "cacert", "FILE", CMD_IMPORT | CMD_PUSH | CMD_EXTRACT | CMD_PULL | CMD_STATUS,
 	 "also trust the CA certificates in FILE (HTTPS)"},
 	{OPT_REPOSITORY, 0, "repository", "REF", CMD_PUSH | CMD_PULL | CMD_STATUS,
@@ -237,23 +244,22 @@ const cli_command cli_commands[] = {
 	 "Materialize the lockfile entry NAME into DEST from the OCI image layout\n"
 	 "given with --oci-layout, or streamed from the registry repository given\n"
 	 "with --registry REGISTRY/REPO (credentials and TLS as for push): find the\n"
-	 "manifest by the entry's\n"
-	 "digest, check that it and the config blob hash to their digests and are\n"
-	 "exactly what the entry projects to, then extract every layer (tar,\n"
-	 "tar+gzip, tar+zstd) in parallel on --jobs threads, checking each file's\n"
-	 "size and sha256 as it is written. Layers are untrusted: links, devices,\n"
-	 "FIFOs, whiteouts, absolute or `..` paths, unlisted or repeated entries,\n"
-	 "and decompression beyond the recorded sizes are refused, and nothing is\n"
-	 "written outside DEST. DEST/.cog/ holds the markers: `downloading` while\n"
-	 "working, `ready` once every file is verified and flushed to disk, `failed`\n"
-	 "(with the error) otherwise. The entry must pass `check` before anything\n"
-	 "is written. Files already present and correct are kept. A DEST found\n"
-	 "absent or empty becomes extract's own (DEST/.cog/weightslock); only then\n"
-	 "are files that are not part of the entry removed (never through a link,\n"
-	 "never on another filesystem). Any other non-empty DEST is refused\n"
-	 "untouched unless --force, which writes the entry's files and removes\n"
-	 "nothing. Two extracts into one DEST take turns (DEST/.cog/extract.lock;\n"
-	 "--timeout bounds the wait).\n"
+	 "manifest by the entry's digest, check that it and the config blob hash to\n"
+	 "their digests and are exactly what the entry projects to, then extract\n"
+	 "every layer (tar, tar+gzip, tar+zstd) in parallel on --jobs threads,\n"
+	 "checking each file's size and sha256 as it is written. Layers are\n"
+	 "untrusted: links, devices, FIFOs, whiteouts, absolute or `..` paths,\n"
+	 "unlisted or repeated entries, and decompression beyond the recorded sizes\n"
+	 "are refused, and nothing is written outside DEST. DEST/.cog/ holds the\n"
+	 "markers: `downloading` while working, `ready` once every file is verified\n"
+	 "and flushed to disk, `failed` (with the error) otherwise. The entry must\n"
+	 "pass `check` before anything is written. Files already present and correct\n"
+	 "are kept. A DEST found absent or empty becomes extract's own\n"
+	 "(DEST/.cog/weightslock); only then are files that are not part of the\n"
+	 "entry removed (never through a link, never on another filesystem). Any\n"
+	 "other non-empty DEST is refused untouched unless --force, which writes the\n"
+	 "entry's files and removes nothing. Two extracts into one DEST take turns\n"
+	 "(DEST/.cog/extract.lock; --timeout bounds the wait).\n"
 	 "Exit status: 0 done; 1 content does not match the lockfile; 2 error.\n",
 	 cmd_extract},
 	{"push", CMD_PUSH, "[NAME...]", "upload entries to a registry",
@@ -262,16 +268,17 @@ const cli_command cli_commands[] = {
 	 "model:, else image:): every layer blob, read from the OCI image layout\n"
 	 "given with --oci-layout (as `import --oci-layout` writes it), or without\n"
 	 "one packed again on the fly from the sources (local directories, and the\n"
-	 "content store --store for remote ones; the bytes must hash to the\n"
-	 "recorded digest, else the push stops saying the source changed; nothing\n"
-	 "is written to disk), the config blob and the manifest, tagged weights-NAME-HEX12 (a multi-source\n"
-	 "lockfile: cog-weight.NAME.HEX12). A blob the registry has is not sent\n"
-	 "again; blobs above 128 MiB, or refused as too large, go in chunks;\n"
-	 "--jobs transfers run at once (default 4). The registry must report the\n"
-	 "entry's digest for the manifest. Prints one line per weight: `NAME:\n"
-	 "pushed REF@DIGEST` or `NAME: already present REF@DIGEST`. What was\n"
-	 "uploaded before a failure stays there: running push again sends only what\n"
-	 "is missing.\n"
+	 "content store --store for remote ones; the bytes must hash to the recorded\n"
+	 "digest, else the push stops saying the source changed, or that another\n"
+	 "packer made the layer and it must already be in the registry; nothing is\n"
+	 "written to disk), the config blob and the manifest, tagged\n"
+	 "weights-NAME-HEX12 (a multi-source lockfile: cog-weight.NAME.HEX12). A\n"
+	 "blob the registry has is not sent again; blobs above 128 MiB, or refused\n"
+	 "as too large, go in chunks; --jobs transfers run at once (default 4). The\n"
+	 "registry must report the entry's digest for the manifest. Prints one line\n"
+	 "per weight: `NAME: pushed REF@DIGEST` or `NAME: already present\n"
+	 "REF@DIGEST`. What was uploaded before a failure stays there: running push\n"
+	 "again sends only what is missing.\n"
 	 "Credentials come from --authfile, then $REGISTRY_AUTH_FILE, the\n"
 	 "containers auth.json ($XDG_RUNTIME_DIR/containers/, $XDG_CONFIG_HOME/\n"
 	 "containers/), then $DOCKER_CONFIG/config.json or ~/.docker/config.json\n"
@@ -428,15 +435,17 @@ static bool accepts(const cli_command *command, const cli_option *option)
 	return command != NULL && (option->commands & command->bit) != 0;
 }
 
-/* Finds an option by long name (`name` of length n), the command's own
- * first (one name may mean different things to two commands), or by short
- * letter. */
-static const cli_option *find_long(const cli_command *command, const char *name, size_t n)
+/* The option named NAME (N bytes; N == 0: the short option C) that COMMAND
+ * accepts; else any option so named, which the caller rejects by name. One
+ * name may mean different things to different commands. */
+static const cli_option *find_option(const cli_command *command, const char *name, size_t n, char c)
 {
 	const cli_option *any = NULL;
 	for (size_t i = 0; i < cli_option_count; i++) {
 		const char *l = cli_options[i].long_name;
-		if (l == NULL || strlen(l) != n || memcmp(l, name, n) != 0)
+		bool named = n > 0 ? l != NULL && strlen(l) == n && memcmp(l, name, n) == 0
+		                   : cli_options[i].short_name == c;
+		if (!named)
 			continue;
 		if (accepts(command, &cli_options[i]))
 			return &cli_options[i];
@@ -444,14 +453,6 @@ static const cli_option *find_long(const cli_command *command, const char *name,
 			any = &cli_options[i];
 	}
 	return any;
-}
-
-static const cli_option *find_short(char c)
-{
-	for (size_t i = 0; i < cli_option_count; i++)
-		if (cli_options[i].short_name == c)
-			return &cli_options[i];
-	return NULL;
 }
 
 static bool push(const char ***list, size_t *count, const char *value)
@@ -599,7 +600,7 @@ static int parse_option(cli_invocation *cli, int argc, char **argv, int *i)
 		const char *name = arg + 2;
 		const char *eq = strchr(name, '=');
 		size_t n = eq != NULL ? (size_t)(eq - name) : strlen(name);
-		const cli_option *option = find_long(command, name, n);
+		const cli_option *option = find_option(command, name, n, 0);
 		if (option == NULL || !accepts(command, option))
 			return cli_usage_error(command, "unknown option '%.*s'", (int)(n + 2), arg);
 		option_spelling(option, spelled, sizeof spelled);
@@ -619,7 +620,7 @@ static int parse_option(cli_invocation *cli, int argc, char **argv, int *i)
 		return apply(cli, option, value);
 	}
 	for (const char *p = arg + 1; *p != '\0'; p++) {
-		const cli_option *option = find_short(*p);
+		const cli_option *option = find_option(command, NULL, 0, *p);
 		if (option == NULL || !accepts(command, option))
 			return cli_usage_error(command, "unknown option '-%c'", *p);
 		if (option->arg == NULL) {
@@ -732,7 +733,25 @@ static void print_options(FILE *f, unsigned mask)
 			continue;
 		char label[64];
 		option_label(label, sizeof label, option);
-		fprintf(f, "  %-22s %s\n", label, option->help);
+		/* the description in a column of 25 to 80, on the label's line
+		 * unless the label reaches into it, wrapped at spaces */
+		if (strlen(label) > 22)
+			fprintf(f, "  %s\n%25s", label, "");
+		else
+			fprintf(f, "  %-22s ", label);
+		const char *h = option->help;
+		while (strlen(h) > 55) {
+			const char *cut = h + 55;
+			while (cut > h && *cut != ' ')
+				cut--;
+			if (cut == h) /* one long word: let it run over */
+				cut = strchr(h + 55, ' ');
+			if (cut == NULL)
+				break;
+			fprintf(f, "%.*s\n%25s", (int)(cut - h), h, "");
+			h = cut + 1;
+		}
+		fprintf(f, "%s\n", h);
 	}
 }
 

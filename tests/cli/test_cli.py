@@ -2,6 +2,7 @@
 import hashlib
 import json
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -118,7 +119,41 @@ def test_help_of_every_command_mentions_its_options(tmp):
         for option in options + GLOBAL_OPTIONS:
             expect(option in text, "%s --help lacks %s" % (command, option), text)
         for line in text.splitlines():
-            expect(len(line) <= 100, "help line too long", line)
+            expect(len(line) <= 80, "help line wider than 80 columns", command, line)
+
+
+def option_help(command, option, tmp):
+    """The description of OPTION in COMMAND's --help, continuation lines joined."""
+    lines = run([command, "--help"], cwd=tmp).out.decode().splitlines()
+    for i, line in enumerate(lines):
+        if line.strip().split(" ")[0] != option:
+            continue
+        parts = re.split(r"\s{2,}", line.strip(), 1)
+        text = parts[1] if len(parts) > 1 else ""
+        for more in lines[i + 1:]:
+            if not more.startswith(" " * 25):
+                break
+            text += " " + more.strip()
+        return text
+    raise AssertionError("%s --help lacks %s" % (command, option))
+
+
+def test_an_option_is_described_as_the_command_uses_it(tmp):
+    # --timeout bounds a lock wait for the writers, a stalled request for
+    # the registry commands; --jobs counts threads or transfers.
+    for command in ("fmt", "prune", "with-lock", "import", "convert"):
+        expect("guard lock" in option_help(command, "--timeout", tmp), command)
+    expect("extract lock" in option_help("extract", "--timeout", tmp), "extract")
+    for command in ("push", "pull", "status"):
+        text = option_help(command, "--timeout", tmp)
+        expect("request" in text and "lock" not in text, command, text)
+        expect("transfers" in option_help(command, "-j,", tmp), command)
+    expect("write" in option_help("import", "--oci-layout", tmp), "import writes a layout")
+    expect("read" in option_help("extract", "--oci-layout", tmp), "extract reads a layout")
+    expect("fill" in option_help("pull", "--store", tmp), "pull fills the store")
+    # the short form of a per-command option is the command's own too
+    r = run(["push", "-j", "2", "--repository", "127.0.0.1:9/x", "--lock", "absent.lock"], cwd=tmp)
+    expect(r.rc == 2 and b"unknown option" not in r.err, "push -j", r)
 
 
 def test_help_wins_over_other_arguments(tmp):
