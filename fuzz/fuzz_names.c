@@ -9,9 +9,15 @@
  * '?', '#', '%'; '/' only where the grammar has it); a weight name it
  * accepts is a repository component and makes a valid tag
  * "weights-NAME-<12 hex>"; a repository name has no empty, "." or ".."
- * component.
+ * component. The explaining checks (wl__repository_explain,
+ * wl__registry_host_explain) agree with the plain ones and say why in one
+ * line of printable ASCII that fits its buffer, also a small one; a host
+ * they accept holds no byte that could leave the URL's authority; the
+ * loopback test (wl__http_host_is_loopback) returns, and accepts only
+ * what a loopback name or address may hold.
  */
 #include "common/grammar.h"
+#include "net/http.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -32,6 +38,17 @@ static bool holds_any(const uint8_t *s, size_t n, const char *set, size_t set_le
 		if (memchr(set, s[i], set_len) != NULL)
 			return true;
 	return false;
+}
+
+/* An explanation: NUL-terminated within its buffer, printable ASCII. */
+static void check_why(const char *why, size_t cap, const uint8_t *s, size_t n)
+{
+	size_t len = strnlen(why, cap);
+	if (len == cap)
+		fail("an explanation without its NUL", s, n);
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)why[i] < 0x20 || (unsigned char)why[i] >= 0x7f)
+			fail("an explanation with a byte that is not printable", s, n);
 }
 
 /* Bytes that may end a header or leave a path component. */
@@ -85,6 +102,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (n < 0 || (size_t)n >= sizeof tag || !wl__tag_valid(tag, (size_t)n))
 			fail("a weight name whose tag is not a tag", u, size);
 	}
+	char why[256], small[16];
+	bool explained = wl__repository_explain(s, size, why, sizeof why);
+	if (explained != wl__repository_valid(s, size))
+		fail("repository explanation disagrees", u, size);
+	if (!explained)
+		check_why(why, sizeof why, u, size);
+	if (!wl__repository_explain(s, size, small, sizeof small))
+		check_why(small, sizeof small, u, size);
+	if (wl__registry_host_explain(s, size, why, sizeof why)) {
+		if (holds_any(u, size, URL_HOSTILE "/@", URL_HOSTILE_LEN + 2))
+			fail("registry host with a hostile byte", u, size);
+	} else {
+		check_why(why, sizeof why, u, size);
+		if (!wl__registry_host_explain(s, size, small, sizeof small))
+			check_why(small, sizeof small, u, size);
+	}
+	if (wl__http_host_is_loopback(s, size))
+		for (size_t i = 0; i < size; i++)
+			if (u[i] == '\0' || !((u[i] >= '0' && u[i] <= '9') || (u[i] >= 'a' && u[i] <= 'f') ||
+			                        (u[i] >= 'A' && u[i] <= 'F') || strchr(".:[]lLoOcCaAhHsStT", u[i]) != NULL))
+				fail("a loopback host with an odd byte", u, size);
 	free(s);
 	return 0;
 }

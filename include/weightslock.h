@@ -598,6 +598,17 @@ typedef struct wl_progress {
  *  phase. */
 typedef void (*wl_progress_fn)(void *ctx, const wl_progress *progress);
 
+/** How much a notice matters to the user. */
+typedef enum wl_notice_level {
+	WL_NOTICE_INFO,    /* what a verbose run shows (a decision the user did not ask for) */
+	WL_NOTICE_WARNING, /* what every run shows (something is not as configured) */
+} wl_notice_level;
+
+/** Notice callback: one line for the user, without a newline, holding no
+ *  secret. May be called from any thread of the operation, one call at a
+ *  time. */
+typedef void (*wl_notice_fn)(void *ctx, wl_notice_level level, const char *message);
+
 /* ------------------------------------------------------------------------ */
 /* Local directory sources (SPEC.md §9)                                     */
 /* ------------------------------------------------------------------------ */
@@ -1214,7 +1225,7 @@ WL_API int wl_extract_registry(const wl_entry *entry, const struct wl_registry_o
 
 typedef struct wl_registry_options {
 	const char *repository;        /* "HOST[:PORT]/REPO" (a tag or digest is ignored) */
-	bool plain_http;               /* http:// instead of https:// */
+	bool plain_http;               /* http:// instead of https:// (a loopback host falls back by itself) */
 	const char *cacert;            /* an extra CA (PEM), or NULL */
 	const char *const *auth_files; /* credentials files, in order (SPEC.md §18.2); a missing one is skipped */
 	size_t auth_file_count;
@@ -1227,7 +1238,22 @@ typedef struct wl_registry_options {
 	wl_progress_fn progress;       /* may be NULL */
 	void *progress_ctx;
 	const volatile sig_atomic_t *cancel; /* may be NULL */
+	/* Told, as WL_NOTICE_INFO, when a loopback registry (localhost,
+	 * 127.0.0.0/8, ::1) that does not speak TLS is asked over plain http
+	 * for the rest of the operation; as WL_NOTICE_WARNING, when a
+	 * configured credential helper is not installed and the registry is
+	 * tried anonymously. May be NULL. */
+	wl_notice_fn notice;
+	void *notice_ctx;
 } wl_registry_options;
+
+/** Checks a registry reference, HOST[:PORT]/REPO[:TAG][@DIGEST], against
+ *  the distribution spec's grammar (SPEC.md §18.1) before any request: 0,
+ *  or WL_EINVALID with a message naming the bad part (the host, which
+ *  component of the repository and which character, the tag, the
+ *  digest). Every registry operation makes this check itself; a caller
+ *  may make it first to say where the reference came from. */
+WL_API int wl_registry_reference_check(const char *reference);
 
 /** The tag SPEC.md §18.1 gives an entry: "weights-NAME-HEX12" in a
  *  single-source lockfile, "cog-weight.SANITIZED.HEX12" in a multi-source

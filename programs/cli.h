@@ -312,8 +312,14 @@ typedef struct cli_registry {
 	wl_registry_options opts;
 	char *auth_paths[6];
 	size_t auth_count;
+	const cli_invocation *cli; /* for the library's notices (opts.notice_ctx is this struct) */
+	char origin[300];          /* where the repository came from: "--repository", "cog.yaml: image:" */
 } cli_registry;
 void cli_registry_init(cli_registry *r, const cli_invocation *cli, const char *repository);
+/** A registry operation's error: a repository reference the grammar
+ *  refuses is reported with where it came from, anything else as
+ *  cli_lib_error. Returns 2. */
+int cli_registry_error(const cli_registry *r, int code);
 void cli_registry_release(cli_registry *r);
 int cmd_status(cli_invocation *cli);
 int cmd_version(cli_invocation *cli);

@@ -165,12 +165,11 @@ int cmd_extract(cli_invocation *cli)
 		.others_left = &others,
 	};
 	int rc;
+	cli_registry reg;
 	if (cli->registry != NULL) {
-		cli_registry reg;
 		cli_registry_init(&reg, cli, cli->registry);
 		reg.opts.timeout = 0; /* extract's --timeout is the wait for the target's lock */
 		rc = wl_extract_registry(entry, &reg.opts, dest, &opts);
-		cli_registry_release(&reg);
 	} else {
 		rc = wl_extract(entry, cli->oci_layout, dest, &opts);
 	}
@@ -180,13 +179,15 @@ int cmd_extract(cli_invocation *cli)
 		cli_lib_error(rc);
 		status = EXIT_FOUND;
 	} else if (rc != 0) {
-		status = cli_lib_error(rc);
+		status = cli->registry != NULL ? cli_registry_error(&reg, rc) : cli_lib_error(rc);
 	} else {
 		cli_note(cli, "%s: %zu files extracted and verified in %s", cli->operands[0], entry->file_count, dest);
 		if (others > 0)
 			cli_note(cli, "%s: %zu other entries in %s were left as they are (--force)", cli->operands[0],
 			         others, dest);
 	}
+	if (cli->registry != NULL)
+		cli_registry_release(&reg);
 	wl_lock_free(lock);
 	return status;
 }

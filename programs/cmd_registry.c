@@ -47,16 +47,34 @@ static void find_auth_files(auth_files *f, const cli_invocation *cli)
 }
 
 /* --repository, else cog.yaml's model:, else image:; NULL when there is
- * none. `*owned` is what to free. */
-static const char *repository_of(const cli_invocation *cli, const wl_config *config, char **owned)
+ * none. `*owned` is what to free; `*key` the cog.yaml key it came from,
+ * or NULL for --repository. */
+static const char *repository_of(const cli_invocation *cli, const wl_config *config, char **owned, const char **key)
 {
 	*owned = NULL;
+	*key = NULL;
 	if (cli->repository != NULL)
 		return cli->repository;
+	*key = config->model.len > 0 ? "model" : "image";
 	wl_string s = config->model.len > 0 ? config->model : config->image;
 	if (s.len > 0)
 		*owned = strndup(s.ptr, s.len);
 	return *owned;
+}
+
+/* Where the repository came from, for messages. */
+static void set_origin(cli_registry *r, const cli_invocation *cli, const char *key)
+{
+	if (key != NULL)
+		snprintf(r->origin, sizeof r->origin, "%s: %s:", cli_display_name(cli_config_path(cli)), key);
+}
+
+int cli_registry_error(const cli_registry *r, int code)
+{
+	if (code == WL_EINVALID && r->opts.repository != NULL && r->origin[0] != '\0' &&
+	    wl_registry_reference_check(r->opts.repository) != 0)
+		return cli_error("%s %s", r->origin, wl_error_last()->message);
+	return cli_lib_error(code);
 }
 
 static int no_repository(const cli_invocation *cli)
@@ -67,9 +85,10 @@ static int no_repository(const cli_invocation *cli)
 
 /* repository_of, reading cog.yaml unless --repository is given. NULL after
  * printing the error. */
-static const char *repository(const cli_invocation *cli, char **owned)
+static const char *repository(const cli_invocation *cli, char **owned, const char **key)
 {
 	*owned = NULL;
+	*key = NULL;
 	if (cli->repository != NULL)
 		return cli->repository;
 	const char *path = cli_config_path(cli);
@@ -83,7 +102,7 @@ static const char *repository(const cli_invocation *cli, char **owned)
 		cli_lib_error(rc);
 		return NULL;
 	}
-	const char *repo = repository_of(cli, config, owned);
+	const char *repo = repository_of(cli, config, owned, key);
 	wl_config_free(config);
 	if (repo == NULL)
 		no_repository(cli);
@@ -103,7 +122,8 @@ typedef struct session {
 static int session_open(session *s, cli_invocation *cli)
 {
 	memset(s, 0, sizeof *s);
-	const char *repo = repository(cli, &s->owned);
+	const char *key = NULL;
+	const char *repo = repository(cli, &s->owned, &key);
 	if (repo == NULL)
 		return EXIT_ERROR;
 	int status = cli_load_lock(&s->lock, cli_lock_path(cli));
@@ -112,6 +132,7 @@ static int session_open(session *s, cli_invocation *cli)
 		return status;
 	}
 	cli_registry_init(&s->reg, cli, repo);
+	set_origin(&s->reg, cli, key);
 	cli_progress_init(&s->progress, cli);
 	cli_install_cancel_handlers();
 	s->reg.opts.progress = cli_progress_report;
@@ -157,10 +178,21 @@ int cmd_push(cli_invocation *cli)
 	}
 	int flushed = cli_flush_stdout(&out);
 	cli_buf_release(&out);
-	status = rc != 0 ? cli_lib_error(rc) : flushed;
+	status = rc != 0 ? cli_registry_error(&s.reg, rc) : flushed;
 	wl_push_report_free(report);
 	session_close(&s);
 	return status;
+}
+
+/* The library's notices: a decision it made for the user (with -v), or a
+ * warning (always). */
+static void registry_notice(void *ctx, wl_notice_level level, const char *message)
+{
+	const cli_registry *r = ctx;
+	if (level == WL_NOTICE_WARNING)
+		cli_warn("%s", message);
+	else if (r->cli->verbose)
+		cli_note(r->cli, "%s", message);
 }
 
 void cli_registry_init(cli_registry *r, const cli_invocation *cli, const char *repository)
@@ -180,6 +212,13 @@ void cli_registry_init(cli_registry *r, const cli_invocation *cli, const char *r
 	r->opts.mount_from = cli->mount_from;
 	r->opts.timeout = cli->timeout > 0 ? cli->timeout : 0;
 	r->opts.cancel = &cli_cancel;
+	r->cli = cli;
+	if (repository != NULL && repository == cli->repository)
+		snprintf(r->origin, sizeof r->origin, "--repository:");
+	else if (repository != NULL && repository == cli->registry)
+		snprintf(r->origin, sizeof r->origin, "--registry:");
+	r->opts.notice = registry_notice;
+	r->opts.notice_ctx = r;
 }
 
 void cli_registry_release(cli_registry *r)
@@ -220,7 +259,7 @@ int cmd_pull(cli_invocation *cli)
 		cli_lib_error(rc);
 		status = EXIT_FOUND;
 	} else {
-		status = rc != 0 ? cli_lib_error(rc) : flushed;
+		status = rc != 0 ? cli_registry_error(&s.reg, rc) : flushed;
 	}
 	wl_pull_report_free(report);
 	session_close(&s);
@@ -461,15 +500,17 @@ int cmd_status(cli_invocation *cli)
 		return status;
 	}
 	char *owned = NULL;
-	const char *repo = repository_of(cli, config, &owned);
+	const char *key = NULL;
+	const char *repo = repository_of(cli, config, &owned, &key);
 	cli_registry reg;
 	cli_registry_init(&reg, cli, repo);
+	set_origin(&reg, cli, key);
 	cli_install_cancel_handlers();
 	wl_status_report *report = NULL;
 	int rc = wl_status(&report, config, lock, &reg.opts);
 	if (rc != 0) {
 		/* without a repository, the library fails only when it needs one */
-		status = repo == NULL && rc == WL_EINVALID ? no_repository(cli) : cli_lib_error(rc);
+		status = repo == NULL && rc == WL_EINVALID ? no_repository(cli) : cli_registry_error(&reg, rc);
 	} else {
 		cli_buf out = {0};
 		if (cli->json)

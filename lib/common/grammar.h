@@ -30,6 +30,19 @@
  *  by '/', at most WL__REPOSITORY_MAX bytes. */
 bool wl__repository_valid(const char *s, size_t n);
 
+/** wl__repository_valid, saying why not: true when `s` is a repository
+ *  name; otherwise false with `why` (`cap` bytes, NUL-terminated; may be
+ *  NULL) naming the bad part: which component, which character ("component
+ *  1 \"Org\" holds the upper-case letter 'O'; names are lower case").
+ *  Bytes outside printable ASCII are shown as \xNN. */
+bool wl__repository_explain(const char *s, size_t n, char *why, size_t cap);
+
+/** A registry host as a reference names it: domain components
+ *  [A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])? joined by '.', or an IPv6
+ *  address in brackets, then optionally ':' and a port of 1 to 5 digits
+ *  (at most 65535). As wl__repository_explain, `why` says what is wrong. */
+bool wl__registry_host_explain(const char *s, size_t n, char *why, size_t cap);
+
 /** A tag: [A-Za-z0-9_][A-Za-z0-9._-]{0,127}. */
 bool wl__tag_valid(const char *s, size_t n);
 

@@ -242,7 +242,8 @@ void wl__credentials_release(wl__credentials *c)
 		OPENSSL_cleanse(c->password, strlen(c->password));
 	free(c->username);
 	free(c->password);
-	c->username = c->password = NULL;
+	free(c->source);
+	c->username = c->password = c->source = NULL;
 }
 
 char *wl__auth_basic(const wl__credentials *c)
@@ -390,8 +391,9 @@ static void read_helper(int out_fd, int err_fd, wl_buf *out, wl_buf *err, double
  * reading costs no SIGPIPE, and no process-wide signal disposition is
  * touched while other threads run); its answer and its complaints come
  * back apart, so only stdout is parsed. */
-static int run_helper(wl__credentials *c, wl_string name, const char *host, double timeout)
+static int run_helper(wl__credentials *c, wl_string name, const char *host, double timeout, bool *missing)
 {
+	*missing = false;
 	if (!helper_name_ok(name))
 		return wl__fail(WL_EINVALID, "credential helper name \"%.*s\" is not a plain name", (int)name.len,
 		                name.ptr);
@@ -427,6 +429,10 @@ static int run_helper(wl__credentials *c, wl_string name, const char *host, doub
 		close(in[1]);
 		close(out[0]);
 		close(err[0]);
+		if (se == ENOENT) {
+			*missing = true; /* not on PATH */
+			return 0;
+		}
 		return wl__fail_errno(WL_EINVALID, se, "credential helper %s", prog);
 	}
 	/* The host is a few bytes: one send into an empty socket never blocks. */
@@ -608,12 +614,50 @@ int wl__auth_parse_config(wl__auth_config *f, char *text, size_t len, const char
 			ok = wl__json_skip_value(&r);
 		}
 	}
-	if (wl__json_finish(&r, ok) != 0)
-		return wl__fail(WL_EINVALID, "%s is not a valid credentials file", name);
+	if (wl__json_finish(&r, ok) == 0)
+		return 0;
+	/* The reader's message may quote a byte of the file (a password's):
+	 * only what is wrong and where. */
+	if (r.syntax_failed)
+		return wl__fail(WL_EINVALID, "%s is not a valid credentials file: not valid JSON at byte %zu", name,
+		                r.pos < r.len ? r.pos : r.len);
+	if (r.type_failed && !r.hard_failed)
+		return wl__fail(WL_EINVALID, "%s is not a valid credentials file: %s (at byte %zu)", name, r.type_msg,
+		                r.type_at);
+	return wl__fail(WL_EINVALID, "%s is not a valid credentials file", name);
+}
+
+/* Runs the helper `kind` ("credHelpers", "credsStore") of `path` names;
+ * its errors and its absence name both. */
+static int helper_of_file(wl__credentials *c, wl_string name, const char *kind, const char *path, const char *host,
+                          double timeout, wl_notice_fn notice, void *notice_ctx, bool *missing)
+{
+	int rc = run_helper(c, name, host, timeout, missing);
+	if (rc != 0) {
+		char *msg = strdup(wl_error_last()->message);
+		if (msg != NULL)
+			rc = wl__fail(rc, "%s (the %s of %s)", msg, kind, path);
+		free(msg);
+		return rc;
+	}
+	char shown[80];
+	snprintf(shown, sizeof shown, "%.*s", (int)name.len, name.ptr);
+	if (*missing && notice != NULL) {
+		char *line = NULL;
+		if (asprintf(&line, "credential helper docker-credential-%s (the %s of %s) is not installed: trying %s "
+		                    "anonymously",
+		             shown, kind, path, host) >= 0) {
+			notice(notice_ctx, WL_NOTICE_WARNING, line);
+			free(line);
+		}
+	}
+	if (c->username != NULL && asprintf(&c->source, "docker-credential-%s (the %s of %s)", shown, kind, path) < 0)
+		c->source = NULL;
 	return 0;
 }
 
-static int lookup_file(wl__credentials *c, const char *path, const char *host, bool *done, double timeout)
+static int lookup_file(wl__credentials *c, const char *path, const char *host, bool *done, double timeout,
+                       wl_notice_fn notice, void *notice_ctx)
 {
 	char *text = NULL;
 	size_t len = 0;
@@ -630,12 +674,13 @@ static int lookup_file(wl__credentials *c, const char *path, const char *host, b
 		return wl__nomem();
 	}
 	wl__auth_config f;
+	bool missing = false;
 	rc = wl__auth_parse_config(&f, text, len, path, host, st);
 	if (rc != 0) {
 		/* nothing of the file in the message */
 	} else if (f.helper.len > 0) {
-		rc = run_helper(c, f.helper, host, timeout);
-		*done = true;
+		rc = helper_of_file(c, f.helper, "credHelpers", path, host, timeout, notice, notice_ctx, &missing);
+		*done = !missing;
 	} else if (f.in_auths && f.auth.len > 0) {
 		rc = decode_auth(c, f.auth, path);
 		*done = true;
@@ -645,9 +690,11 @@ static int lookup_file(wl__credentials *c, const char *path, const char *host, b
 		rc = c->username && c->password ? 0 : wl__nomem();
 		*done = true;
 	} else if (f.store.len > 0) {
-		rc = run_helper(c, f.store, host, timeout);
+		rc = helper_of_file(c, f.store, "credsStore", path, host, timeout, notice, notice_ctx, &missing);
 		*done = c->username != NULL;
 	}
+	if (rc == 0 && *done && c->username != NULL && c->source == NULL && (c->source = strdup(path)) == NULL)
+		rc = wl__nomem();
 	OPENSSL_cleanse(text, len);
 	free(text);
 	wl_storage_free(st);
@@ -662,10 +709,16 @@ int wl__auth_lookup(wl__credentials *out, const char *const *files, size_t file_
 int wl__auth_lookup_timeout(wl__credentials *out, const char *const *files, size_t file_count, const char *host,
                             double timeout)
 {
+	return wl__auth_lookup_noting(out, files, file_count, host, timeout, NULL, NULL);
+}
+
+int wl__auth_lookup_noting(wl__credentials *out, const char *const *files, size_t file_count, const char *host,
+                           double timeout, wl_notice_fn notice, void *notice_ctx)
+{
 	memset(out, 0, sizeof *out);
 	for (size_t i = 0; i < file_count; i++) {
 		bool done = false;
-		int rc = lookup_file(out, files[i], host, &done, timeout);
+		int rc = lookup_file(out, files[i], host, &done, timeout, notice, notice_ctx);
 		if (rc != 0) {
 			wl__credentials_release(out);
 			return rc;

@@ -59,6 +59,8 @@ int wl__auth_parse_token(const char *body, size_t len, char **token, int64_t *ex
 typedef struct wl__credentials {
 	char *username; /* malloc'd; NULL: anonymous */
 	char *password;
+	char *source;   /* where they came from, for messages: "FILE", or "docker-credential-NAME (the
+	                 * credsStore of FILE)"; malloc'd, may be NULL */
 } wl__credentials;
 
 void wl__credentials_release(wl__credentials *c);
@@ -80,6 +82,13 @@ int wl__auth_lookup(wl__credentials *out, const char *const *files, size_t file_
  *  naming it. wl__auth_lookup uses 30 s. */
 int wl__auth_lookup_timeout(wl__credentials *out, const char *const *files, size_t file_count, const char *host,
                             double timeout);
+/** wl__auth_lookup_timeout where a configured helper that is not
+ *  installed (docker-credential-NAME not on PATH) is nothing found in
+ *  that file, with a WL_NOTICE_WARNING through `notice` (may be NULL)
+ *  naming the helper and the file; the lookup goes on with the next file.
+ *  Every error names the file (and the helper) it came from. */
+int wl__auth_lookup_noting(wl__credentials *out, const char *const *files, size_t file_count, const char *host,
+                           double timeout, wl_notice_fn notice, void *notice_ctx);
 
 /** What a credentials file says for one host, before any helper runs:
  *  strings point into the parsed text or `st`. */
@@ -91,7 +100,8 @@ typedef struct wl__auth_config {
 } wl__auth_config;
 
 /** Parses a credentials file's text (NUL at text[len]; decoded in place)
- *  for `host`. WL_EINVALID "NAME is not a valid credentials file". */
+ *  for `host`. WL_EINVALID "NAME is not a valid credentials file: ... at
+ *  byte N" (what is wrong, never the bytes there: they may be secret). */
 int wl__auth_parse_config(wl__auth_config *out, char *text, size_t len, const char *name, const char *host,
                           wl_storage *st);
 

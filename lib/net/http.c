@@ -14,6 +14,7 @@
 
 #include "common/grammar.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -427,6 +428,41 @@ bool wl__http_same_origin(const char *a, const char *b)
 	free(oa);
 	free(ob);
 	return same;
+}
+
+bool wl__http_host_is_loopback(const char *host, size_t len)
+{
+	if (host == NULL)
+		return false;
+	if ((len == 9 || (len == 10 && host[9] == '.')) && strncasecmp(host, "localhost", 9) == 0)
+		return true;
+	if (len >= 2 && host[0] == '[' && host[len - 1] == ']') {
+		host++;
+		len -= 2;
+	}
+	char text[INET6_ADDRSTRLEN + 1];
+	if (len == 0 || len >= sizeof text || memchr(host, '\0', len) != NULL)
+		return false;
+	memcpy(text, host, len);
+	text[len] = '\0';
+	unsigned char addr[sizeof(struct in6_addr)];
+	if (inet_pton(AF_INET, text, addr) == 1)
+		return addr[0] == 127;
+	if (inet_pton(AF_INET6, text, addr) == 1)
+		return memcmp(addr, &in6addr_loopback, sizeof in6addr_loopback) == 0;
+	return false;
+}
+
+/* Whether the URL's host is a loopback one (see above). */
+static bool url_is_loopback(const char *url)
+{
+	CURLU *u = parse_url(url);
+	char *host = NULL;
+	bool loopback = u != NULL && curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK && host != NULL &&
+	                wl__http_host_is_loopback(host, strlen(host));
+	curl_free(host);
+	curl_url_cleanup(u);
+	return loopback;
 }
 
 static bool scheme_is(const char *url, const char *scheme)
@@ -956,8 +992,9 @@ static void describe_curl_error(CURLcode cc, const char *errbuf, char *why, size
 		*retry = true;
 		break;
 	case CURLE_SSL_CONNECT_ERROR:
+		/* a server that speaks plain HTTP, or no TLS version or cipher
+		 * in common: the next attempt fails the same way */
 		kind = "TLS handshake failed: ";
-		*retry = true;
 		break;
 	case CURLE_PEER_FAILED_VERIFICATION:
 #if LIBCURL_VERSION_NUM < 0x073e00
@@ -984,6 +1021,28 @@ static void describe_curl_error(CURLcode cc, const char *errbuf, char *why, size
 	size_t n = strlen(why);
 	while (n > 0 && (why[n - 1] == '\n' || why[n - 1] == '\r'))
 		why[--n] = '\0';
+}
+
+/* What the caller may decide on, for a transfer that got no answer. */
+static wl__http_failure failure_of(CURLcode cc, long os_errno)
+{
+	switch (cc) {
+	case CURLE_OK:
+		return WL__HTTP_FAILURE_NONE;
+	case CURLE_SSL_CONNECT_ERROR:
+		return WL__HTTP_FAILURE_TLS_HANDSHAKE;
+	case CURLE_PEER_FAILED_VERIFICATION:
+#if LIBCURL_VERSION_NUM < 0x073e00
+	case CURLE_SSL_CACERT:
+#endif
+		return WL__HTTP_FAILURE_TLS_VERIFY;
+	case CURLE_COULDNT_RESOLVE_HOST:
+		return WL__HTTP_FAILURE_RESOLVE;
+	case CURLE_COULDNT_CONNECT:
+		return os_errno == ECONNREFUSED ? WL__HTTP_FAILURE_REFUSED : WL__HTTP_FAILURE_OTHER;
+	default:
+		return WL__HTTP_FAILURE_OTHER;
+	}
 }
 
 static void fill_response(wl__http_response *resp, transfer *t, const char *url)
@@ -1059,6 +1118,7 @@ static void run_attempt(request_state *rs, CURL *e, wl__http_response *resp, att
 		if (cc == CURLE_OK && t->sink == SINK_UNDECIDED && t->fail_code == 0)
 			begin_body(t);
 		long status = t->headers.status;
+		wl__http_failure failure = WL__HTTP_FAILURE_NONE;
 		bool hop_on = cc == CURLE_OK && t->fail_code == 0 && t->sink == SINK_DISCARD && follow &&
 		              status_is_redirect(status) && t->headers.location != NULL;
 		char *next = NULL;
@@ -1104,12 +1164,20 @@ static void run_attempt(request_state *rs, CURL *e, wl__http_response *resp, att
 		} else if (t->was_canceled || canceled(http)) {
 			ar->rc = wl__fail(WL_ECANCELED, "%s %s: canceled", rs->method, rs->shown);
 		} else if (t->stalled) {
+			failure = WL__HTTP_FAILURE_OTHER;
 			ar->outcome = RETRY;
 			snprintf(ar->why, sizeof ar->why, "stalled: no data for %g s", stall_limit(rs));
 		} else if (cc != CURLE_OK) {
 			bool retry;
 			int code;
+			long os_errno = 0;
+			curl_easy_getinfo(e, CURLINFO_OS_ERRNO, &os_errno);
+			failure = failure_of(cc, os_errno);
 			describe_curl_error(cc, t->errbuf, ar->why, sizeof ar->why, &retry, &ar->connect_only, &code);
+			/* nothing listens on this machine's port: it will not start to
+			 * within the backoff */
+			if (failure == WL__HTTP_FAILURE_REFUSED && url_is_loopback(url))
+				retry = false;
 			if (retry)
 				ar->outcome = RETRY;
 			else
@@ -1126,6 +1194,7 @@ static void run_attempt(request_state *rs, CURL *e, wl__http_response *resp, att
 			                  rs->shown, rs->delivered, req->expect_size);
 		}
 		fill_response(resp, t, url);
+		resp->failure = failure;
 		ar->retry_after = resp->retry_after;
 		wl__http_headers_release(&t->headers);
 		free(t->mem);
@@ -1248,7 +1317,7 @@ int wl__http_perform(wl__http *http, const wl__http_request *req, wl__http_respo
 				note_attempts(attempts);
 			break;
 		}
-		if (attempts > http->opts.max_retries || !may_retry(&rs, ar, resp->status)) {
+		if (attempts > http->opts.max_retries || req->once || !may_retry(&rs, ar, resp->status)) {
 			if (attempts > 1)
 				rc = wl__fail(WL_EIO, "%s %s: %s (after %d attempts)", rs.method, rs.shown, ar->why,
 				              attempts);

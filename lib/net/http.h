@@ -132,11 +132,25 @@ typedef struct wl__http_request {
 	/* Seconds without a byte moving before this request fails; 0: the
 	 * client's. A registry may think long before answering a final PUT. */
 	double stall_timeout;
+
+	/* One attempt only, whatever happens (a probe whose failure has a
+	 * meaning of its own). */
+	bool once;
 } wl__http_request;
 
 /** Initializes a request to the given method and URL, expect_size -1 and
  *  everything else zero. */
 #define WL__HTTP_REQUEST_INIT(m, u) ((wl__http_request){.method = (m), .url = (u), .expect_size = -1})
+
+/** Why a request got no HTTP answer: what the caller may decide on. */
+typedef enum wl__http_failure {
+	WL__HTTP_FAILURE_NONE = 0,   /* an answer came, or the request was not sent */
+	WL__HTTP_FAILURE_TLS_HANDSHAKE, /* the TLS handshake failed (e.g. the peer speaks plain HTTP) */
+	WL__HTTP_FAILURE_TLS_VERIFY, /* the server's certificate is not trusted */
+	WL__HTTP_FAILURE_RESOLVE,    /* the name does not resolve */
+	WL__HTTP_FAILURE_REFUSED,    /* the connection was refused */
+	WL__HTTP_FAILURE_OTHER,      /* dropped, timed out, stalled, ... */
+} wl__http_failure;
 
 typedef struct wl__http_response {
 	long status;                 /* the final status (after redirects), 0 when none came */
@@ -155,6 +169,7 @@ typedef struct wl__http_response {
 	char *range;                 /* the Range header of a response (a registry upload's progress) */
 	double retry_after;          /* seconds, or -1 */
 	int attempts;                /* requests made, redirects not counted */
+	wl__http_failure failure;    /* of the last attempt, when it got no answer */
 } wl__http_response;
 
 /** Frees what a response holds and zeroes it; safe on a zeroed response. */
@@ -166,8 +181,11 @@ void wl__http_response_release(wl__http_response *resp);
  * (released first; release it after, also on failure).
  *
  * Retries: 408, 429 and 5xx, and connections refused, dropped, timed out
- * or stalled, at most max_retries times, after a jittered backoff or the
- * Retry-After asked for. POST and PATCH are retried only when the server
+ * or stalled, at most max_retries times (none with `once`), after a
+ * jittered backoff or the Retry-After asked for. What retrying cannot
+ * change is not retried: a TLS handshake or certificate failure, a name
+ * that does not resolve, a connection refused by a loopback host
+ * (wl__http_host_is_loopback). POST and PATCH are retried only when the server
  * cannot have acted (a refused connection, 429, 503). A GET to on_data cut
  * off after N bytes asks for "Range: bytes=N-" (with If-Range for a strong
  * ETag): a 206 from N continues, a 200 calls on_restart, anything else
@@ -187,8 +205,8 @@ void wl__http_response_release(wl__http_response *resp);
  * than 408 and 429): the caller words the message for a 404. WL_EIO when
  * the last attempt failed ("GET URL: status 503 (after 6 attempts)", "GET
  * URL: cannot connect: ... (after 6 attempts)", "GET URL: stalled: no data
- * for 30 s (after 6 attempts)"), when a TLS certificate is not trusted or
- * a name does not resolve (not retried), or when redirects loop.
+ * for 30 s (after 6 attempts)"), when one of the failures above that are
+ * not retried happened (resp->failure says which), or when redirects loop.
  * WL_ECANCELED, WL_EMISMATCH (expect_size), WL_EINVALID (max_body, a bad
  * URL), WL_ENOMEM, or what a callback returned.
  */
@@ -206,6 +224,10 @@ char *wl__http_url_for_message(const char *url);
 /** True when both URLs have the same scheme, host and port (the default
  *  port of the scheme when none is written). */
 bool wl__http_same_origin(const char *a, const char *b);
+/** True when `host` (`len` bytes, no port; an IPv6 address with or
+ *  without its brackets) names this machine's loopback: "localhost" (any
+ *  case, with or without a final dot), an IPv4 address in 127.0.0.0/8, or ::1. */
+bool wl__http_host_is_loopback(const char *host, size_t len);
 
 /* ---- header parsers (untrusted bytes: linear time, bounded memory) ---- */
 

@@ -39,8 +39,15 @@ typedef struct token {
 
 struct wl__registry {
 	wl__http *http;
-	char *base; /* scheme://host/v2/ */
+	char *base;       /* scheme://host/v2/, as first tried */
+	char *plain_base; /* http://host/v2/ when a loopback https registry may fall back to it, else NULL */
 	char *host;
+	wl_notice_fn notice;
+	void *notice_ctx;
+	/* The fallback is decided once: the first handshake failure probes
+	 * plain http, holding probe_mu; `plain` (under mu) is the answer. */
+	pthread_mutex_t probe_mu;
+	bool probed, plain;
 	wl__credentials cred;
 	int64_t monolithic_max, chunk_size;
 	bool pushing;
@@ -72,6 +79,33 @@ static char *fmt(const char *f, ...)
 	return out;
 }
 
+static void one_line(char *out, size_t cap, wl_string text);
+
+bool wl__registry_may_fall_back(const char *host, bool plain_http)
+{
+	if (plain_http || host == NULL)
+		return false;
+	size_t n = strlen(host);
+	/* the port, after the last ':' that follows the host ("[::1]:5000",
+	 * "localhost:5000"); a bare IPv6 address has no port */
+	const char *colon = strrchr(host, ':');
+	const char *close = strrchr(host, ']');
+	bool bare_v6 = host[0] != '[' && colon != NULL && strchr(host, ':') != colon;
+	if (colon != NULL && !bare_v6 && (close == NULL || colon > close))
+		n = (size_t)(colon - host);
+	return wl__http_host_is_loopback(host, n);
+}
+
+/* The base URL in use: the https one, or plain http once a loopback
+ * registry turned out not to speak TLS. Both strings live as long as r. */
+static const char *base_of(wl__registry *r)
+{
+	pthread_mutex_lock(&r->mu);
+	const char *b = r->plain ? r->plain_base : r->base;
+	pthread_mutex_unlock(&r->mu);
+	return b;
+}
+
 bool wl__registry_repo_valid(const char *repo)
 {
 	return wl__repository_valid(repo, strlen(repo));
@@ -88,12 +122,21 @@ int wl__registry_new(wl__registry **out, wl__http *http, const wl__registry_opti
 	r->http = http;
 	r->host = strdup(o->host);
 	r->base = fmt("%s://%s/v2/", o->plain_http ? "http" : "https", o->host);
+	r->notice = o->notice;
+	r->notice_ctx = o->notice_ctx;
+	if (wl__registry_may_fall_back(o->host, o->plain_http) && (r->plain_base = fmt("http://%s/v2/", o->host)) == NULL) {
+		free(r->base);
+		r->base = NULL;
+	}
 	r->monolithic_max = o->monolithic_max > 0 ? o->monolithic_max : MONOLITHIC_MAX_DEFAULT;
 	r->chunk_size = o->chunk_size > 0 ? o->chunk_size : CHUNK_DEFAULT;
 	r->pushing = o->pushing;
-	if (o->mount_from != NULL && !wl__repository_valid(o->mount_from, strlen(o->mount_from))) {
+	char why[256];
+	if (o->mount_from != NULL && !wl__repository_explain(o->mount_from, strlen(o->mount_from), why, sizeof why)) {
+		char shown[160];
+		one_line(shown, sizeof shown, (wl_string){o->mount_from, strlen(o->mount_from)});
 		wl__registry_free(r);
-		return wl__fail(WL_EINVALID, "--mount-from: \"%s\" is not a valid repository name", o->mount_from);
+		return wl__fail(WL_EINVALID, "--mount-from: \"%s\" is not a valid repository name: %s", shown, why);
 	}
 	if (o->mount_from != NULL && (r->mount_from = strdup(o->mount_from)) == NULL) {
 		wl__registry_free(r);
@@ -102,12 +145,14 @@ int wl__registry_new(wl__registry **out, wl__http *http, const wl__registry_opti
 	if (o->credentials != NULL && o->credentials->username != NULL) {
 		r->cred.username = strdup(o->credentials->username);
 		r->cred.password = strdup(o->credentials->password ? o->credentials->password : "");
-		if (r->cred.username == NULL || r->cred.password == NULL) {
+		r->cred.source = strdup(o->credentials->source ? o->credentials->source : "the credentials files");
+		if (r->cred.username == NULL || r->cred.password == NULL || r->cred.source == NULL) {
 			wl__registry_free(r);
 			return wl__nomem();
 		}
 	}
 	pthread_mutex_init(&r->mu, NULL);
+	pthread_mutex_init(&r->probe_mu, NULL);
 	if (r->host == NULL || r->base == NULL) {
 		wl__registry_free(r);
 		return wl__nomem();
@@ -126,10 +171,12 @@ void wl__registry_free(wl__registry *r)
 	}
 	wl__credentials_release(&r->cred);
 	pthread_mutex_destroy(&r->mu);
+	pthread_mutex_destroy(&r->probe_mu);
 	free(r->realm);
 	free(r->service);
 	free(r->mount_from);
 	free(r->base);
+	free(r->plain_base);
 	free(r->host);
 	free(r);
 }
@@ -339,6 +386,20 @@ static void put_token(wl__registry *r, const char *scope_only, char *value, int6
 	pthread_mutex_unlock(&r->mu);
 }
 
+/* Says what to do about a TLS failure, after its message. */
+static int tls_hint(int rc, const wl__http_response *resp)
+{
+	if (rc == 0 || (resp->failure != WL__HTTP_FAILURE_TLS_HANDSHAKE && resp->failure != WL__HTTP_FAILURE_TLS_VERIFY))
+		return rc;
+	char *msg = strdup(wl_error_last()->message);
+	if (msg == NULL)
+		return rc;
+	rc = wl__fail(rc, "%s (give --cacert FILE to trust the registry's CA, or --plain-http if it speaks plain HTTP)",
+	              msg);
+	free(msg);
+	return rc;
+}
+
 /* Asks the token server for `scope`. */
 static int fetch_token(wl__registry *r, const char *scope)
 {
@@ -393,7 +454,7 @@ static int fetch_token(wl__registry *r, const char *scope)
 	req.max_body = 1 << 20;
 	wl__http_response resp;
 	memset(&resp, 0, sizeof resp);
-	rc = wl__http_perform(r->http, &req, &resp);
+	rc = tls_hint(wl__http_perform(r->http, &req, &resp), &resp);
 	if (rc == 0 && resp.status == 200) {
 		char *tok = NULL;
 		int64_t exp = 0;
@@ -402,8 +463,8 @@ static int fetch_token(wl__registry *r, const char *scope)
 			put_token(r, scope, tok, exp);
 	} else if (rc == 0 && (resp.status == 401 || resp.status == 403)) {
 		rc = r->cred.username != NULL
-		         ? wl__fail(WL_EINVALID, "%s: the token server refused the credentials of user \"%s\"", r->host,
-		                    r->cred.username)
+		         ? wl__fail(WL_EINVALID, "%s: the token server refused the credentials of user \"%s\" (from %s)",
+		                    r->host, r->cred.username, r->cred.source)
 		         : wl__fail(WL_EINVALID, "%s: the token server wants credentials and none were found "
 		                                 "(--authfile, or docker login)",
 		                    r->host);
@@ -437,7 +498,7 @@ static int unauthorized(wl__registry *r, const char *scope, const char *challeng
 	if (bearer >= 0) {
 		if (strncmp(ch[bearer].realm, "https://", 8) != 0 && strncmp(ch[bearer].realm, "http://", 7) != 0) {
 			rc = wl__fail(WL_EINVALID, "%s: the token realm is not an http(s) URL", r->host);
-		} else if (strncmp(r->base, "https://", 8) == 0 && strncmp(ch[bearer].realm, "https://", 8) != 0) {
+		} else if (strncmp(base_of(r), "https://", 8) == 0 && strncmp(ch[bearer].realm, "https://", 8) != 0) {
 			char *shown = wl__http_url_for_message(ch[bearer].realm);
 			rc = wl__fail(WL_EINVALID, "%s: the token realm %s is plain http for an https registry: refused",
 			              r->host, shown ? shown : "");
@@ -462,7 +523,8 @@ static int unauthorized(wl__registry *r, const char *scope, const char *challeng
 			rc = wl__fail(WL_EINVALID, "%s wants credentials and none were found (--authfile, or docker login)",
 			              r->host);
 		else if (was_basic && sent)
-			rc = wl__fail(WL_EINVALID, "%s refused the credentials of user \"%s\"", r->host, r->cred.username);
+			rc = wl__fail(WL_EINVALID, "%s refused the credentials of user \"%s\" (from %s)", r->host,
+			              r->cred.username, r->cred.source);
 	} else {
 		rc = wl__fail(WL_EINVALID, "%s answered 401 without a Basic or Bearer challenge", r->host);
 	}
@@ -470,12 +532,55 @@ static int unauthorized(wl__registry *r, const char *scope, const char *challeng
 	return rc;
 }
 
+/* Whether a loopback registry that failed the TLS handshake speaks plain
+ * http: asked once per run (GET /v2/ over http, one attempt, any HTTP
+ * answer will do), by the first request that failed; the others wait for
+ * the answer. True when requests now go to plain_base. */
+static bool falls_back(wl__registry *r)
+{
+	if (r->plain_base == NULL)
+		return false;
+	pthread_mutex_lock(&r->probe_mu);
+	if (!r->probed) {
+		wl__saved_error saved;
+		wl__error_save(&saved);
+		wl__http_request req = WL__HTTP_REQUEST_INIT(WL__HTTP_GET, r->plain_base);
+		req.once = true;
+		wl__http_response resp;
+		memset(&resp, 0, sizeof resp);
+		bool speaks_http = wl__http_perform(r->http, &req, &resp) == 0 && resp.status >= 100;
+		wl__http_response_release(&resp);
+		wl__error_restore(&saved);
+		pthread_mutex_lock(&r->mu);
+		r->plain = speaks_http;
+		r->probed = true;
+		pthread_mutex_unlock(&r->mu);
+		if (speaks_http && r->notice != NULL) {
+			char *line = fmt("%s does not speak TLS: using plain http for it (a loopback registry)", r->host);
+			if (line != NULL)
+				r->notice(r->notice_ctx, WL_NOTICE_INFO, line);
+			free(line);
+		}
+	}
+	pthread_mutex_unlock(&r->probe_mu);
+	return base_of(r) != r->base;
+}
+
 /* Performs `req` in `scope`, authenticating as the registry asks: a 401
  * gets new credentials or a new token and the same request again (the
- * body rewound), at most twice. */
-static int request(wl__registry *r, const char *scope, wl__http_request *req, wl__http_response *resp)
+ * body rewound), at most twice. A URL on the https base of a registry
+ * that fell back to plain http goes to the plain one (*moved, malloc'd). */
+static int request_rounds(wl__registry *r, const char *scope, wl__http_request *req, wl__http_response *resp,
+                          char **moved)
 {
+	size_t base_len = strlen(r->base);
 	for (int round = 0;; round++) {
+		const char *base = base_of(r);
+		if (*moved == NULL && base != r->base && strncmp(req->url, r->base, base_len) == 0) {
+			if ((*moved = fmt("%s%s", base, req->url + base_len)) == NULL)
+				return wl__nomem();
+			req->url = *moved;
+		}
 		pthread_mutex_lock(&r->mu);
 		bool need_token = r->mode == AUTH_BEARER;
 		pthread_mutex_unlock(&r->mu);
@@ -489,7 +594,7 @@ static int request(wl__registry *r, const char *scope, wl__http_request *req, wl
 		/* Credentials belong to the registry as first contacted: a URL the
 		 * registry handed out (an upload Location) on another origin is
 		 * asked without them. */
-		if (authz != NULL && !wl__http_same_origin(req->url, r->base)) {
+		if (authz != NULL && !wl__http_same_origin(req->url, base)) {
 			OPENSSL_cleanse(authz, strlen(authz));
 			free(authz);
 			authz = NULL;
@@ -501,7 +606,7 @@ static int request(wl__registry *r, const char *scope, wl__http_request *req, wl
 				return rc;
 			}
 		}
-		req->origin = r->base;
+		req->origin = base;
 		req->authorization = authz;
 		int rc = wl__http_perform(r->http, req, resp);
 		req->authorization = NULL;
@@ -509,8 +614,18 @@ static int request(wl__registry *r, const char *scope, wl__http_request *req, wl
 		if (authz != NULL)
 			OPENSSL_cleanse(authz, strlen(authz));
 		free(authz);
+		if (rc != 0 && resp->failure == WL__HTTP_FAILURE_TLS_HANDSHAKE && base == r->base &&
+		    strncmp(req->url, r->base, base_len) == 0 && falls_back(r)) {
+			/* nothing was sent: the same request, over plain http, in
+			 * the same round */
+			wl_error_clear();
+			if (req->rewind_body != NULL && (rc = req->rewind_body(req->body_ctx)) != 0)
+				return rc;
+			round--;
+			continue;
+		}
 		if (rc != 0 || resp->status != 401)
-			return rc;
+			return tls_hint(rc, resp);
 		/* A download cut off, then refused when resumed: the next round
 		 * resumes where the bytes stopped. */
 		if (req->on_data != NULL && resp->delivered > req->start_at)
@@ -533,7 +648,15 @@ static int request(wl__registry *r, const char *scope, wl__http_request *req, wl
 	}
 }
 
-/* ---- blobs ---- */
+static int request(wl__registry *r, const char *scope, wl__http_request *req, wl__http_response *resp)
+{
+	const char *url = req->url;
+	char *moved = NULL;
+	int rc = request_rounds(r, scope, req, resp, &moved);
+	req->url = url;
+	free(moved);
+	return rc;
+}
 
 /* ---- one request ---- */
 
@@ -550,7 +673,7 @@ static int call_begin(call *c, wl__registry *r, wl__http_method method, const ch
 	memset(c, 0, sizeof *c);
 	if (!wl__repository_valid(repo, strlen(repo)))
 		return wl__fail(WL_EINVALID, "\"%s\" is not a valid repository name", repo);
-	c->url = fmt("%s%s/%s", r->base, repo, path);
+	c->url = fmt("%s%s/%s", base_of(r), repo, path);
 	c->scope = scope_for(repo, push);
 	if (c->url == NULL || c->scope == NULL) {
 		free(c->url);
@@ -656,7 +779,9 @@ static int take_location(char **loc, const char *base, const wl__http_response *
 	int rc = wl__http_resolve(resp->url ? resp->url : base, resp->location, &next);
 	if (rc != 0)
 		return rc;
-	if (strncmp(base, "https://", 8) == 0 && strncmp(next, "https://", 8) != 0) {
+	/* the request as made (a registry that fell back asked over http) */
+	const char *asked = resp->url ? resp->url : base;
+	if (strncmp(asked, "https://", 8) == 0 && strncmp(next, "https://", 8) != 0) {
 		char *shown = wl__http_url_for_message(next);
 		rc = wl__fail(WL_EIO, "the registry's upload Location %s leaves https for plain http: refused",
 		              shown ? shown : "<invalid URL>");
@@ -866,7 +991,7 @@ static int try_mount(wl__registry *r, const char *repo, const char *digest, char
 	*mounted = false;
 	wl_buf u;
 	wl_buf_init(&u);
-	wl_buf_puts(&u, r->base);
+	wl_buf_puts(&u, base_of(r));
 	wl_buf_puts(&u, repo);
 	wl_buf_puts(&u, "/blobs/uploads/?mount=");
 	url_escape(&u, digest);
@@ -1057,17 +1182,19 @@ int wl__registry_manifest_get(wl__registry *r, const char *repo, const char *ref
 
 /* ---- from the public options ---- */
 
-int wl__registry_open(wl__registry **reg, wl__http **http, char **repo, const wl_registry_options *o, bool pushing)
+/* HOST[:PORT]/NAME[:TAG][@DIGEST] split into its host and name (malloc'd),
+ * each part checked against the distribution spec's grammar, the message
+ * naming the bad one. */
+static int split_reference(const char *ref, char **host_out, char **name_out)
 {
-	*reg = NULL;
-	*http = NULL;
-	*repo = NULL;
-	const char *ref = o->repository;
+	*host_out = *name_out = NULL;
 	if (ref == NULL || ref[0] == '\0')
 		return wl__fail(WL_EINVALID, "no registry repository given");
+	char shown_ref[300];
+	one_line(shown_ref, sizeof shown_ref, (wl_string){ref, strlen(ref)});
 	const char *slash = strchr(ref, '/');
 	if (slash == NULL || slash == ref)
-		return wl__fail(WL_EINVALID, "repository \"%s\" is not REGISTRY/REPOSITORY", ref);
+		return wl__fail(WL_EINVALID, "repository \"%s\" is not REGISTRY/REPOSITORY", shown_ref);
 	char *host = strndup(ref, (size_t)(slash - ref));
 	char *name = strdup(slash + 1);
 	if (host == NULL || name == NULL) {
@@ -1075,21 +1202,62 @@ int wl__registry_open(wl__registry **reg, wl__http **http, char **repo, const wl
 		free(name);
 		return wl__nomem();
 	}
-	/* a digest, then a tag in the last component, are not part of the name */
+	/* a digest, then a tag in the last component, are not part of the name
+	 * (but must be what the grammar says) */
 	char *at = strchr(name, '@');
 	if (at != NULL)
-		*at = '\0';
+		*at++ = '\0';
 	char *last = strrchr(name, '/');
 	char *colon = strchr(last ? last : name, ':');
 	if (colon != NULL)
-		*colon = '\0';
+		*colon++ = '\0';
 	int rc = 0;
-	if (!wl__registry_repo_valid(name))
-		rc = wl__fail(WL_EINVALID, "repository \"%s\": \"%s\" is not a valid repository name", ref, name);
+	char why[256], shown_name[300];
+	one_line(shown_name, sizeof shown_name, (wl_string){name, strlen(name)});
+	if (!wl__registry_host_explain(host, strlen(host), why, sizeof why))
+		rc = wl__fail(WL_EINVALID, "repository \"%s\": %s", shown_ref, why);
+	else if (!wl__repository_explain(name, strlen(name), why, sizeof why))
+		rc = wl__fail(WL_EINVALID, "repository \"%s\": \"%s\" is not a valid repository name: %s", shown_ref,
+		              shown_name, why);
+	else if (colon != NULL && !wl__tag_valid(colon, strlen(colon)))
+		rc = wl__fail(WL_EINVALID, "repository \"%s\": the tag is not [A-Za-z0-9_][A-Za-z0-9._-]{0,127}",
+		              shown_ref);
+	else if (at != NULL && !wl__digest_valid(at, strlen(at)))
+		rc = wl__fail(WL_EINVALID, "repository \"%s\": the digest is not sha256: or sha512: and lower-case hex",
+		              shown_ref);
+	if (rc != 0) {
+		free(host);
+		free(name);
+		return rc;
+	}
+	*host_out = host;
+	*name_out = name;
+	return 0;
+}
+
+int wl_registry_reference_check(const char *reference)
+{
+	char *host = NULL, *name = NULL;
+	int rc = split_reference(reference, &host, &name);
+	free(host);
+	free(name);
+	return rc;
+}
+
+int wl__registry_open(wl__registry **reg, wl__http **http, char **repo, const wl_registry_options *o, bool pushing)
+{
+	*reg = NULL;
+	*http = NULL;
+	*repo = NULL;
+	char *host = NULL, *name = NULL;
+	int rc = split_reference(o->repository, &host, &name);
+	if (rc != 0)
+		return rc;
 	wl__credentials cred;
 	memset(&cred, 0, sizeof cred);
 	if (rc == 0)
-		rc = wl__auth_lookup_timeout(&cred, o->auth_files, o->auth_file_count, host, o->timeout);
+		rc = wl__auth_lookup_noting(&cred, o->auth_files, o->auth_file_count, host, o->timeout, o->notice,
+		                            o->notice_ctx);
 	wl__http_options ho;
 	wl__http_options_init(&ho);
 	ho.cacert = o->cacert;
@@ -1108,6 +1276,8 @@ int wl__registry_open(wl__registry **reg, wl__http **http, char **repo, const wl
 		.chunk_size = o->chunk_size,
 		.pushing = pushing,
 		.mount_from = o->mount_from,
+		.notice = o->notice,
+		.notice_ctx = o->notice_ctx,
 	};
 	if (rc == 0)
 		rc = wl__registry_new(reg, *http, &ro);

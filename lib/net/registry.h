@@ -8,7 +8,9 @@
  * monolithic POST + PUT below a threshold, chunked PATCHes above it or
  * after a 413, resumed from the registry's reported Range after a failed
  * PATCH, always at the newest Location, a DELETE of a session given up)
- * and the reading of the registry's JSON errors. It moves bytes and checks
+ * and the reading of the registry's JSON errors, and the scheme: https,
+ * or plain http when asked, or for the rest of the run once a loopback
+ * registry turned out not to speak TLS. It moves bytes and checks
  * digests; it knows nothing of lockfiles.
  *
  * Thread-safe: several transfers may run at once on one registry object.
@@ -33,10 +35,17 @@ typedef struct wl__registry_options {
 	int64_t chunk_size;                 /* 0: 64 MiB */
 	bool pushing;                       /* ask for push access from the start */
 	const char *mount_from;             /* mount blobs from this repository first, or NULL */
+	wl_notice_fn notice;                /* told when a loopback registry is used over plain http; may be NULL */
+	void *notice_ctx;
 } wl__registry_options;
 
 int wl__registry_new(wl__registry **out, wl__http *http, const wl__registry_options *opts);
 void wl__registry_free(wl__registry *r);
+
+/** Whether a registry at `host` ("host[:port]") that does not speak TLS
+ *  is asked over plain http instead (docker's rule): only a loopback host
+ *  (wl__http_host_is_loopback), and never when plain http was chosen. */
+bool wl__registry_may_fall_back(const char *host, bool plain_http);
 
 /** True when `repo` is a valid repository name (lower-case path
  *  components of [a-z0-9] separated by ., _, __ or -). */

@@ -313,11 +313,8 @@ def test_dry_run_lists_and_downloads_nothing(tmp):
 
 
 def test_https_with_a_private_ca(tmp):
-    import subprocess
-    cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
-                    "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert],
-                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+    from wltest import self_signed_cert
+    cert, key = self_signed_cert(tmp)
     root = os.path.join(tmp, "srv")
     os.makedirs(root)
     data = os.urandom(5000)

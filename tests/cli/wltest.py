@@ -105,3 +105,14 @@ def guard_is_free(lockfile):
         except BlockingIOError:
             return False
         return True
+
+
+def self_signed_cert(tmp):
+    """A self-signed certificate for 127.0.0.1 and its key, written in tmp
+    by openssl: (cert path, key path)."""
+    import subprocess
+    cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj",
+                    "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=60)
+    return cert, key

@@ -165,6 +165,94 @@ TEST(bad_credentials_files_are_errors_that_show_no_secret)
 	fx_remove(dir);
 }
 
+/* A lookup in the file NAME holding `text` fails with every part of
+ * `want` ("|"-separated) in its message, and none of `secret`. */
+static void check_bad_file(const char *dir, const char *name, const char *text, const char *want,
+                           const char *secret)
+{
+	char *path = file_in(dir, name, text);
+	const char *files[] = {path};
+	wl__credentials c;
+	int rc = path != NULL ? wl__auth_lookup(&c, files, 1, "h") : -1;
+	const char *msg = wl_error_last()->message;
+	bool ok = rc == WL_EINVALID && strstr(msg, secret) == NULL;
+	for (const char *w = want; ok && *w != '\0';) {
+		size_t n = strcspn(w, "|");
+		char part[256];
+		snprintf(part, sizeof part, "%.*s", (int)n, w);
+		ok = strstr(msg, part) != NULL;
+		w += n + (w[n] == '|');
+	}
+	if (!ok)
+		HARNESS_FAIL("%s: rc %d: %s", name, rc, msg);
+	free(path);
+}
+
+TEST(a_credentials_file_that_is_not_json_is_named_with_the_byte_offset_and_no_byte_of_it)
+{
+	char *dir = fx_tmpdir();
+	CHECK(dir != NULL);
+	/* a control character inside a secret: where, never what */
+	check_bad_file(dir, "bad.json", "{\"auths\":{\"h\":{\"auth\":\"c2Vj\x01cmV0\"}}}",
+	               "bad.json is not a valid credentials file: not valid JSON at byte 27", "c2Vj");
+	check_bad_file(dir, "cut.json", "{\"auths\":{", "cut.json is not a valid credentials file: not valid JSON at byte 10",
+	               "auths\":{");
+	check_bad_file(dir, "typed.json", "{\"credsStore\": 7}",
+	               "typed.json is not a valid credentials file: |credsStore|(at byte 15)", "\x01");
+	fx_remove(dir);
+}
+
+typedef struct notices {
+	int count;
+	wl_notice_level level;
+	char last[512];
+} notices;
+
+static void take_notice(void *ctx, wl_notice_level level, const char *message)
+{
+	notices *n = ctx;
+	n->count++;
+	n->level = level;
+	snprintf(n->last, sizeof n->last, "%s", message);
+}
+
+TEST(a_credential_helper_that_is_not_installed_is_a_warning_and_nothing_found)
+{
+	char *dir = fx_tmpdir();
+	CHECK(dir != NULL);
+	char *store = file_in(dir, "store.json", "{\"auths\":{\"h\":{}},\"credsStore\":\"wl-not-installed\"}");
+	char *helpers = file_in(dir, "helpers.json", "{\"credHelpers\":{\"h\":\"wl-not-installed\"}}");
+	char *later = file_in(dir, "later.json", "{\"auths\":{\"h\":{\"auth\":\"eDp5\"}}}");
+	wl__credentials c;
+	notices n = {0};
+	const char *f1[] = {store};
+	CHECK_OK(wl__auth_lookup_noting(&c, f1, 1, "h", 5, take_notice, &n));
+	CHECK(c.username == NULL);
+	CHECK_INT(n.count, 1);
+	CHECK_INT(n.level, WL_NOTICE_WARNING);
+	char want[1024];
+	snprintf(want, sizeof want,
+	         "credential helper docker-credential-wl-not-installed (the credsStore of %s) is not installed: trying h "
+	         "anonymously",
+	         store);
+	CHECK_STR(n.last, want);
+	/* credHelpers: the same, and a later file still counts */
+	const char *f2[] = {helpers, later};
+	CHECK_OK(wl__auth_lookup_noting(&c, f2, 2, "h", 5, take_notice, &n));
+	CHECK_INT(n.count, 2);
+	CHECK(strstr(n.last, "(the credHelpers of ") != NULL);
+	CHECK_STR(c.username, "x");
+	CHECK_STR(c.source, later);
+	wl__credentials_release(&c);
+	/* without a notice callback: silently anonymous */
+	CHECK_OK(wl__auth_lookup(&c, f1, 1, "h"));
+	CHECK(c.username == NULL);
+	free(store);
+	free(helpers);
+	free(later);
+	fx_remove(dir);
+}
+
 /* Puts `dir` first on PATH (where helpers are looked up); returns the old
  * PATH for path_restore. */
 static char *path_prepend(const char *dir)
@@ -206,6 +294,9 @@ TEST(a_credential_helper_is_asked_and_wins_over_auths)
 	CHECK_OK(wl__auth_lookup(&c, files, 1, "h"));
 	CHECK_STR(c.username, "u-h");
 	CHECK_STR(c.password, "p");
+	char source[1024];
+	snprintf(source, sizeof source, "docker-credential-wltest (the credHelpers of %s)", cfg);
+	CHECK_STR(c.source, source);
 	wl__credentials_release(&c);
 	/* "not found": anonymous, not an error */
 	CHECK_OK(wl__auth_lookup(&c, files, 1, "none"));
@@ -338,6 +429,8 @@ int main(void)
 	RUN(token_answers);
 	RUN(credentials_from_auths_in_either_form_and_key_spelling);
 	RUN(bad_credentials_files_are_errors_that_show_no_secret);
+	RUN(a_credentials_file_that_is_not_json_is_named_with_the_byte_offset_and_no_byte_of_it);
+	RUN(a_credential_helper_that_is_not_installed_is_a_warning_and_nothing_found);
 	RUN(a_credential_helper_is_asked_and_wins_over_auths);
 	RUN(a_credential_helper_has_a_deadline_and_its_stderr_is_kept_apart);
 	RUN(registry_errors_are_worded_from_their_json);

@@ -36,6 +36,80 @@ TEST(repository_names_follow_the_distribution_grammar)
 	CHECK(!wl__repository_valid(longest, WL__REPOSITORY_MAX + 1));
 }
 
+/* The reason wl__repository_explain gives for `s`, or "" when valid. */
+static const char *why_not(const char *s, size_t n)
+{
+	static char why[256];
+	why[0] = '\0';
+	if (wl__repository_explain(s, n, why, sizeof why))
+		return "";
+	return why;
+}
+
+#define WHY_HAS(lit, part) CHECK(strstr(why_not(S(lit)), (part)) != NULL)
+
+TEST(a_bad_repository_name_is_explained_by_its_component_and_character)
+{
+	CHECK_STR(why_not(S("org/model-1.v2/x__y")), "");
+	WHY_HAS("Org/model", "component 1 \"Org\" holds the upper-case letter 'O'; names are lower case");
+	WHY_HAS("org/myModel", "component 2 \"myModel\" holds the upper-case letter 'M'");
+	WHY_HAS("a//b", "component 2 \"\" is empty");
+	WHY_HAS("a/", "component 2 \"\" is empty");
+	WHY_HAS("/a", "component 1 \"\" is empty");
+	WHY_HAS("-a", "component 1 \"-a\" starts with '-'");
+	WHY_HAS("a/b.", "component 2 \"b.\" ends with '.'");
+	WHY_HAS("a___b", "has the separator '___'");
+	WHY_HAS("a..b", "has the separator '..'");
+	WHY_HAS("a.-b", "has the separator '.-'");
+	WHY_HAS("a/../b", "component 2 \"..\" starts with '.'");
+	WHY_HAS("a:tag", "holds the character ':'");
+	WHY_HAS("a b", "holds the character ' '");
+	WHY_HAS("a\"b", "holds the character '\\\"'");
+	WHY_HAS("a\r\nb", "component 1 \"a\\x0d\\x0ab\" holds the character '\\x0d'");
+	WHY_HAS("a\0b", "holds the character '\\x00'");
+	CHECK_STR(why_not(S("")), "the name is empty");
+	char longest[WL__REPOSITORY_MAX + 1];
+	memset(longest, 'a', sizeof longest);
+	CHECK(strstr(why_not(longest, sizeof longest), "256 bytes long, more than 255") != NULL);
+	/* a tiny buffer is cut, never overrun */
+	char small[12];
+	memset(small, 'x', sizeof small);
+	CHECK(!wl__repository_explain(S("Org/model"), small, sizeof small));
+	CHECK(strlen(small) < sizeof small);
+	CHECK(!wl__repository_explain(S("Org/model"), NULL, 0));
+}
+
+TEST(registry_hosts_are_domains_or_bracketed_ipv6_with_a_port)
+{
+	char why[256];
+	static const char *const good[] = {"localhost", "localhost:5000", "127.0.0.1:5000", "ghcr.io", "r8.im",
+	                                   "my-registry.example.com:443", "[::1]:5000", "[fe80::1]", "Docker.IO"};
+	for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+		CHECK(wl__registry_host_explain(good[i], strlen(good[i]), why, sizeof why));
+	CHECK(!wl__registry_host_explain(S("bad_host:5000"), why, sizeof why));
+	CHECK(strstr(why, "registry host \"bad_host:5000\" holds the character '_'") != NULL);
+	CHECK(!wl__registry_host_explain(S("-a.io"), why, sizeof why));
+	CHECK(!wl__registry_host_explain(S("a-.io"), why, sizeof why));
+	CHECK(!wl__registry_host_explain(S("a..io"), why, sizeof why));
+	CHECK(!wl__registry_host_explain(S("a.io."), why, sizeof why));
+	CHECK(!wl__registry_host_explain(S(""), why, sizeof why));
+	CHECK(strstr(why, "is empty") != NULL);
+	CHECK(!wl__registry_host_explain(S("a.io:"), why, sizeof why));
+	CHECK(strstr(why, "port that is not a number up to 65535") != NULL);
+	CHECK(!wl__registry_host_explain(S("a.io:65536"), why, sizeof why));
+	CHECK(!wl__registry_host_explain(S("a.io:123456"), why, sizeof why));
+	CHECK(!wl__registry_host_explain(S("a.io:5x"), why, sizeof why));
+	CHECK(wl__registry_host_explain(S("a.io:65535"), why, sizeof why));
+	CHECK(!wl__registry_host_explain(S("[::1"), why, sizeof why));
+	CHECK(strstr(why, "not an IPv6 address") != NULL);
+	CHECK(!wl__registry_host_explain(S("[]:5000"), why, sizeof why));
+	CHECK(!wl__registry_host_explain(S("[::g]"), why, sizeof why));
+	CHECK(!wl__registry_host_explain(S("a.io/x"), why, sizeof why));
+	CHECK(strstr(why, "holds the character '/'; it is HOST[:PORT]") != NULL);
+	CHECK(!wl__registry_host_explain(S("a\r\nb"), why, sizeof why));
+	CHECK(strchr(why, '\r') == NULL && strchr(why, '\n') == NULL);
+}
+
 TEST(tags_follow_the_distribution_grammar)
 {
 	CHECK(wl__tag_valid(S("latest")));
@@ -159,6 +233,8 @@ TEST(weight_names_that_can_form_a_tag)
 int main(void)
 {
 	RUN(repository_names_follow_the_distribution_grammar);
+	RUN(a_bad_repository_name_is_explained_by_its_component_and_character);
+	RUN(registry_hosts_are_domains_or_bracketed_ipv6_with_a_port);
 	RUN(tags_follow_the_distribution_grammar);
 	RUN(digests_are_sha256_or_sha512_in_lower_case_hex);
 	RUN(media_types_follow_rfc_6838);

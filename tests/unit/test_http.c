@@ -679,7 +679,23 @@ TEST(client_errors_are_statuses_and_not_retried)
 	}
 }
 
-TEST(refused_connections_are_retried)
+/* A GET of `url` on a client that may retry 3 times fails at once with
+ * `message` and `failure`: what retrying cannot change. */
+static void check_fails_once(const char *url, const char *message, wl__http_failure failure)
+{
+	wl__http *h = client(3, NULL);
+	wl__http_request rq = WL__HTTP_REQUEST_INIT(WL__HTTP_GET, url);
+	wl__http_response rs = {0};
+	int rc = wl__http_perform(h, &rq, &rs);
+	if (rc != WL_EIO || strstr(wl_error_last()->message, message) == NULL ||
+	    strstr(wl_error_last()->message, "attempts") != NULL || rs.attempts != 1 || rs.failure != failure)
+		HARNESS_FAIL("GET %s: rc %d, %d attempts, failure %d: %s", url, rc, rs.attempts, (int)rs.failure,
+		             wl_error_last()->message);
+	wl__http_free(h);
+	wl__http_response_release(&rs);
+}
+
+TEST(refused_connections_on_loopback_are_not_retried)
 {
 	int fd = socket(AF_INET, SOCK_STREAM, 0);
 	struct sockaddr_in a = {0};
@@ -690,26 +706,68 @@ TEST(refused_connections_are_retried)
 	close(fd); /* nothing listens there now */
 	char url[128];
 	snprintf(url, sizeof url, "http://127.0.0.1:%d/x", ntohs(a.sin_port));
-	wl__http *h = client(2, NULL);
-	wl__http_request rq = WL__HTTP_REQUEST_INIT(WL__HTTP_GET, url);
+	check_fails_once(url, "cannot connect", WL__HTTP_FAILURE_REFUSED);
+	snprintf(url, sizeof url, "http://localhost:%d/x", ntohs(a.sin_port));
+	check_fails_once(url, "cannot connect", WL__HTTP_FAILURE_REFUSED);
+}
+
+TEST(loopback_hosts_are_localhost_127_slash_8_and_ipv6_one)
+{
+	static const char *const yes[] = {"localhost", "LocalHost", "localhost.", "127.0.0.1", "127.255.0.9",
+	                                  "[::1]", "::1", "[0:0:0:0:0:0:0:1]"};
+	static const char *const no[] = {"", "localhost.example", "mylocalhost", "128.0.0.1", "127.0.0", "127.0.0.1.",
+	                                 "0127.0.0.1", "10.0.0.1", "[::2]", "[::1", "::ffff:127.0.0.1", "vm", "127.1"};
+	for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++)
+		CHECK(wl__http_host_is_loopback(yes[i], strlen(yes[i])));
+	for (size_t i = 0; i < sizeof no / sizeof no[0]; i++)
+		CHECK(!wl__http_host_is_loopback(no[i], strlen(no[i])));
+	CHECK(!wl__http_host_is_loopback("127.0.0.1\0x", 11));
+}
+
+TEST(registry_fallback_is_for_loopback_hosts_only)
+{
+	CHECK(wl__registry_may_fall_back("localhost:5000", false));
+	CHECK(wl__registry_may_fall_back("localhost", false));
+	CHECK(wl__registry_may_fall_back("127.0.0.1:5000", false));
+	CHECK(wl__registry_may_fall_back("127.3.2.1", false));
+	CHECK(wl__registry_may_fall_back("[::1]:5000", false));
+	CHECK(wl__registry_may_fall_back("[::1]", false));
+	/* --plain-http: nothing to fall back from */
+	CHECK(!wl__registry_may_fall_back("localhost:5000", true));
+	/* names that may resolve to a loopback address are not loopback hosts */
+	CHECK(!wl__registry_may_fall_back("vm:5000", false));
+	CHECK(!wl__registry_may_fall_back("registry.local:5000", false));
+	CHECK(!wl__registry_may_fall_back("localhost.example.com:5000", false));
+	CHECK(!wl__registry_may_fall_back("ghcr.io", false));
+	CHECK(!wl__registry_may_fall_back("10.0.0.1:5000", false));
+	CHECK(!wl__registry_may_fall_back("192.168.1.2:5000", false));
+	CHECK(!wl__registry_may_fall_back("[::2]:5000", false));
+}
+
+TEST(a_tls_handshake_with_a_plain_http_server_fails_once_and_says_so)
+{
+	char url[128];
+	snprintf(url, sizeof url, "https://127.0.0.1:%d/f/small.txt", port_main);
+	check_fails_once(url, "TLS handshake failed", WL__HTTP_FAILURE_TLS_HANDSHAKE);
+}
+
+TEST(once_makes_one_attempt_whatever_happens)
+{
+	const char *t = "/f/small.txt?fail=5&code=503";
+	wl__http *h = client(3, NULL);
+	wl__http_request rq = WL__HTTP_REQUEST_INIT(WL__HTTP_GET, url_main(t));
+	rq.once = true;
 	wl__http_response rs = {0};
-	CHECK_ERR(wl__http_perform(h, &rq, &rs), WL_EIO, "cannot connect");
-	CHECK(strstr(wl_error_last()->message, "(after 3 attempts)") != NULL);
-	CHECK_INT(rs.attempts, 3);
+	CHECK_ERR(wl__http_perform(h, &rq, &rs), WL_EIO, "status 503");
+	CHECK_INT(rs.attempts, 1);
+	CHECK_INT(server_count(port_main, t), 1);
 	wl__http_free(h);
 	wl__http_response_release(&rs);
 }
 
 TEST(an_unresolvable_name_is_not_retried)
 {
-	wl__http *h = client(3, NULL);
-	wl__http_request rq = WL__HTTP_REQUEST_INIT(WL__HTTP_GET, "http://no-such-host.invalid/x");
-	wl__http_response rs = {0};
-	CHECK_ERR(wl__http_perform(h, &rq, &rs), WL_EIO, "cannot resolve");
-	CHECK(strstr(wl_error_last()->message, "attempts") == NULL);
-	CHECK_INT(rs.attempts, 1);
-	wl__http_free(h);
-	wl__http_response_release(&rs);
+	check_fails_once("http://no-such-host.invalid/x", "cannot resolve", WL__HTTP_FAILURE_RESOLVE);
 }
 
 TEST(body_shorter_than_content_length_is_a_dropped_connection)
@@ -1106,7 +1164,7 @@ TEST(an_https_registry_never_asks_a_plain_http_realm)
 	CHECK_INT(rs.status, 200);
 	char host[64];
 	snprintf(host, sizeof host, "127.0.0.1:%d", port_tls);
-	wl__credentials cred = {"alice", "secret"};
+	wl__credentials cred = {"alice", "secret", NULL};
 	wl__registry_options ro = {.host = host, .credentials = &cred};
 	wl__registry *r = NULL;
 	CHECK_OK(wl__registry_new(&r, h, &ro));
@@ -1146,6 +1204,7 @@ TEST(tls_without_the_ca_fails_clearly_and_is_not_retried)
 	CHECK_ERR(wl__http_perform(h, &rq, &rs), WL_EIO, "TLS certificate not trusted");
 	CHECK(strstr(wl_error_last()->message, "attempts") == NULL);
 	CHECK_INT(rs.attempts, 1);
+	CHECK_INT(rs.failure, WL__HTTP_FAILURE_TLS_VERIFY);
 	/* One connection for the request, one for this count: no retry. */
 	CHECK_INT(server_connections(port_tls) - before, 2);
 	wl__http_free(h);
@@ -1365,7 +1424,11 @@ int main(void)
 	RUN(retries_are_bounded_and_the_last_failure_is_reported);
 	RUN(too_many_requests_waits_for_retry_after);
 	RUN(client_errors_are_statuses_and_not_retried);
-	RUN(refused_connections_are_retried);
+	RUN(refused_connections_on_loopback_are_not_retried);
+	RUN(loopback_hosts_are_localhost_127_slash_8_and_ipv6_one);
+	RUN(registry_fallback_is_for_loopback_hosts_only);
+	RUN(a_tls_handshake_with_a_plain_http_server_fails_once_and_says_so);
+	RUN(once_makes_one_attempt_whatever_happens);
 	RUN(an_unresolvable_name_is_not_retried);
 	RUN(body_shorter_than_content_length_is_a_dropped_connection);
 	RUN(messages_never_show_credentials_or_queries);
