@@ -216,6 +216,16 @@ static void take_notice(void *ctx, wl_notice_level level, const char *message)
 	snprintf(n->last, sizeof n->last, "%s", message);
 }
 
+/* Looking HOST up in the one credentials file FILES[0] succeeds and finds
+ * nothing: the registry is asked anonymously. */
+static void check_anonymous(const char **files, const char *host)
+{
+	wl__credentials c;
+	CHECK_OK(wl__auth_lookup(&c, files, 1, host));
+	CHECK(c.username == NULL);
+	wl__credentials_release(&c);
+}
+
 TEST(a_credential_helper_that_is_not_installed_is_a_warning_and_nothing_found)
 {
 	char *dir = fx_tmpdir();
@@ -245,8 +255,7 @@ TEST(a_credential_helper_that_is_not_installed_is_a_warning_and_nothing_found)
 	CHECK_STR(c.source, later);
 	wl__credentials_release(&c);
 	/* without a notice callback: silently anonymous */
-	CHECK_OK(wl__auth_lookup(&c, f1, 1, "h"));
-	CHECK(c.username == NULL);
+	check_anonymous(f1, "h");
 	free(store);
 	free(helpers);
 	free(later);
@@ -299,8 +308,7 @@ TEST(a_credential_helper_is_asked_and_wins_over_auths)
 	CHECK_STR(c.source, source);
 	wl__credentials_release(&c);
 	/* "not found": anonymous, not an error */
-	CHECK_OK(wl__auth_lookup(&c, files, 1, "none"));
-	CHECK(c.username == NULL);
+	check_anonymous(files, "none");
 	path_restore(old);
 	free(helper);
 	free(cfg);
